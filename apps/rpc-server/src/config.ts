@@ -1,0 +1,60 @@
+import { availableParallelism } from "node:os";
+import path from "node:path";
+
+/** rpc-server configuration, read once from the environment by main.ts (DESIGN.md's table). */
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: string;
+  /** Pretty, human-readable logs instead of JSON (development only). */
+  prettyLogs: boolean;
+  dataDir: string;
+  localModelPath: string | undefined;
+  modelsDir: string;
+  llamaThreads: number;
+  maxLoadedModels: number;
+  sequencesPerModel: number;
+  /** How long in-flight calls may run on after SIGTERM before they are ended. */
+  shutdownGraceMs: number;
+}
+
+/** Parses the environment; throws an Error naming the variable and what it accepts. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const dataDir = path.resolve(env.NOA_DATA_DIR ?? ".noa");
+  return {
+    host: env.HOST ?? "127.0.0.1",
+    port: integer(env, "PORT", 8080, 0, 65_535),
+    logLevel: oneOf(env, "LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    prettyLogs: env.NODE_ENV === "development",
+    dataDir,
+    localModelPath: env.NOA_LOCAL_MODEL_PATH ? path.resolve(env.NOA_LOCAL_MODEL_PATH) : undefined,
+    modelsDir: path.resolve(env.NOA_MODELS_DIR ?? path.join(dataDir, "models")),
+    llamaThreads: integer(env, "NOA_LLAMA_THREADS", availableParallelism(), 1, 1024),
+    maxLoadedModels: integer(env, "NOA_MAX_LOADED_MODELS", 10, 1, 1000),
+    sequencesPerModel: integer(env, "NOA_LLAMA_SEQUENCES", 4, 1, 256),
+    shutdownGraceMs: integer(env, "NOA_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: T,
+  allowed: readonly T[],
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!allowed.includes(raw as T))
+    throw new Error(`${name} must be one of ${allowed.join(", ")} (got "${raw}")`);
+  return raw as T;
+}

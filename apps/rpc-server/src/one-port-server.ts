@@ -1,0 +1,85 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+type Handler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Serves one handler over HTTP/1.1 and HTTP/2 prior-knowledge (h2c) on a single TCP port. */
+export interface OnePortServer {
+  listen(port: number, host: string): Promise<net.AddressInfo>;
+  /** Stops accepting, lets open requests finish for up to `graceMs`, then destroys what is left. */
+  close(options: { graceMs: number }): Promise<void>;
+}
+
+const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Node 20's `http2.createServer({ allowHTTP1: true })` only speaks HTTP/1.1 after TLS ALPN, so a plain
+ * TCP listener sniffs the first bytes: connections that open with the HTTP/2 preface go to an http2
+ * server, the rest to an http server, both running the same handler (gRPC needs h2c; curl, browsers
+ * and gRPC-Web usually arrive over HTTP/1.1).
+ */
+export function createOnePortServer(handler: Handler): OnePortServer {
+  const http1Server = http.createServer(handler);
+  const http2Server = http2.createServer({}, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  http2Server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const tcpServer = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    // Read (not "data": a flowing socket would lose the bytes the http parser takes from the handle)
+    // until the first bytes tell the protocol, then put them back for the chosen server.
+    let head = Buffer.alloc(0);
+    const onReadable = () => {
+      for (let chunk: Buffer | null = socket.read(); chunk !== null; chunk = socket.read()) {
+        head = Buffer.concat([head, chunk]);
+      }
+      const compared = Math.min(head.length, http2Preface.length);
+      const isHttp2 = head.subarray(0, compared).equals(http2Preface.subarray(0, compared));
+      // Wait for more bytes only while the connection could still be HTTP/2.
+      if (compared === 0 || (isHttp2 && compared < http2Preface.length)) return;
+      socket.off("readable", onReadable);
+      socket.unshift(head);
+      (isHttp2 ? http2Server : http1Server).emit("connection", socket);
+    };
+    socket.on("readable", onReadable);
+  });
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        tcpServer.once("error", reject);
+        tcpServer.listen(port, host, () => {
+          tcpServer.off("error", reject);
+          resolve(tcpServer.address() as net.AddressInfo);
+        });
+      });
+    },
+    async close({ graceMs }) {
+      const closed = new Promise<void>((resolve) => tcpServer.close(() => resolve()));
+      for (const session of sessions) session.close();
+      http1Server.closeIdleConnections();
+      http1Server.close();
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      // An HTTP/1.1 keep-alive connection closes as soon as its open response ends.
+      const drain = setInterval(() => http1Server.closeIdleConnections(), 50);
+      await Promise.race([closed, graceOver]);
+      clearInterval(drain);
+      clearTimeout(timer);
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { FinishReason, InferenceService, Role, type StreamCompleteResponse } from "@noa/proto";
+import { Health, HealthCheckResponse_ServingStatus } from "@noa/proto/grpc/health/v1";
+import { createModelRegistry } from "@noa/providers";
+import { pino } from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createFakeProvider } from "./__fixtures__/fake-provider.js";
+import { build, type RpcServer } from "./server.js";
+
+const messages = [{ role: Role.USER, content: "hi" }];
+let open: RpcServer[] = [];
+
+async function start() {
+  const { provider, state } = createFakeProvider();
+  const logs: string[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => logs.push(line) });
+  const server = build({ registry: createModelRegistry({ providers: [provider] }), logger });
+  open.push(server);
+  const { port } = await server.listen(0, "127.0.0.1");
+  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
+  return { server, state, logs, port, inference: createClient(InferenceService, transport), transport };
+}
+
+afterEach(async () => {
+  await Promise.all(open.map((server) => server.close({ graceMs: 0 })));
+  open = [];
+});
+
+async function drain(stream: AsyncIterable<StreamCompleteResponse>) {
+  const received: StreamCompleteResponse[] = [];
+  try {
+    for await (const message of stream) received.push(message);
+    return { received, error: undefined };
+  } catch (error) {
+    return { received, error: ConnectError.from(error) };
+  }
+}
+
+describe("deadlines", () => {
+  it("ends a call past its deadline with DEADLINE_EXCEEDED and aborts the generation", async () => {
+    const { inference, state } = await start();
+    const { received, error } = await drain(
+      inference.streamComplete({ model: "fake/endless", messages }, { timeoutMs: 150 }),
+    );
+    expect(received.length).toBeGreaterThan(0);
+    expect(error?.code).toBe(Code.DeadlineExceeded);
+    await vi.waitFor(() => expect(state.aborted).toBe(1));
+  });
+});
+
+describe("failures reach the client as codes, never as internal text", () => {
+  it("maps a provider failure to UNAVAILABLE with a generic message and logs the cause", async () => {
+    const { inference, logs } = await start();
+    const error = await inference
+      .complete({ model: "fake/failing", messages })
+      .catch((e) => ConnectError.from(e));
+    expect(error.code).toBe(Code.Unavailable);
+    expect(error.rawMessage).toMatch(
+      /^model provider "fake" failed to answer; try again later \(correlation id: /,
+    );
+    expect(error.rawMessage).not.toContain("sk-secret");
+    const correlationId = error.metadata.get("x-correlation-id");
+    expect(
+      logs.some(
+        (line) => line.includes(`"correlationId":"${correlationId}"`) && line.includes("503 overloaded"),
+      ),
+    ).toBe(true);
+  });
+
+  it("maps a bug to INTERNAL without its message", async () => {
+    const { inference } = await start();
+    const { error } = await drain(inference.streamComplete({ model: "fake/buggy", messages }));
+    expect(error?.code).toBe(Code.Internal);
+    expect(error?.rawMessage).toMatch(/^internal error \(correlation id: /);
+    expect(error?.rawMessage).not.toContain("secretInternalField");
+  });
+
+  it("ends a stream cut after its first tokens with an error, never a clean end", async () => {
+    const { inference } = await start();
+    const { received, error } = await drain(inference.streamComplete({ model: "fake/cut", messages }));
+    expect(received.map((message) => message.text)).toEqual(["one ", "two "]);
+    expect(error?.code).toBe(Code.Unavailable);
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("lets an in-flight stream finish within the grace period and reports NOT_SERVING meanwhile", async () => {
+    const { server, inference, transport } = await start();
+    const health = createClient(Health, transport);
+    const stream = inference.streamComplete({ model: "fake/short", messages });
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    const watch = health.watch({ service: "" });
+    const statuses: HealthCheckResponse_ServingStatus[] = [];
+    const watched = (async () => {
+      for await (const { status } of watch) statuses.push(status);
+    })();
+    await vi.waitFor(() => expect(statuses).toEqual([HealthCheckResponse_ServingStatus.SERVING]));
+    const closed = server.close({ graceMs: 10_000 });
+    await watched;
+    expect(statuses).toEqual([
+      HealthCheckResponse_ServingStatus.SERVING,
+      HealthCheckResponse_ServingStatus.NOT_SERVING,
+    ]);
+    const rest = await drain({ [Symbol.asyncIterator]: () => iterator });
+    expect(rest.error).toBeUndefined();
+    expect(rest.received.at(-1)?.finishReason).toBe(FinishReason.STOP);
+    await closed;
+  });
+
+  it("ends streams still running after the grace period with UNAVAILABLE and stops their generation", async () => {
+    const { server, inference, state } = await start();
+    const stream = inference.streamComplete({ model: "fake/endless", messages });
+    const iterator = stream[Symbol.asyncIterator]();
+    await iterator.next();
+    const closed = server.close({ graceMs: 100 });
+    const rest = await drain({ [Symbol.asyncIterator]: () => iterator });
+    expect(rest.error?.code).toBe(Code.Unavailable);
+    expect(rest.error?.rawMessage).toContain("shutting down");
+    await closed;
+    expect(state.aborted).toBe(1);
+  });
+
+  it("refuses new connections once closing", async () => {
+    const { server, port } = await start();
+    await server.close({ graceMs: 0 });
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+});

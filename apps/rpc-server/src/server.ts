@@ -1,0 +1,88 @@
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  file_noa_inference_v1_inference,
+  file_noa_inference_v1_model,
+  InferenceService,
+  ModelService,
+} from "@noa/proto";
+import { file_grpc_health_v1_health, Health } from "@noa/proto/grpc/health/v1";
+import { file_grpc_reflection_v1_reflection, ServerReflection } from "@noa/proto/grpc/reflection/v1";
+import type { ModelRegistry } from "@noa/providers";
+import type { Logger } from "pino";
+import { createHealthStatus, ServingStatus } from "./health-status.js";
+import { createOnePortServer } from "./one-port-server.js";
+import { correlationIdFrom, correlationIdKey } from "./request-context.js";
+import { createRequestInterceptor } from "./request-interceptor.js";
+import { createHealthService } from "./services/health-service.js";
+import { createInferenceService } from "./services/inference-service.js";
+import { createModelService } from "./services/model-service.js";
+import { createReflectionService } from "./services/reflection-service.js";
+
+/** What the server needs, built by the composition root (main.ts) or by a test. */
+export interface ServerDeps {
+  registry: ModelRegistry;
+  logger: Logger;
+  /** Largest request message accepted, in bytes. */
+  readMaxBytes?: number;
+}
+
+/** A built, not yet listening, rpc-server. */
+export interface RpcServer {
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Reports NOT_SERVING, stops accepting, lets in-flight calls finish for `graceMs`, then ends them with UNAVAILABLE. */
+  close(options: { graceMs: number }): Promise<void>;
+}
+
+/** Builds the one-port server: gRPC, gRPC-Web and Connect for every service, plus GET /health. */
+export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024 }: ServerDeps): RpcServer {
+  const health = createHealthStatus([InferenceService.typeName, ModelService.typeName]);
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(InferenceService, createInferenceService({ registry }));
+      router.service(ModelService, createModelService({ registry }));
+      router.service(Health, createHealthService({ status: health }));
+      router.service(
+        ServerReflection,
+        createReflectionService({
+          files: [
+            file_noa_inference_v1_inference,
+            file_noa_inference_v1_model,
+            file_grpc_health_v1_health,
+            file_grpc_reflection_v1_reflection,
+          ],
+        }),
+      );
+    },
+    interceptors: [createRequestInterceptor({ logger })],
+    contextValues: (request) =>
+      createContextValues().set(correlationIdKey, correlationIdFrom(request.headers["x-correlation-id"])),
+    shutdownSignal: shutdown.signal,
+    readMaxBytes,
+    fallback(request, response) {
+      if (request.method === "GET" && request.url?.split("?")[0] === "/health") {
+        const serving = health.get("") === ServingStatus.SERVING;
+        response.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+        response.end(JSON.stringify({ status: serving ? "ok" : "shutting down" }));
+        return;
+      }
+      response.writeHead(404, { "content-type": "application/json" });
+      response.end(JSON.stringify({ error: { message: `no route for ${request.method} ${request.url}` } }));
+    },
+  });
+  const server = createOnePortServer(handler);
+
+  return {
+    listen: (port, host) => server.listen(port, host),
+    async close({ graceMs }) {
+      health.shutDown();
+      const closed = server.close({ graceMs: graceMs + 1_000 });
+      const graceOver = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([closed, graceOver]);
+      shutdown.abort(new ConnectError("the server is shutting down; retry the call", Code.Unavailable));
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Capability,
+  GetModelResponseSchema,
+  ListModelsResponseSchema,
+  type Model,
+  ModelSchema,
+  type ModelService,
+} from "@noa/proto";
+import type { ModelCapability, ModelInfo, ModelRegistry } from "@noa/providers";
+
+const capabilities: Record<ModelCapability, Capability> = {
+  chat: Capability.CHAT,
+  completion: Capability.COMPLETION,
+  streaming: Capability.STREAMING,
+  embeddings: Capability.EMBEDDINGS,
+};
+
+/** ModelService over the model registry. */
+export function createModelService({
+  registry,
+}: {
+  registry: ModelRegistry;
+}): ServiceImpl<typeof ModelService> {
+  return {
+    async listModels() {
+      const models = await registry.listModels();
+      return create(ListModelsResponseSchema, { models: models.map(toProtoModel) });
+    },
+    async getModel(request) {
+      if (request.id.trim() === "") {
+        throw new ConnectError("id is required: set it to a model id from ListModels", Code.InvalidArgument);
+      }
+      return create(GetModelResponseSchema, {
+        model: toProtoModel(await registry.getModel(request.id.trim())),
+      });
+    },
+  };
+}
+
+function toProtoModel(model: ModelInfo): Model {
+  return create(ModelSchema, {
+    id: model.id,
+    provider: model.provider,
+    capabilities: model.capabilities.map((capability) => capabilities[capability]),
+    contextLength: model.contextLength,
+    loaded: model.loaded,
+  });
+}

@@ -1,0 +1,35 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { InvalidRequestError, NoSuchModelError, ProviderError } from "@noa/providers";
+import type { Logger } from "pino";
+import { correlationIdHeader } from "./request-context.js";
+
+/**
+ * The one mapping from anything a handler throws to what an RPC client sees (DESIGN.md error table).
+ * Caller mistakes keep their message; provider failures and bugs get a generic one, with the cause
+ * logged. Every error carries the correlation id, in its message and in the `x-correlation-id` header.
+ */
+export function toConnectError(
+  error: unknown,
+  context: { correlationId: string; logger: Logger },
+): ConnectError {
+  const { correlationId, logger } = context;
+  const [code, message] = classify(error);
+  if (code === Code.Internal || code === Code.Unavailable || code === Code.Unknown) {
+    logger.error({ err: error, correlationId }, "request failed");
+  }
+  const metadata = new Headers({ [correlationIdHeader]: correlationId });
+  return new ConnectError(`${message} (correlation id: ${correlationId})`, code, metadata, undefined, error);
+}
+
+function classify(error: unknown): [Code, string] {
+  if (error instanceof ConnectError) {
+    if (error.code === Code.Internal || error.code === Code.Unknown) return [Code.Internal, "internal error"];
+    return [error.code, error.rawMessage];
+  }
+  if (error instanceof NoSuchModelError) return [Code.NotFound, error.message];
+  if (error instanceof InvalidRequestError) return [Code.InvalidArgument, error.message];
+  if (error instanceof ProviderError) {
+    return [Code.Unavailable, `model provider "${error.provider}" failed to answer; try again later`];
+  }
+  return [Code.Internal, "internal error"];
+}
