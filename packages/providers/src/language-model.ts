@@ -1,3 +1,5 @@
+import type { CircuitSnapshot } from "./routing/circuit-breaker.js";
+
 /** Who wrote a chat message. */
 export type ChatRole = "system" | "user" | "assistant";
 
@@ -21,6 +23,20 @@ export interface CallOptions {
   seed?: number;
   /** Aborting stops the work upstream (HTTP request, local generation) within a token or two. */
   signal?: AbortSignal;
+  /** Told of every attempt the routing wrappers make (retries, fallbacks, skipped open breakers), for logs and the answer's metadata. */
+  onAttempt?: (event: AttemptEvent) => void;
+}
+
+/** One try of one target, as reported by the routing wrappers. */
+export interface AttemptEvent {
+  /** `<provider>/<model>` of the target. */
+  target: string;
+  /** 1 for the first try of this target, 2 for its first retry, …; 0 when its breaker skipped it. */
+  attempt: number;
+  outcome: "ok" | "error" | "cancelled" | "circuit-open";
+  /** The failure, for `error` and `circuit-open`. */
+  error?: Error;
+  durationMs: number;
 }
 
 /** Why generation ended; `cancelled` means the signal aborted it and the text is partial. */
@@ -73,6 +89,10 @@ export interface ModelInfo {
   contextLength: number;
   /** Whether it is in memory now; remote models are always loaded. */
   loaded: boolean;
+  /** For a route alias: its targets, in fallback order. */
+  targets?: string[];
+  /** For a routed target: its circuit breaker, once it has one. */
+  circuit?: CircuitSnapshot;
 }
 
 /** A vendor (or local runtime) that serves models; built from config by the app's composition root. */

@@ -1,0 +1,83 @@
+import { NoSuchModelError } from "../errors/no-such-model-error.js";
+import type { LanguageModel, ModelInfo } from "../language-model.js";
+import type { Logger } from "../logger.js";
+import type { ModelRegistry } from "../model-registry.js";
+import { type CircuitBreaker, createCircuitBreaker } from "./circuit-breaker.js";
+import type { Route, RoutingConfig } from "./routing-config.js";
+import { withCircuitBreaker } from "./with-circuit-breaker.js";
+import { withFallback } from "./with-fallback.js";
+import { type RetryDeps, withRetry } from "./with-retry.js";
+import { withTimeout } from "./with-timeout.js";
+
+export interface RouterOptions {
+  registry: ModelRegistry;
+  config: RoutingConfig;
+  logger?: Logger;
+  now?: () => number;
+  retryDeps?: RetryDeps;
+}
+
+/**
+ * A ModelRegistry whose models are routes: an alias names ordered targets, a plain `<provider>/<model>`
+ * is a one-target route. Each target is called through its breaker (one per target, kept for the
+ * router's life), retries and timeouts; the route falls back across targets.
+ */
+export function createRouter({
+  registry,
+  config,
+  logger,
+  now = Date.now,
+  retryDeps,
+}: RouterOptions): ModelRegistry {
+  const breakers = new Map<string, CircuitBreaker>();
+  const breakerOf = (target: string) => {
+    let breaker = breakers.get(target);
+    if (!breaker) {
+      breaker = createCircuitBreaker({
+        ...config.circuitBreaker,
+        now,
+        onStateChange: (state) => logger?.warn({ target, state }, "circuit breaker changed state"),
+      });
+      breakers.set(target, breaker);
+    }
+    return breaker;
+  };
+  const routeOf = (id: string): Route =>
+    config.routes[id] ?? { targets: [id], retry: config.retry, timeouts: config.timeouts };
+  const guarded = (target: string, route: Route): LanguageModel =>
+    withCircuitBreaker(
+      withRetry(withTimeout(registry.languageModel(target), route.timeouts), route.retry, retryDeps),
+      breakerOf(target),
+    );
+  const withCircuit = (model: ModelInfo): ModelInfo => {
+    const breaker = breakers.get(model.id);
+    return breaker ? { ...model, circuit: breaker.snapshot() } : model;
+  };
+  const aliasInfo = (alias: string, route: Route): ModelInfo => ({
+    id: alias,
+    provider: "router",
+    capabilities: ["chat", "completion", "streaming"],
+    contextLength: 0,
+    loaded: true,
+    targets: route.targets,
+  });
+
+  return {
+    async listModels() {
+      const models = (await registry.listModels()).map(withCircuit);
+      const aliases = Object.entries(config.routes).map(([alias, route]) => aliasInfo(alias, route));
+      return [...models, ...aliases].sort((a, b) => a.id.localeCompare(b.id));
+    },
+    async getModel(id) {
+      const route = config.routes[id];
+      return route ? aliasInfo(id, route) : withCircuit(await registry.getModel(id));
+    },
+    languageModel(id) {
+      const route = routeOf(id);
+      const targets = route.targets.map((target) => guarded(target, route));
+      if (targets.length === 0) throw new NoSuchModelError(id);
+      return withFallback(id, targets);
+    },
+    close: () => registry.close(),
+  };
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { NoTargetAvailableError } from "../errors/no-target-available-error.js";
+import { ProviderError } from "../errors/provider-error.js";
+import { StreamInterruptedError } from "../errors/stream-interrupted-error.js";
+import type { StreamPart } from "../language-model.js";
+import { createFakeLanguageModel } from "../testing/fake-language-model.js";
+import { withFallback } from "./with-fallback.js";
+
+const messages = [{ role: "user" as const, content: "hi" }];
+const retryable = new ProviderError("503", { provider: "a", statusCode: 503, isRetryable: true });
+const callerFault = new ProviderError("400", { provider: "a", statusCode: 400, isRetryable: false });
+
+async function run(stream: AsyncIterable<StreamPart>) {
+  const parts: StreamPart[] = [];
+  try {
+    for await (const part of stream) parts.push(part);
+    return { parts, error: undefined };
+  } catch (error) {
+    return { parts, error };
+  }
+}
+
+describe("withFallback", () => {
+  it("answers from the next target after a retryable failure", async () => {
+    const a = createFakeLanguageModel("a", "m", [{ error: retryable }]);
+    const b = createFakeLanguageModel("b", "m", [{ chunks: ["from b"] }]);
+    const { parts, error } = await run(withFallback("default", [a.model, b.model]).stream({ messages }));
+    expect(error).toBeUndefined();
+    expect(parts[0]).toEqual({ type: "text-delta", text: "from b" });
+    expect((await withFallback("default", [a.model, b.model]).generate({ messages })).text).toBe("from b");
+  });
+
+  it("does not fall back on the caller's own mistake", async () => {
+    const a = createFakeLanguageModel("a", "m", [{ error: callerFault }]);
+    const b = createFakeLanguageModel("b", "m", [{ chunks: ["from b"] }]);
+    const { error } = await run(withFallback("default", [a.model, b.model]).stream({ messages }));
+    expect(error).toBe(callerFault);
+    expect(b.state.calls).toBe(0);
+  });
+
+  it("never falls back once a token reached the caller: the stream ends with StreamInterruptedError", async () => {
+    const a = createFakeLanguageModel("a", "m", [{ chunks: ["one", "two"], thenError: retryable }]);
+    const b = createFakeLanguageModel("b", "m", [{ chunks: ["from b"] }]);
+    const { parts, error } = await run(withFallback("default", [a.model, b.model]).stream({ messages }));
+    expect(parts.map((part) => part.type)).toEqual(["text-delta", "text-delta"]);
+    expect(error).toBeInstanceOf(StreamInterruptedError);
+    expect((error as StreamInterruptedError).tokensDelivered).toBe(2);
+    expect((error as Error).message).toContain("cut after 2 tokens");
+    expect(b.state.calls).toBe(0);
+  });
+
+  it("reports every failure when no target could answer", async () => {
+    const a = createFakeLanguageModel("a", "m", [{ error: retryable }]);
+    const b = createFakeLanguageModel("b", "m", [{ error: retryable }]);
+    const { error } = await run(withFallback("default", [a.model, b.model]).stream({ messages }));
+    expect(error).toBeInstanceOf(NoTargetAvailableError);
+    expect((error as NoTargetAvailableError).errors).toHaveLength(2);
+    await expect(withFallback("default", [a.model, b.model]).generate({ messages })).rejects.toBeInstanceOf(
+      NoTargetAvailableError,
+    );
+  });
+});
