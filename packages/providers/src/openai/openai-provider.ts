@@ -1,0 +1,80 @@
+import OpenAI from "openai";
+import { NoSuchModelError } from "../errors/no-such-model-error.js";
+import type { LanguageModel, ModelInfo, Provider } from "../language-model.js";
+import type { Logger } from "../logger.js";
+import { OPENAI_DEFAULT_BASE_URL, OPENAI_PROVIDER_ID } from "./openai-api.js";
+import { createOpenAILanguageModel } from "./openai-language-model.js";
+
+/** How to reach OpenAI or an OpenAI-compatible server; everything is passed in, nothing is read from the environment. */
+export interface OpenAIProviderOptions {
+  /** Sent as `authorization: Bearer`; servers that ignore it (Ollama, vLLM) still need a non-empty string. */
+  apiKey: string;
+  /** Includes `/v1`, e.g. `http://127.0.0.1:8000/v1` for vLLM; defaults to OpenAI's. */
+  baseURL?: string;
+  /** Model ids to list; `languageModel` accepts any id regardless. */
+  models?: string[];
+  fetch?: typeof globalThis.fetch;
+  /** Longest wait for the response headers (the whole answer when not streaming); the SDK's default is 10 minutes. */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+/** The chat models listed when none are configured. */
+export const OPENAI_DEFAULT_MODELS: readonly string[] = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"];
+
+/**
+ * OpenAI's Chat Completions (or any OpenAI-compatible server at `baseURL`) as the `openai` provider,
+ * through the official SDK with its retries off: retries and fallback belong to NOA's router.
+ */
+export function createOpenAIProvider({
+  apiKey,
+  baseURL = OPENAI_DEFAULT_BASE_URL,
+  models = [...OPENAI_DEFAULT_MODELS],
+  fetch,
+  timeoutMs,
+  logger,
+}: OpenAIProviderOptions): Provider {
+  if (!apiKey) throw new Error("createOpenAIProvider needs a non-empty apiKey");
+  const client = new OpenAI({
+    apiKey,
+    baseURL,
+    // Explicit nulls, or the SDK falls back to OPENAI_ORG_ID, OPENAI_PROJECT_ID… from process.env.
+    organization: null,
+    project: null,
+    adminAPIKey: null,
+    webhookSecret: null,
+    maxRetries: 0,
+    timeout: timeoutMs,
+    fetch,
+    ...(logger ? { logger: toSDKLogger(logger), logLevel: "warn" as const } : { logLevel: "off" as const }),
+  });
+
+  return {
+    id: OPENAI_PROVIDER_ID,
+    async listModels(): Promise<ModelInfo[]> {
+      return models.map((id) => ({
+        id: `${OPENAI_PROVIDER_ID}/${id}`,
+        provider: OPENAI_PROVIDER_ID,
+        capabilities: ["chat", "streaming"],
+        contextLength: 0,
+        loaded: true,
+      }));
+    },
+    languageModel(modelId: string): LanguageModel {
+      // Any id: OpenAI-compatible servers name their models freely, and the upstream answers 404 for unknown ones.
+      if (!modelId) throw new NoSuchModelError(`${OPENAI_PROVIDER_ID}/`);
+      return createOpenAILanguageModel({ client, modelId, logger });
+    },
+    // The SDK holds no sockets of its own: connections belong to `fetch`'s pool, owned by whoever passed it.
+    close: async () => {},
+  };
+}
+
+/** The SDK logs `(message, ...details)`; pino-style loggers take `(object, message)`. */
+function toSDKLogger(logger: Logger): NonNullable<ConstructorParameters<typeof OpenAI>[0]>["logger"] {
+  const bind =
+    (level: keyof Logger) =>
+    (message: string, ...details: unknown[]) =>
+      logger[level]({ provider: OPENAI_PROVIDER_ID, details }, message);
+  return { error: bind("error"), warn: bind("warn"), info: bind("info"), debug: bind("debug") };
+}
