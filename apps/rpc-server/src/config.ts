@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 
@@ -16,6 +17,10 @@ export interface Config {
   sequencesPerModel: number;
   /** How long in-flight calls may run on after SIGTERM before they are ended. */
   shutdownGraceMs: number;
+  openai: { apiKey: string; baseURL: string | undefined } | undefined;
+  anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
+  /** The parsed JSON of the NOA_CONFIG file (routing table and policies), or undefined. */
+  configFile: unknown;
 }
 
 /** Parses the environment; throws an Error naming the variable and what it accepts. */
@@ -33,7 +38,28 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     maxLoadedModels: integer(env, "NOA_MAX_LOADED_MODELS", 10, 1, 1000),
     sequencesPerModel: integer(env, "NOA_LLAMA_SEQUENCES", 4, 1, 256),
     shutdownGraceMs: integer(env, "NOA_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
+    openai: env.OPENAI_API_KEY
+      ? { apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL || undefined }
+      : undefined,
+    anthropic: env.ANTHROPIC_API_KEY
+      ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
+      : undefined,
+    configFile: env.NOA_CONFIG ? readJson(env.NOA_CONFIG) : undefined,
   };
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`NOA_CONFIG names a file that cannot be read: ${file} (${(error as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`NOA_CONFIG file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -1,4 +1,12 @@
-import { createLlamaCppProvider, createModelRegistry } from "@noa/providers";
+import {
+  createAnthropicProvider,
+  createLlamaCppProvider,
+  createModelRegistry,
+  createOpenAIProvider,
+  createRouter,
+  type Provider,
+  parseRoutingConfig,
+} from "@noa/providers";
 import { pino } from "pino";
 import { parseConfig } from "./config.js";
 import { build } from "./server.js";
@@ -19,7 +27,16 @@ async function main(): Promise<void> {
     sequencesPerModel: config.sequencesPerModel,
     logger,
   });
-  const registry = createModelRegistry({ providers: [llamaCpp] });
+  const providers: Provider[] = [llamaCpp];
+  if (config.openai) providers.push(createOpenAIProvider({ ...config.openai, logger }));
+  if (config.anthropic) providers.push(createAnthropicProvider({ ...config.anthropic, logger }));
+  const routing = parseRoutingConfig((config.configFile as { routing?: unknown } | undefined)?.routing);
+  const registry = createRouter({ registry: createModelRegistry({ providers }), config: routing, logger });
+  for (const [alias, route] of Object.entries(routing.routes)) {
+    // Fails at start, naming the target, rather than on the first request.
+    for (const target of route.targets) registry.languageModel(target);
+    logger.info({ alias, targets: route.targets }, "route");
+  }
   const models = await registry.listModels();
   if (models.length === 0) {
     logger.warn(

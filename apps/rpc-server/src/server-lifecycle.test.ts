@@ -1,5 +1,9 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { FinishReason, InferenceService, Role, type StreamCompleteResponse } from "@noa/proto";
 import { Health, HealthCheckResponse_ServingStatus } from "@noa/proto/grpc/health/v1";
 import { createModelRegistry } from "@noa/providers";
@@ -37,6 +41,15 @@ async function drain(stream: AsyncIterable<StreamCompleteResponse>) {
   }
 }
 
+async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call should have failed");
+}
+
 describe("deadlines", () => {
   it("ends a call past its deadline with DEADLINE_EXCEEDED and aborts the generation", async () => {
     const { inference, state } = await start();
@@ -49,12 +62,32 @@ describe("deadlines", () => {
   });
 });
 
+describe("client cancellation", () => {
+  it.each([
+    ["gRPC", (baseUrl: string) => createGrpcTransport({ baseUrl })],
+    ["Connect (HTTP/1.1)", (baseUrl: string) => createConnectTransport({ baseUrl, httpVersion: "1.1" })],
+    ["gRPC-Web (HTTP/1.1)", (baseUrl: string) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
+  ])("over %s aborts the generation", async (_name, transport) => {
+    const { state, port } = await start();
+    const client = createClient(InferenceService, transport(`http://127.0.0.1:${port}`));
+    const abort = new AbortController();
+    let received = 0;
+    await (async () => {
+      for await (const _ of client.streamComplete(
+        { model: "fake/endless", messages },
+        { signal: abort.signal },
+      )) {
+        if (++received === 3) abort.abort();
+      }
+    })().catch(() => {});
+    await vi.waitFor(() => expect(state.aborted).toBe(1));
+  });
+});
+
 describe("failures reach the client as codes, never as internal text", () => {
   it("maps a provider failure to UNAVAILABLE with a generic message and logs the cause", async () => {
     const { inference, logs } = await start();
-    const error = await inference
-      .complete({ model: "fake/failing", messages })
-      .catch((e) => ConnectError.from(e));
+    const error = await errorOf(inference.complete({ model: "fake/failing", messages }));
     expect(error.code).toBe(Code.Unavailable);
     expect(error.rawMessage).toMatch(
       /^model provider "fake" failed to answer; try again later \(correlation id: /,

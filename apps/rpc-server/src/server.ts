@@ -41,7 +41,7 @@ export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024 }: Serv
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(InferenceService, createInferenceService({ registry }));
+      router.service(InferenceService, createInferenceService({ registry, logger }));
       router.service(ModelService, createModelService({ registry }));
       router.service(Health, createHealthService({ status: health }));
       router.service(

@@ -1,5 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { InvalidRequestError, NoSuchModelError, ProviderError } from "@noa/providers";
+import {
+  InvalidRequestError,
+  NoSuchModelError,
+  NoTargetAvailableError,
+  ProviderError,
+  StreamInterruptedError,
+} from "@noa/providers";
 import type { Logger } from "pino";
 import { correlationIdHeader } from "./request-context.js";
 
@@ -28,7 +34,17 @@ function classify(error: unknown): [Code, string] {
   }
   if (error instanceof NoSuchModelError) return [Code.NotFound, error.message];
   if (error instanceof InvalidRequestError) return [Code.InvalidArgument, error.message];
+  // These two messages are written by NOA for clients and carry no upstream text.
+  if (error instanceof StreamInterruptedError || error instanceof NoTargetAvailableError) {
+    return [Code.Unavailable, error.message];
+  }
   if (error instanceof ProviderError) {
+    if (!error.isRetryable && (error.statusCode === 400 || error.statusCode === 422)) {
+      return [
+        Code.InvalidArgument,
+        `model provider "${error.provider}" refused the request (HTTP ${error.statusCode}); check its parameters for this model`,
+      ];
+    }
     return [Code.Unavailable, `model provider "${error.provider}" failed to answer; try again later`];
   }
   return [Code.Internal, "internal error"];

@@ -1,7 +1,25 @@
+export {
+  type AnthropicLanguageModelOptions,
+  createAnthropicLanguageModel,
+  DEFAULT_ANTHROPIC_MAX_TOKENS,
+} from "./anthropic/anthropic-language-model.js";
+export {
+  type AnthropicProviderOptions,
+  createAnthropicProvider,
+  DEFAULT_ANTHROPIC_MODELS,
+} from "./anthropic/anthropic-provider.js";
+export { mapAnthropicError } from "./anthropic/map-anthropic-error.js";
+export { CircuitOpenError } from "./errors/circuit-open-error.js";
 export { InvalidRequestError } from "./errors/invalid-request-error.js";
+export { isRetryableStatus } from "./errors/is-retryable-status.js";
 export { NoSuchModelError } from "./errors/no-such-model-error.js";
+export { NoTargetAvailableError } from "./errors/no-target-available-error.js";
+export { parseRetryAfter } from "./errors/parse-retry-after.js";
 export { ProviderError, type ProviderErrorOptions } from "./errors/provider-error.js";
+export { StreamInterruptedError } from "./errors/stream-interrupted-error.js";
+export { TimeoutError } from "./errors/timeout-error.js";
 export type {
+  AttemptEvent,
   CallOptions,
   ChatMessage,
   ChatRole,
@@ -14,4 +32,53 @@ export type {
   StreamPart,
   Usage,
 } from "./language-model.js";
+export {
+  type FindGgufModelsOptions,
+  findGgufModels,
+  type GgufModelFile,
+} from "./llama-cpp/find-gguf-models.js";
+export {
+  createLlamaCppModelManager,
+  type GenerationOutcome,
+  type GenerationRecord,
+  type LlamaCppModelManager,
+  type LlamaCppModelManagerOptions,
+  type LlamaCppModelStats,
+  type SequenceSlot,
+} from "./llama-cpp/llama-cpp-model-manager.js";
+export {
+  createLlamaCppProvider,
+  type LlamaCppProvider,
+  type LlamaCppProviderOptions,
+} from "./llama-cpp/llama-cpp-provider.js";
+export type { Logger } from "./logger.js";
 export { createModelRegistry, type ModelRegistry } from "./model-registry.js";
+export { mapOpenAIError } from "./openai/map-openai-error.js";
+export {
+  createOpenAILanguageModel,
+  type OpenAILanguageModelOptions,
+} from "./openai/openai-language-model.js";
+export {
+  createOpenAIProvider,
+  OPENAI_DEFAULT_MODELS,
+  type OpenAIProviderOptions,
+} from "./openai/openai-provider.js";
+export {
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitSnapshot,
+  type CircuitState,
+  createCircuitBreaker,
+} from "./routing/circuit-breaker.js";
+export { createRouter, type RouterOptions } from "./routing/create-router.js";
+export { parseRoutingConfig, type Route, type RoutingConfig } from "./routing/routing-config.js";
+export { withCircuitBreaker } from "./routing/with-circuit-breaker.js";
+export { withFallback } from "./routing/with-fallback.js";
+export {
+  defaultRetryPolicy,
+  type RetryDeps,
+  type RetryPolicy,
+  retryDelay,
+  withRetry,
+} from "./routing/with-retry.js";
+export { type TimeoutPolicy, withTimeout } from "./routing/with-timeout.js";

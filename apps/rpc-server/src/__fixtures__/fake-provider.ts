@@ -57,8 +57,9 @@ const scripts: Record<string, Script> = {
 export function createFakeProvider() {
   const state = { aborted: 0 };
   const model = (modelId: string): LanguageModel => {
-    const script = scripts[modelId];
-    if (!script) throw new NoSuchModelError(`fake/${modelId}`);
+    const found = scripts[modelId];
+    if (!found) throw new NoSuchModelError(`fake/${modelId}`);
+    const script: Script = found;
     async function* stream(options: CallOptions): AsyncGenerator<StreamPart> {
       try {
         yield* script(options);

@@ -1,20 +1,34 @@
-import { availableParallelism } from "node:os";
-import { createLlamaCppProvider, createModelRegistry } from "@noa/providers";
-import { tinyModelPath } from "@noa/providers/test-fixtures";
+import {
+  createLlamaCppProvider,
+  createModelRegistry,
+  createRouter,
+  type Provider,
+  parseRoutingConfig,
+} from "@noa/providers";
+import { tinyModelPath, tinyModelThreads } from "@noa/providers/testing";
 import { pino } from "pino";
 import { build } from "../server.js";
 
-/** A real rpc-server on a free loopback port, serving the tiny llama model; close() disposes it all. */
-export async function startTestServer(options: { sequencesPerModel?: number } = {}) {
+/**
+ * A real rpc-server on a free loopback port, composed like main.ts: the tiny llama model plus any
+ * extra providers, behind the router. close() disposes it all.
+ */
+export async function startTestServer(
+  options: { sequencesPerModel?: number; providers?: Provider[]; routing?: unknown } = {},
+) {
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "info" }, { write: (line: string) => logs.push(JSON.parse(line)) });
   const llamaCpp = createLlamaCppProvider({
     modelPaths: [tinyModelPath],
-    threads: availableParallelism(),
+    threads: tinyModelThreads,
     sequencesPerModel: options.sequencesPerModel ?? 4,
     logger,
   });
-  const registry = createModelRegistry({ providers: [llamaCpp] });
+  const registry = createRouter({
+    registry: createModelRegistry({ providers: [llamaCpp, ...(options.providers ?? [])] }),
+    config: parseRoutingConfig(options.routing),
+    logger,
+  });
   const server = build({ registry, logger });
   const { port } = await server.listen(0, "127.0.0.1");
   return {

@@ -1,20 +1,28 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   Capability,
+  CircuitState,
   GetModelResponseSchema,
   ListModelsResponseSchema,
   type Model,
   ModelSchema,
   type ModelService,
 } from "@noa/proto";
-import type { ModelCapability, ModelInfo, ModelRegistry } from "@noa/providers";
+import type { CircuitState as BreakerState, ModelCapability, ModelInfo, ModelRegistry } from "@noa/providers";
 
 const capabilities: Record<ModelCapability, Capability> = {
   chat: Capability.CHAT,
   completion: Capability.COMPLETION,
   streaming: Capability.STREAMING,
   embeddings: Capability.EMBEDDINGS,
+};
+
+const circuitStates: Record<BreakerState, CircuitState> = {
+  closed: CircuitState.CLOSED,
+  open: CircuitState.OPEN,
+  "half-open": CircuitState.HALF_OPEN,
 };
 
 /** ModelService over the model registry. */
@@ -46,5 +54,9 @@ function toProtoModel(model: ModelInfo): Model {
     capabilities: model.capabilities.map((capability) => capabilities[capability]),
     contextLength: model.contextLength,
     loaded: model.loaded,
+    targets: model.targets ?? [],
+    circuitState: model.circuit ? circuitStates[model.circuit.state] : CircuitState.UNSPECIFIED,
+    circuitRetryTime:
+      model.circuit?.retryAt === undefined ? undefined : timestampFromMs(model.circuit.retryAt),
   });
 }

@@ -4,13 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file noa/inference/v1/model.proto.
  */
 export const file_noa_inference_v1_model: GenFile = /*@__PURE__*/
-  fileDesc("Chxub2EvaW5mZXJlbmNlL3YxL21vZGVsLnByb3RvEhBub2EuaW5mZXJlbmNlLnYxIoEBCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIyCgxjYXBhYmlsaXRpZXMYAyADKA4yHC5ub2EuaW5mZXJlbmNlLnYxLkNhcGFiaWxpdHkSFgoOY29udGV4dF9sZW5ndGgYBCABKA0SDgoGbG9hZGVkGAUgASgIIhMKEUxpc3RNb2RlbHNSZXF1ZXN0Ij0KEkxpc3RNb2RlbHNSZXNwb25zZRInCgZtb2RlbHMYASADKAsyFy5ub2EuaW5mZXJlbmNlLnYxLk1vZGVsIh0KD0dldE1vZGVsUmVxdWVzdBIKCgJpZBgBIAEoCSI6ChBHZXRNb2RlbFJlc3BvbnNlEiYKBW1vZGVsGAEgASgLMhcubm9hLmluZmVyZW5jZS52MS5Nb2RlbCqNAQoKQ2FwYWJpbGl0eRIaChZDQVBBQklMSVRZX1VOU1BFQ0lGSUVEEAASEwoPQ0FQQUJJTElUWV9DSEFUEAESGQoVQ0FQQUJJTElUWV9DT01QTEVUSU9OEAISGAoUQ0FQQUJJTElUWV9TVFJFQU1JTkcQAxIZChVDQVBBQklMSVRZX0VNQkVERElOR1MQBDK6AQoMTW9kZWxTZXJ2aWNlElcKCkxpc3RNb2RlbHMSIy5ub2EuaW5mZXJlbmNlLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiQubm9hLmluZmVyZW5jZS52MS5MaXN0TW9kZWxzUmVzcG9uc2USUQoIR2V0TW9kZWwSIS5ub2EuaW5mZXJlbmNlLnYxLkdldE1vZGVsUmVxdWVzdBoiLm5vYS5pbmZlcmVuY2UudjEuR2V0TW9kZWxSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chxub2EvaW5mZXJlbmNlL3YxL21vZGVsLnByb3RvEhBub2EuaW5mZXJlbmNlLnYxIoECCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIyCgxjYXBhYmlsaXRpZXMYAyADKA4yHC5ub2EuaW5mZXJlbmNlLnYxLkNhcGFiaWxpdHkSFgoOY29udGV4dF9sZW5ndGgYBCABKA0SDgoGbG9hZGVkGAUgASgIEg8KB3RhcmdldHMYBiADKAkSNQoNY2lyY3VpdF9zdGF0ZRgHIAEoDjIeLm5vYS5pbmZlcmVuY2UudjEuQ2lyY3VpdFN0YXRlEjYKEmNpcmN1aXRfcmV0cnlfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRTGlzdE1vZGVsc1JlcXVlc3QiPQoSTGlzdE1vZGVsc1Jlc3BvbnNlEicKBm1vZGVscxgBIAMoCzIXLm5vYS5pbmZlcmVuY2UudjEuTW9kZWwiHQoPR2V0TW9kZWxSZXF1ZXN0EgoKAmlkGAEgASgJIjoKEEdldE1vZGVsUmVzcG9uc2USJgoFbW9kZWwYASABKAsyFy5ub2EuaW5mZXJlbmNlLnYxLk1vZGVsKo0BCgpDYXBhYmlsaXR5EhoKFkNBUEFCSUxJVFlfVU5TUEVDSUZJRUQQABITCg9DQVBBQklMSVRZX0NIQVQQARIZChVDQVBBQklMSVRZX0NPTVBMRVRJT04QAhIYChRDQVBBQklMSVRZX1NUUkVBTUlORxADEhkKFUNBUEFCSUxJVFlfRU1CRURESU5HUxAEKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADMroBCgxNb2RlbFNlcnZpY2USVwoKTGlzdE1vZGVscxIjLm5vYS5pbmZlcmVuY2UudjEuTGlzdE1vZGVsc1JlcXVlc3QaJC5ub2EuaW5mZXJlbmNlLnYxLkxpc3RNb2RlbHNSZXNwb25zZRJRCghHZXRNb2RlbBIhLm5vYS5pbmZlcmVuY2UudjEuR2V0TW9kZWxSZXF1ZXN0GiIubm9hLmluZmVyZW5jZS52MS5HZXRNb2RlbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Model describes one model.
@@ -52,6 +54,27 @@ export type Model = Message<"noa.inference.v1.Model"> & {
    * @generated from field: bool loaded = 5;
    */
   loaded: boolean;
+
+  /**
+   * For a route alias (provider `router`): the targets it tries, in fallback order.
+   *
+   * @generated from field: repeated string targets = 6;
+   */
+  targets: string[];
+
+  /**
+   * For a target that has been called: its circuit breaker state; UNSPECIFIED before the first call.
+   *
+   * @generated from field: noa.inference.v1.CircuitState circuit_state = 7;
+   */
+  circuitState: CircuitState;
+
+  /**
+   * While the circuit is OPEN: when the next call will be let through as a probe.
+   *
+   * @generated from field: google.protobuf.Timestamp circuit_retry_time = 8;
+   */
+  circuitRetryTime?: Timestamp | undefined;
 };
 
 /**
@@ -94,6 +117,27 @@ export type ModelJson = {
    * @generated from field: bool loaded = 5;
    */
   loaded?: boolean;
+
+  /**
+   * For a route alias (provider `router`): the targets it tries, in fallback order.
+   *
+   * @generated from field: repeated string targets = 6;
+   */
+  targets?: string[];
+
+  /**
+   * For a target that has been called: its circuit breaker state; UNSPECIFIED before the first call.
+   *
+   * @generated from field: noa.inference.v1.CircuitState circuit_state = 7;
+   */
+  circuitState?: CircuitStateJson;
+
+  /**
+   * While the circuit is OPEN: when the next call will be let through as a probe.
+   *
+   * @generated from field: google.protobuf.Timestamp circuit_retry_time = 8;
+   */
+  circuitRetryTime?: TimestampJson;
 };
 
 /**
@@ -285,6 +329,54 @@ export type CapabilityJson = "CAPABILITY_UNSPECIFIED" | "CAPABILITY_CHAT" | "CAP
  */
 export const CapabilitySchema: GenEnum<Capability, CapabilityJson> = /*@__PURE__*/
   enumDesc(file_noa_inference_v1_model, 0);
+
+/**
+ * CircuitState is the state of a target's circuit breaker.
+ *
+ * @generated from enum noa.inference.v1.CircuitState
+ */
+export enum CircuitState {
+  /**
+   * No breaker yet (the target has not been called) or not a routed target.
+   *
+   * @generated from enum value: CIRCUIT_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Calls go through.
+   *
+   * @generated from enum value: CIRCUIT_STATE_CLOSED = 1;
+   */
+  CLOSED = 1,
+
+  /**
+   * The target failed repeatedly; calls skip it until circuit_retry_time.
+   *
+   * @generated from enum value: CIRCUIT_STATE_OPEN = 2;
+   */
+  OPEN = 2,
+
+  /**
+   * The cooldown is over; the next call is a probe that closes or reopens the circuit.
+   *
+   * @generated from enum value: CIRCUIT_STATE_HALF_OPEN = 3;
+   */
+  HALF_OPEN = 3,
+}
+
+/**
+ * CircuitState is the state of a target's circuit breaker.
+ *
+ * @generated from enum noa.inference.v1.CircuitState
+ */
+export type CircuitStateJson = "CIRCUIT_STATE_UNSPECIFIED" | "CIRCUIT_STATE_CLOSED" | "CIRCUIT_STATE_OPEN" | "CIRCUIT_STATE_HALF_OPEN";
+
+/**
+ * Describes the enum noa.inference.v1.CircuitState.
+ */
+export const CircuitStateSchema: GenEnum<CircuitState, CircuitStateJson> = /*@__PURE__*/
+  enumDesc(file_noa_inference_v1_model, 1);
 
 /**
  * ModelService tells clients which models they can call.

@@ -1,0 +1,24 @@
+/**
+ * Aborts `target` (with the same reason) when any of `sources` aborts; returns the function that
+ * detaches the listeners. Used instead of `AbortSignal.any`, which on Node 20 can retain dependents
+ * of long-lived signals such as the manager's close signal.
+ */
+export function forwardAbort(
+  target: AbortController,
+  sources: readonly (AbortSignal | undefined)[],
+): () => void {
+  const detachers: (() => void)[] = [];
+  for (const source of sources) {
+    if (!source) continue;
+    if (source.aborted) {
+      target.abort(source.reason);
+      break;
+    }
+    const onAbort = () => target.abort(source.reason);
+    source.addEventListener("abort", onAbort, { once: true });
+    detachers.push(() => source.removeEventListener("abort", onAbort));
+  }
+  return () => {
+    for (const detach of detachers) detach();
+  };
+}

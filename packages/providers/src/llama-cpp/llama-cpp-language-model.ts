@@ -1,0 +1,158 @@
+import { LlamaChat } from "node-llama-cpp";
+import { InvalidRequestError } from "../errors/invalid-request-error.js";
+import { NoSuchModelError } from "../errors/no-such-model-error.js";
+import { ProviderError } from "../errors/provider-error.js";
+import type { CallOptions, GenerateResult, LanguageModel, StreamPart, Usage } from "../language-model.js";
+import { convertToLlamaChatHistory } from "./convert-to-llama-chat-history.js";
+import { forwardAbort } from "./forward-abort.js";
+import type { GenerationOutcome, LlamaCppModelManager, SequenceSlot } from "./llama-cpp-model-manager.js";
+import { LLAMA_CPP_PROVIDER_ID } from "./llama-cpp-provider-id.js";
+import { mapLlamaFinishReason } from "./map-llama-finish-reason.js";
+
+/** What a llama.cpp language model needs: its file stem and the manager that loads it. */
+export interface LlamaCppLanguageModelOptions {
+  modelId: string;
+  manager: LlamaCppModelManager;
+}
+
+type Outcome = GenerationOutcome & Usage;
+
+/**
+ * A local GGUF model behind the LanguageModel contract. Unset sampling options keep node-llama-cpp's
+ * defaults (greedy); `maxTokens` is capped by the room the prompt leaves in the context, so a long
+ * answer ends with `length` instead of silently shifting the conversation out of the context.
+ */
+export function createLlamaCppLanguageModel({
+  modelId,
+  manager,
+}: LlamaCppLanguageModelOptions): LanguageModel {
+  const provider = LLAMA_CPP_PROVIDER_ID;
+
+  async function generateOnSequence(
+    { sequence, chatWrapper, signal }: SequenceSlot,
+    options: CallOptions,
+    onText: (text: string) => void,
+  ): Promise<Outcome> {
+    const history = convertToLlamaChatHistory(options.messages);
+    const promptTokens = chatWrapper
+      .generateContextState({ chatHistory: history })
+      .contextText.tokenize(sequence.model.tokenizer).length;
+    const room = sequence.contextSize - promptTokens;
+    if (room < 1) {
+      throw new InvalidRequestError(
+        `the prompt is ${promptTokens} tokens but model "${provider}/${modelId}" has a context of ${sequence.contextSize} tokens for prompt and answer; shorten the conversation`,
+        { provider },
+      );
+    }
+    const stop = options.stop?.filter((text) => text.length > 0);
+    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper });
+    try {
+      const { metadata } = await chat.generateResponse(history, {
+        signal,
+        stopOnAbortSignal: true,
+        maxTokens: Math.min(options.maxTokens ?? room, room),
+        temperature: options.temperature,
+        topP: options.topP,
+        seed: options.seed,
+        ...(stop?.length && { customStopTriggers: stop }),
+        onTextChunk: onText,
+      });
+      return {
+        promptTokens,
+        // Counted by the sequence, so tokens held back as a stop trigger's start are included.
+        completionTokens: sequence.tokenMeter.usedOutputTokens,
+        finishReason: mapLlamaFinishReason(metadata.stopReason),
+      };
+    } catch (error) {
+      // An abort before the first token rejects even with stopOnAbortSignal.
+      if (!signal.aborted) throw error;
+      return {
+        promptTokens,
+        completionTokens: sequence.tokenMeter.usedOutputTokens,
+        finishReason: "cancelled",
+      };
+    } finally {
+      chat.dispose();
+    }
+  }
+
+  async function* stream(options: CallOptions): AsyncGenerator<StreamPart> {
+    if (options.maxTokens !== undefined && options.maxTokens < 1) {
+      throw new InvalidRequestError("maxTokens must be at least 1", { provider });
+    }
+    // Aborted by the caller's signal, or by us when the consumer stops iterating early.
+    const controller = new AbortController();
+    const detach = forwardAbort(controller, [options.signal]);
+    const pending: string[] = [];
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    let result: { outcome: Outcome } | { error: unknown } | undefined;
+    const run = manager
+      .withSequence(modelId, { signal: controller.signal }, (slot) =>
+        generateOnSequence(slot, options, (text) => {
+          if (text.length === 0) return;
+          pending.push(text);
+          notify();
+        }),
+      )
+      .then(
+        (outcome) => {
+          result = { outcome };
+        },
+        (error: unknown) => {
+          result = { error };
+        },
+      )
+      .finally(notify);
+
+    try {
+      while (true) {
+        if (pending.length > 0) yield { type: "text-delta", text: pending.splice(0).join("") };
+        else if (result) break;
+        else await new Promise<void>((resolve) => (wake = resolve));
+      }
+      if ("outcome" in result) {
+        const { promptTokens, completionTokens, finishReason } = result.outcome;
+        yield { type: "finish", finishReason, usage: { promptTokens, completionTokens } };
+      } else if (controller.signal.aborted) {
+        // Aborted while waiting for the model to load or for a free sequence: nothing was generated.
+        yield { type: "finish", finishReason: "cancelled", usage: { promptTokens: 0, completionTokens: 0 } };
+      } else {
+        throw toProviderError(result.error, modelId);
+      }
+    } finally {
+      controller.abort();
+      detach();
+      await run;
+    }
+  }
+
+  return {
+    provider,
+    modelId,
+    stream,
+    async generate(options: CallOptions): Promise<GenerateResult> {
+      const texts: string[] = [];
+      for await (const part of stream(options)) {
+        if (part.type === "text-delta") texts.push(part.text);
+        else return { text: texts.join(""), finishReason: part.finishReason, usage: part.usage };
+      }
+      throw new ProviderError(`the stream of "${modelId}" ended without a finish part`, {
+        provider,
+        isRetryable: false,
+      });
+    },
+  };
+}
+
+function toProviderError(error: unknown, modelId: string): Error {
+  if (error instanceof ProviderError || error instanceof NoSuchModelError) return error;
+  return new ProviderError(`llama.cpp generation with "${modelId}" failed`, {
+    provider: LLAMA_CPP_PROVIDER_ID,
+    isRetryable: false,
+    cause: error,
+  });
+}
