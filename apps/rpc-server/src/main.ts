@@ -9,6 +9,7 @@ import {
 } from "@noa/providers";
 import { pino } from "pino";
 import { parseConfig } from "./config.js";
+import { createMetrics } from "./create-metrics.js";
 import { build } from "./server.js";
 
 /** Composition root: config, logger, providers, server; SIGTERM/SIGINT close them in order. */
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
       "no models: set NOA_LOCAL_MODEL_PATH to a GGUF file or put *.gguf files in NOA_MODELS_DIR",
     );
   }
-  const server = build({ registry, logger });
+  const server = build({ registry, logger, metrics: createMetrics({ registry }) });
   const address = await server.listen(config.port, config.host);
   logger.info(
     { address: `${address.address}:${address.port}`, models: models.map((m) => m.id) },

@@ -185,6 +185,9 @@ describe("circuit breaker", () => {
     expect(
       server?.logs.some((line) => line.msg === "circuit breaker changed state" && line.state === "open"),
     ).toBe(true);
+    const scraped = await (await fetch(`${server?.baseUrl}/metrics`)).text();
+    expect(scraped).toContain(`noa_circuit_breaker_state{target="${primary}"} 2`);
+    expect(scraped).toContain(`noa_circuit_breaker_state{target="${secondary}"} 0`);
   });
 
   it("is not tripped by the caller's errors (400, 401)", async () => {

@@ -11,6 +11,7 @@ import { file_grpc_health_v1_health, Health } from "@noa/proto/grpc/health/v1";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { createHealthStatus, ServingStatus } from "./health-status.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdFrom, correlationIdKey } from "./request-context.js";
@@ -26,6 +27,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Largest request message accepted, in bytes. */
   readMaxBytes?: number;
+  /** Served at GET /metrics; main.ts builds it with createMetrics. */
+  metrics?: Registry;
 }
 
 /** A built, not yet listening, rpc-server. */
@@ -36,7 +39,7 @@ export interface RpcServer {
 }
 
 /** Builds the one-port server: gRPC, gRPC-Web and Connect for every service, plus GET /health. */
-export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024 }: ServerDeps): RpcServer {
+export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024, metrics }: ServerDeps): RpcServer {
   const health = createHealthStatus([InferenceService.typeName, ModelService.typeName]);
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
@@ -62,7 +65,22 @@ export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024 }: Serv
     shutdownSignal: shutdown.signal,
     readMaxBytes,
     fallback(request, response) {
-      if (request.method === "GET" && request.url?.split("?")[0] === "/health") {
+      const path = request.url?.split("?")[0];
+      if (request.method === "GET" && path === "/metrics" && metrics) {
+        metrics.metrics().then(
+          (text) => {
+            response.writeHead(200, { "content-type": metrics.contentType });
+            response.end(text);
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, "metrics collection failed");
+            response.writeHead(500, { "content-type": "text/plain" });
+            response.end("metrics collection failed\n");
+          },
+        );
+        return;
+      }
+      if (request.method === "GET" && path === "/health") {
         const serving = health.get("") === ServingStatus.SERVING;
         response.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
         response.end(JSON.stringify({ status: serving ? "ok" : "shutting down" }));

@@ -7,6 +7,7 @@ import {
 } from "@noa/providers";
 import { tinyModelPath, tinyModelThreads } from "@noa/providers/testing";
 import { pino } from "pino";
+import { createMetrics } from "../create-metrics.js";
 import { build } from "../server.js";
 
 /**
@@ -29,7 +30,7 @@ export async function startTestServer(
     config: parseRoutingConfig(options.routing),
     logger,
   });
-  const server = build({ registry, logger });
+  const server = build({ registry, logger, metrics: createMetrics({ registry }) });
   const { port } = await server.listen(0, "127.0.0.1");
   return {
     baseUrl: `http://127.0.0.1:${port}`,
