@@ -25,15 +25,17 @@ export interface Config {
 
 /** Parses the environment; throws an Error naming the variable and what it accepts. */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
-  const dataDir = path.resolve(env.NOA_DATA_DIR ?? ".noa");
+  // pnpm runs the app in its package directory; relative paths mean the directory the user ran it from.
+  const cwd = env.INIT_CWD ?? process.cwd();
+  const dataDir = path.resolve(cwd, env.NOA_DATA_DIR ?? ".noa");
   return {
     host: env.HOST ?? "127.0.0.1",
     port: integer(env, "PORT", 8080, 0, 65_535),
     logLevel: oneOf(env, "LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     prettyLogs: env.NODE_ENV === "development",
     dataDir,
-    localModelPath: env.NOA_LOCAL_MODEL_PATH ? path.resolve(env.NOA_LOCAL_MODEL_PATH) : undefined,
-    modelsDir: path.resolve(env.NOA_MODELS_DIR ?? path.join(dataDir, "models")),
+    localModelPath: env.NOA_LOCAL_MODEL_PATH ? path.resolve(cwd, env.NOA_LOCAL_MODEL_PATH) : undefined,
+    modelsDir: path.resolve(cwd, env.NOA_MODELS_DIR ?? path.join(dataDir, "models")),
     llamaThreads: integer(env, "NOA_LLAMA_THREADS", availableParallelism(), 1, 1024),
     maxLoadedModels: integer(env, "NOA_MAX_LOADED_MODELS", 10, 1, 1000),
     sequencesPerModel: integer(env, "NOA_LLAMA_SEQUENCES", 4, 1, 256),
@@ -44,7 +46,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     anthropic: env.ANTHROPIC_API_KEY
       ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
       : undefined,
-    configFile: env.NOA_CONFIG ? readJson(env.NOA_CONFIG) : undefined,
+    configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : undefined,
   };
 }
 
