@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CompleteRequestSchema, Role } from "@noa/proto";
+import { BadRequestSchema } from "@noa/proto/google/rpc";
 import { describe, expect, it } from "vitest";
 import { parseCompletionRequest } from "./parse-completion-request.js";
 
@@ -78,5 +79,26 @@ describe("parseCompletionRequest", () => {
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.InvalidArgument);
     expect((error as ConnectError).rawMessage).toMatch(message);
+  });
+
+  it("names the field in a google.rpc.BadRequest detail", () => {
+    const request = create(CompleteRequestSchema, {
+      model: "m/x",
+      messages: [{ role: Role.USER, content: "hi" }],
+      topP: 2,
+    });
+    let error: ConnectError | undefined;
+    try {
+      parseCompletionRequest(request, signal);
+    } catch (e) {
+      error = e as ConnectError;
+    }
+    const [badRequest] = error?.findDetails(BadRequestSchema) ?? [];
+    expect(badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({
+        field: "top_p",
+        description: "top_p must be greater than 0 and at most 1 (got 2)",
+      }),
+    ]);
   });
 });

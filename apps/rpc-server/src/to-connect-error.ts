@@ -20,11 +20,16 @@ export function toConnectError(
 ): ConnectError {
   const { correlationId, logger } = context;
   const [code, message] = classify(error);
+  // Details a handler attached on purpose (e.g. google.rpc.BadRequest) travel with the error.
+  const details =
+    error instanceof ConnectError && code === error.code
+      ? error.details.filter((detail) => "desc" in detail)
+      : undefined;
   if (code === Code.Internal || code === Code.Unavailable || code === Code.Unknown) {
     logger.error({ err: error, correlationId }, "request failed");
   }
   const metadata = new Headers({ [correlationIdHeader]: correlationId });
-  return new ConnectError(`${message} (correlation id: ${correlationId})`, code, metadata, undefined, error);
+  return new ConnectError(`${message} (correlation id: ${correlationId})`, code, metadata, details, error);
 }
 
 function classify(error: unknown): [Code, string] {

@@ -10,7 +10,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file noa/inference/v1/inference.proto.
  */
 export const file_noa_inference_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("CiBub2EvaW5mZXJlbmNlL3YxL2luZmVyZW5jZS5wcm90bxIQbm9hLmluZmVyZW5jZS52MSJACgdNZXNzYWdlEiQKBHJvbGUYASABKA4yFi5ub2EuaW5mZXJlbmNlLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDSLnAQoPQ29tcGxldGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEisKCG1lc3NhZ2VzGAIgAygLMhkubm9hLmluZmVyZW5jZS52MS5NZXNzYWdlEhcKCm1heF90b2tlbnMYAyABKAVIAIgBARIYCgt0ZW1wZXJhdHVyZRgEIAEoAUgBiAEBEhIKBXRvcF9wGAUgASgBSAKIAQESDAoEc3RvcBgGIAMoCRIRCgRzZWVkGAcgASgNSAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCK+AQoQQ29tcGxldGVSZXNwb25zZRIMCgR0ZXh0GAEgASgJEjUKDWZpbmlzaF9yZWFzb24YAiABKA4yHi5ub2EuaW5mZXJlbmNlLnYxLkZpbmlzaFJlYXNvbhImCgV1c2FnZRgDIAEoCzIXLm5vYS5pbmZlcmVuY2UudjEuVXNhZ2USEAoIcHJvdmlkZXIYBCABKAkSDQoFbW9kZWwYBSABKAkSCgoCaWQYBiABKAkSEAoIYXR0ZW1wdHMYByABKA0i7QEKFVN0cmVhbUNvbXBsZXRlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIrCghtZXNzYWdlcxgCIAMoCzIZLm5vYS5pbmZlcmVuY2UudjEuTWVzc2FnZRIXCgptYXhfdG9rZW5zGAMgASgFSACIAQESGAoLdGVtcGVyYXR1cmUYBCABKAFIAYgBARISCgV0b3BfcBgFIAEoAUgCiAEBEgwKBHN0b3AYBiADKAkSEQoEc2VlZBgHIAEoDUgDiAEBQg0KC19tYXhfdG9rZW5zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCBwoFX3NlZWQixAEKFlN0cmVhbUNvbXBsZXRlUmVzcG9uc2USDAoEdGV4dBgBIAEoCRI1Cg1maW5pc2hfcmVhc29uGAIgASgOMh4ubm9hLmluZmVyZW5jZS52MS5GaW5pc2hSZWFzb24SJgoFdXNhZ2UYAyABKAsyFy5ub2EuaW5mZXJlbmNlLnYxLlVzYWdlEhAKCHByb3ZpZGVyGAQgASgJEg0KBW1vZGVsGAUgASgJEgoKAmlkGAYgASgJEhAKCGF0dGVtcHRzGAcgASgNKlAKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAyqeAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEiAKHEZJTklTSF9SRUFTT05fQ09OVEVOVF9GSUxURVIQAxIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBAEMswBChBJbmZlcmVuY2VTZXJ2aWNlElEKCENvbXBsZXRlEiEubm9hLmluZmVyZW5jZS52MS5Db21wbGV0ZVJlcXVlc3QaIi5ub2EuaW5mZXJlbmNlLnYxLkNvbXBsZXRlUmVzcG9uc2USZQoOU3RyZWFtQ29tcGxldGUSJy5ub2EuaW5mZXJlbmNlLnYxLlN0cmVhbUNvbXBsZXRlUmVxdWVzdBooLm5vYS5pbmZlcmVuY2UudjEuU3RyZWFtQ29tcGxldGVSZXNwb25zZTABYgZwcm90bzM");
+  fileDesc("CiBub2EvaW5mZXJlbmNlL3YxL2luZmVyZW5jZS5wcm90bxIQbm9hLmluZmVyZW5jZS52MSJACgdNZXNzYWdlEiQKBHJvbGUYASABKA4yFi5ub2EuaW5mZXJlbmNlLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDSLnAQoPQ29tcGxldGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEisKCG1lc3NhZ2VzGAIgAygLMhkubm9hLmluZmVyZW5jZS52MS5NZXNzYWdlEhcKCm1heF90b2tlbnMYAyABKAVIAIgBARIYCgt0ZW1wZXJhdHVyZRgEIAEoAUgBiAEBEhIKBXRvcF9wGAUgASgBSAKIAQESDAoEc3RvcBgGIAMoCRIRCgRzZWVkGAcgASgNSAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCLQAQoQQ29tcGxldGVSZXNwb25zZRIMCgR0ZXh0GAEgASgJEjUKDWZpbmlzaF9yZWFzb24YAiABKA4yHi5ub2EuaW5mZXJlbmNlLnYxLkZpbmlzaFJlYXNvbhImCgV1c2FnZRgDIAEoCzIXLm5vYS5pbmZlcmVuY2UudjEuVXNhZ2USEAoIcHJvdmlkZXIYBCABKAkSDQoFbW9kZWwYBSABKAkSCgoCaWQYBiABKAkSEAoIYXR0ZW1wdHMYByABKA0SEAoIY29zdF91c2QYCCABKAEi7QEKFVN0cmVhbUNvbXBsZXRlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIrCghtZXNzYWdlcxgCIAMoCzIZLm5vYS5pbmZlcmVuY2UudjEuTWVzc2FnZRIXCgptYXhfdG9rZW5zGAMgASgFSACIAQESGAoLdGVtcGVyYXR1cmUYBCABKAFIAYgBARISCgV0b3BfcBgFIAEoAUgCiAEBEgwKBHN0b3AYBiADKAkSEQoEc2VlZBgHIAEoDUgDiAEBQg0KC19tYXhfdG9rZW5zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCBwoFX3NlZWQi1gEKFlN0cmVhbUNvbXBsZXRlUmVzcG9uc2USDAoEdGV4dBgBIAEoCRI1Cg1maW5pc2hfcmVhc29uGAIgASgOMh4ubm9hLmluZmVyZW5jZS52MS5GaW5pc2hSZWFzb24SJgoFdXNhZ2UYAyABKAsyFy5ub2EuaW5mZXJlbmNlLnYxLlVzYWdlEhAKCHByb3ZpZGVyGAQgASgJEg0KBW1vZGVsGAUgASgJEgoKAmlkGAYgASgJEhAKCGF0dGVtcHRzGAcgASgNEhAKCGNvc3RfdXNkGAggASgBKlAKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAyqeAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEiAKHEZJTklTSF9SRUFTT05fQ09OVEVOVF9GSUxURVIQAxIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBAEMswBChBJbmZlcmVuY2VTZXJ2aWNlElEKCENvbXBsZXRlEiEubm9hLmluZmVyZW5jZS52MS5Db21wbGV0ZVJlcXVlc3QaIi5ub2EuaW5mZXJlbmNlLnYxLkNvbXBsZXRlUmVzcG9uc2USZQoOU3RyZWFtQ29tcGxldGUSJy5ub2EuaW5mZXJlbmNlLnYxLlN0cmVhbUNvbXBsZXRlUmVxdWVzdBooLm5vYS5pbmZlcmVuY2UudjEuU3RyZWFtQ29tcGxldGVSZXNwb25zZTABYgZwcm90bzM");
 
 /**
  * Message is one turn of a conversation.
@@ -297,6 +297,13 @@ export type CompleteResponse = Message$1<"noa.inference.v1.CompleteResponse"> & 
    * @generated from field: uint32 attempts = 7;
    */
   attempts: number;
+
+  /**
+   * What the answer cost in US dollars (from the server's price table; 0 for local models).
+   *
+   * @generated from field: double cost_usd = 8;
+   */
+  costUsd: number;
 };
 
 /**
@@ -353,6 +360,13 @@ export type CompleteResponseJson = {
    * @generated from field: uint32 attempts = 7;
    */
   attempts?: number;
+
+  /**
+   * What the answer cost in US dollars (from the server's price table; 0 for local models).
+   *
+   * @generated from field: double cost_usd = 8;
+   */
+  costUsd?: number | "NaN" | "Infinity" | "-Infinity";
 };
 
 /**
@@ -535,6 +549,13 @@ export type StreamCompleteResponse = Message$1<"noa.inference.v1.StreamCompleteR
    * @generated from field: uint32 attempts = 7;
    */
   attempts: number;
+
+  /**
+   * Set on the last message only: what the answer cost in US dollars (0 for local models).
+   *
+   * @generated from field: double cost_usd = 8;
+   */
+  costUsd: number;
 };
 
 /**
@@ -591,6 +612,13 @@ export type StreamCompleteResponseJson = {
    * @generated from field: uint32 attempts = 7;
    */
   attempts?: number;
+
+  /**
+   * Set on the last message only: what the answer cost in US dollars (0 for local models).
+   *
+   * @generated from field: double cost_usd = 8;
+   */
+  costUsd?: number | "NaN" | "Infinity" | "-Infinity";
 };
 
 /**
