@@ -1,0 +1,133 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ApiKeyRecord, ApiKeyStore } from "./api-key-store.js";
+import { generateApiKey } from "./generate-api-key.js";
+
+/** What a store's test gives the contract suite: a new, empty store for every test. */
+export interface ApiKeyStoreSubject {
+  store: ApiKeyStore;
+  close?: () => Promise<void>;
+}
+
+type NewRecord = Omit<ApiKeyRecord, "createdAt" | "lastUsedAt" | "revokedAt">;
+
+function newRecord(overrides: Partial<NewRecord> = {}): NewRecord {
+  const { prefix, hash } = generateApiKey();
+  return {
+    id: randomUUID(),
+    name: "test key",
+    prefix,
+    hash,
+    tenant: "acme",
+    scopes: ["inference"],
+    allowedModels: [],
+    limits: {},
+    ...overrides,
+  };
+}
+
+/**
+ * The behaviour every {@link ApiKeyStore} must have (in memory, Prisma on PGlite or PostgreSQL): one
+ * suite, run by each implementation's tests. `setup` is called before every test and must return an empty store.
+ */
+export function describeApiKeyStoreContract(name: string, setup: () => Promise<ApiKeyStoreSubject>): void {
+  describe(`ApiKeyStore contract: ${name}`, () => {
+    let subject: ApiKeyStoreSubject;
+    let store: ApiKeyStore;
+    beforeEach(async () => {
+      subject = await setup();
+      store = subject.store;
+    });
+    afterEach(async () => {
+      await subject?.close?.();
+    });
+
+    it("creates a record and finds it by prefix, with every field as given", async () => {
+      const input = newRecord({
+        scopes: ["inference", "models:read"],
+        allowedModels: ["openai/gpt-4o-mini", "default"],
+        limits: { requestBurst: 20, requestsPerSecond: 2.5, tokensPerMinute: 10_000 },
+      });
+      const created = await store.create(input);
+      expect(created).toMatchObject(input);
+      expect(created.createdAt).toBeInstanceOf(Date);
+      expect(created.lastUsedAt).toBeUndefined();
+      expect(created.revokedAt).toBeUndefined();
+      expect(await store.findByPrefix(input.prefix)).toEqual(created);
+      expect(await store.findByPrefix(generateApiKey().prefix)).toBeUndefined();
+    });
+
+    it("refuses a second record with the same prefix", async () => {
+      const first = newRecord();
+      await store.create(first);
+      await expect(store.create(newRecord({ prefix: first.prefix }))).rejects.toThrow();
+    });
+
+    it("hands out copies: changing a returned record changes nothing stored", async () => {
+      const created = await store.create(newRecord());
+      created.scopes.push("admin");
+      created.tenant = "other";
+      expect(await store.findByPrefix(created.prefix)).toMatchObject({
+        scopes: ["inference"],
+        tenant: "acme",
+      });
+    });
+
+    it("lists newest first, by tenant, without revoked keys unless asked", async () => {
+      const a = await store.create(newRecord({ name: "a" }));
+      await store.create(newRecord({ name: "b", tenant: "globex" }));
+      await store.create(newRecord({ name: "c" }));
+      await store.revoke(a.id, new Date());
+      const names = async (filter: Parameters<ApiKeyStore["list"]>[0]) =>
+        (await store.list(filter)).keys.map((key) => key.name);
+      expect(await names({ includeRevoked: false, limit: 10 })).toEqual(["c", "b"]);
+      expect(await names({ includeRevoked: true, limit: 10 })).toEqual(["c", "b", "a"]);
+      expect(await names({ tenant: "acme", includeRevoked: true, limit: 10 })).toEqual(["c", "a"]);
+      expect(await names({ tenant: "initech", includeRevoked: true, limit: 10 })).toEqual([]);
+    });
+
+    it("pages with the cursor: every key once, no cursor after the last page", async () => {
+      const created: string[] = [];
+      for (let i = 0; i < 5; i++) created.push((await store.create(newRecord({ name: `k${i}` }))).id);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.list({ includeRevoked: false, limit: 2, cursor });
+        seen.push(...page.keys.map((key) => key.id));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor !== undefined && pages < 10);
+      expect(pages).toBe(3);
+      expect(seen).toEqual(created.reverse());
+      const exact = await store.list({ includeRevoked: false, limit: 5 });
+      expect(exact.nextCursor).toBeUndefined();
+    });
+
+    it("revokes once: the first revocation time is kept; an unknown id gives undefined", async () => {
+      const created = await store.create(newRecord());
+      const first = new Date("2030-01-01T00:00:00Z");
+      expect((await store.revoke(created.id, first))?.revokedAt).toEqual(first);
+      expect((await store.revoke(created.id, new Date("2031-01-01T00:00:00Z")))?.revokedAt).toEqual(first);
+      expect((await store.findByPrefix(created.prefix))?.revokedAt).toEqual(first);
+      expect(await store.revoke(randomUUID(), first)).toBeUndefined();
+    });
+
+    it("records the last use", async () => {
+      const created = await store.create(newRecord());
+      const at = new Date("2030-01-01T00:00:00Z");
+      await store.touch(created.id, at);
+      expect((await store.findByPrefix(created.prefix))?.lastUsedAt).toEqual(at);
+    });
+
+    it("knows whether an unrevoked admin key exists", async () => {
+      expect(await store.hasActiveAdmin()).toBe(false);
+      await store.create(newRecord({ scopes: ["inference", "jobs"] }));
+      expect(await store.hasActiveAdmin()).toBe(false);
+      const admin = await store.create(newRecord({ scopes: ["admin"], tenant: "admin" }));
+      expect(await store.hasActiveAdmin()).toBe(true);
+      await store.revoke(admin.id, new Date());
+      expect(await store.hasActiveAdmin()).toBe(false);
+    });
+  });
+}

@@ -1,0 +1,255 @@
+import { randomUUID, timingSafeEqual } from "node:crypto";
+import { AccessError } from "./access-error.js";
+import type { ApiKeyRecord, ApiKeyStore } from "./api-key-store.js";
+import { generateApiKey, hashApiKey, parseApiKey } from "./generate-api-key.js";
+import type { Logger } from "./logger.js";
+import { allScopes, type KeyLimits, type Scope } from "./principal.js";
+
+/** What a caller asks for when creating a key; strings as they come off the wire, validated here. */
+export interface CreateApiKeyInput {
+  name: string;
+  tenant: string;
+  /** At least one of {@link allScopes}. */
+  scopes: readonly string[];
+  /** Model ids or aliases (or `<provider>/*`); empty or absent means all. */
+  allowedModels?: readonly string[];
+  limits?: KeyLimits;
+}
+
+/** Which keys to list; absent or zero fields take the defaults (active keys only, 50 a page). */
+export interface ListApiKeysFilter {
+  tenant?: string;
+  includeRevoked?: boolean;
+  /** 1–100; 0 or absent means 50, larger values are lowered to 100 (AIP-158). */
+  limit?: number;
+  cursor?: string;
+}
+
+/** A new key: `key` is the only time the secret exists outside its owner's hands. */
+export interface CreatedApiKey {
+  record: ApiKeyRecord;
+  key: string;
+}
+
+/** The domain logic behind the ApiKeyService RPCs (no transport, no authorization: callers check `admin`). */
+export interface ApiKeyService {
+  create(input: CreateApiKeyInput): Promise<CreatedApiKey>;
+  list(filter?: ListApiKeysFilter): Promise<{ keys: ApiKeyRecord[]; nextCursor: string | undefined }>;
+  /** Revokes a key (again is fine: the first revocation time is kept); `not-found` for an unknown id. */
+  revoke(id: string): Promise<ApiKeyRecord>;
+  /**
+   * At start-up: with `masterKey`, makes sure it is registered as an admin key (idempotent, hash only);
+   * without one, creates an admin key when no active admin exists and returns it once, to be shown to
+   * the operator. Returns undefined otherwise.
+   */
+  bootstrapAdmin(options: { masterKey?: string | undefined }): Promise<CreatedApiKey | undefined>;
+}
+
+/** Dependencies of {@link createApiKeyService}. */
+export interface ApiKeyServiceOptions {
+  store: ApiKeyStore;
+  /** Clock for revocation times (epoch ms). */
+  now?: () => number;
+  logger?: Logger;
+}
+
+const adminTenant = "admin";
+const maxNameLength = 200;
+const maxTenantLength = 128;
+const defaultPageSize = 50;
+const maxPageSize = 100;
+
+/** Creates, lists and revokes API keys and bootstraps the first admin key; errors are {@link AccessError}s. */
+export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyService {
+  const { store, logger } = options;
+  const now = options.now ?? Date.now;
+
+  async function insert(
+    fields: Omit<ApiKeyRecord, "id" | "prefix" | "hash" | "createdAt" | "lastUsedAt" | "revokedAt">,
+  ) {
+    const { key, prefix, hash } = generateApiKey();
+    const record = await store.create({ id: randomUUID(), prefix, hash, ...fields });
+    return { record, key };
+  }
+
+  async function registerMasterKey(masterKey: string): Promise<void> {
+    const parsed = parseApiKey(masterKey);
+    if (!parsed) {
+      throw new AccessError(
+        "invalid-argument",
+        "the master key must have the form noa_<10 letters or digits>_<32 to 128 letters or digits>; " +
+          "leave it unset to have one generated on the first start",
+      );
+    }
+    const hash = hashApiKey(masterKey);
+    const existing = await store.findByPrefix(parsed.prefix);
+    if (existing) return checkMasterRecord(existing, hash);
+    try {
+      const record = await store.create({
+        id: randomUUID(),
+        prefix: parsed.prefix,
+        hash,
+        name: "master key",
+        tenant: adminTenant,
+        scopes: [...allScopes],
+        allowedModels: [],
+        limits: {},
+      });
+      logger?.info({ keyId: record.id, prefix: record.prefix }, "master API key registered");
+    } catch (error) {
+      // Another replica starting at the same moment may have registered it first.
+      const winner = await store.findByPrefix(parsed.prefix);
+      if (!winner) throw error;
+      checkMasterRecord(winner, hash);
+    }
+  }
+
+  return {
+    async create(input) {
+      const fields = {
+        name: requireText(input.name, "name", maxNameLength),
+        tenant: requireText(input.tenant, "tenant", maxTenantLength),
+        scopes: parseScopes(input.scopes),
+        allowedModels: parseModels(input.allowedModels ?? []),
+        limits: parseLimits(input.limits ?? {}),
+      };
+      const created = await insert(fields);
+      logger?.info(
+        {
+          keyId: created.record.id,
+          prefix: created.record.prefix,
+          tenant: fields.tenant,
+          scopes: fields.scopes,
+        },
+        "API key created",
+      );
+      return created;
+    },
+
+    async list(filter = {}) {
+      const limit = filter.limit ?? 0;
+      if (!Number.isInteger(limit) || limit < 0) {
+        throw new AccessError("invalid-argument", `limit must be a whole number from 0 to ${maxPageSize}`);
+      }
+      return store.list({
+        tenant: filter.tenant?.trim() || undefined,
+        includeRevoked: filter.includeRevoked ?? false,
+        limit: limit === 0 ? defaultPageSize : Math.min(limit, maxPageSize),
+        cursor: filter.cursor || undefined,
+      });
+    },
+
+    async revoke(id) {
+      if (!id.trim())
+        throw new AccessError("invalid-argument", "id is required: the id of the API key to revoke");
+      const record = await store.revoke(id, new Date(now()));
+      if (!record) throw new AccessError("not-found", `API key "${id}" does not exist`);
+      logger?.info({ keyId: record.id, prefix: record.prefix }, "API key revoked");
+      return record;
+    },
+
+    async bootstrapAdmin({ masterKey }) {
+      const configured = masterKey?.trim();
+      if (configured) {
+        await registerMasterKey(configured);
+        return undefined;
+      }
+      if (await store.hasActiveAdmin()) return undefined;
+      // Replicas starting together on an empty database may each make one; every one is a valid admin key.
+      const created = await insert({
+        name: "bootstrap admin key",
+        tenant: adminTenant,
+        scopes: [...allScopes],
+        allowedModels: [],
+        limits: {},
+      });
+      logger?.warn(
+        { keyId: created.record.id, prefix: created.record.prefix },
+        "no active admin API key existed: created one; it is shown once",
+      );
+      return created;
+    },
+  };
+}
+
+function checkMasterRecord(record: ApiKeyRecord, hash: string): void {
+  const expected = Buffer.from(hash, "hex");
+  const stored = Buffer.from(record.hash, "hex");
+  if (stored.length !== expected.length || !timingSafeEqual(stored, expected)) {
+    throw new AccessError(
+      "invalid-argument",
+      `the master key's prefix ${record.prefix} already belongs to another API key; generate a new master key`,
+    );
+  }
+  // A revocation is deliberate (e.g. after a leak); undoing it on restart would defeat it.
+  if (record.revokedAt) {
+    throw new AccessError(
+      "invalid-argument",
+      `the master key ${record.prefix} was revoked at ${record.revokedAt.toISOString()}; configure a new one`,
+    );
+  }
+  if (!record.scopes.includes("admin")) {
+    throw new AccessError(
+      "invalid-argument",
+      `the master key ${record.prefix} is registered without the admin scope; configure a new one`,
+    );
+  }
+}
+
+function requireText(value: string, field: string, maxLength: number): string {
+  const text = value.trim();
+  if (!text) throw new AccessError("invalid-argument", `${field} is required and must not be blank`);
+  if (text.length > maxLength) {
+    throw new AccessError("invalid-argument", `${field} must be at most ${maxLength} characters`);
+  }
+  return text;
+}
+
+function parseScopes(scopes: readonly string[]): Scope[] {
+  if (scopes.length === 0) {
+    throw new AccessError("invalid-argument", `scopes must name at least one of: ${allScopes.join(", ")}`);
+  }
+  const unknown = scopes.filter((scope) => !(allScopes as readonly string[]).includes(scope));
+  if (unknown.length > 0) {
+    throw new AccessError(
+      "invalid-argument",
+      `unknown scope ${unknown.map((scope) => `"${scope}"`).join(", ")}; known scopes: ${allScopes.join(", ")}`,
+    );
+  }
+  return [...new Set(scopes as readonly Scope[])];
+}
+
+function parseModels(models: readonly string[]): string[] {
+  const trimmed = models.map((model) => model.trim());
+  if (trimmed.some((model) => !model)) {
+    throw new AccessError("invalid-argument", "allowedModels must not contain blank entries");
+  }
+  return [...new Set(trimmed)];
+}
+
+function parseLimits(limits: KeyLimits): KeyLimits {
+  const parsed: KeyLimits = {};
+  const { requestBurst, requestsPerSecond, tokensPerMinute } = limits;
+  if (requestBurst !== undefined) {
+    if (!Number.isInteger(requestBurst) || requestBurst < 1) {
+      throw new AccessError("invalid-argument", "limits.requestBurst must be a whole number of at least 1");
+    }
+    parsed.requestBurst = requestBurst;
+  }
+  if (requestsPerSecond !== undefined) {
+    if (!Number.isFinite(requestsPerSecond) || requestsPerSecond <= 0) {
+      throw new AccessError("invalid-argument", "limits.requestsPerSecond must be a number above 0");
+    }
+    parsed.requestsPerSecond = requestsPerSecond;
+  }
+  if (tokensPerMinute !== undefined) {
+    if (!Number.isInteger(tokensPerMinute) || tokensPerMinute < 0) {
+      throw new AccessError(
+        "invalid-argument",
+        "limits.tokensPerMinute must be a whole number of at least 0",
+      );
+    }
+    parsed.tokensPerMinute = tokensPerMinute;
+  }
+  return parsed;
+}

@@ -1,0 +1,2 @@
+/** Test support other packages import (`@noa/access/testing`); imports vitest. */
+export { type ApiKeyStoreSubject, describeApiKeyStoreContract } from "../auth/api-key-store-contract.js";
