@@ -6,8 +6,19 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InferenceService, Role } from "@noa/proto";
 
-const [baseUrl, model, maxTokens, prompt] = process.argv.slice(2);
-const client = createClient(InferenceService, createGrpcTransport({ baseUrl: baseUrl ?? "" }));
+const [baseUrl, model, maxTokens, prompt, apiKey] = process.argv.slice(2);
+const client = createClient(
+  InferenceService,
+  createGrpcTransport({
+    baseUrl: baseUrl ?? "",
+    interceptors: [
+      (next) => (request) => {
+        request.header.set("authorization", `Bearer ${apiKey}`);
+        return next(request);
+      },
+    ],
+  }),
+);
 
 process.stdin.setEncoding("utf8");
 for await (const _line of process.stdin) {

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { createLlamaCppProvider, createModelRegistry } from "@noa/providers";
 import { tinyModelPath } from "@noa/providers/testing";
 import { build } from "@noa/rpc-server/server";
+import { createTestAccess } from "@noa/rpc-server/testing";
 import { getLlama, LlamaChat, resolveChatWrapper } from "node-llama-cpp";
 import { pino } from "pino";
 
@@ -59,11 +60,22 @@ async function throughServer(threads: number): Promise<{ run: Run; close: () => 
       createLlamaCppProvider({ modelPaths: [modelPath], threads, sequencesPerModel: sequences, logger }),
     ],
   });
-  const server = build({ registry, logger });
+  // Authentication, rate limiting and usage accounting run on every call, as in production (in-memory stores).
+  const access = await createTestAccess();
+  const server = build({ registry, logger, access: access.access });
   const { port } = await server.listen(0, "127.0.0.1");
   const client = spawn(
     process.execPath,
-    ["--import", "tsx", clientScript, `http://127.0.0.1:${port}`, modelId, String(maxTokens), prompt],
+    [
+      "--import",
+      "tsx",
+      clientScript,
+      `http://127.0.0.1:${port}`,
+      modelId,
+      String(maxTokens),
+      prompt,
+      access.adminKey,
+    ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const lines = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
@@ -78,6 +90,7 @@ async function throughServer(threads: number): Promise<{ run: Run; close: () => 
       client.stdin.end();
       await server.close({ graceMs: 0 });
       await registry.close();
+      await access.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import type { JwtVerifierOptions } from "@noa/access";
 
 /** rpc-server configuration, read once from the environment by main.ts (DESIGN.md's table). */
 export interface Config {
@@ -17,6 +18,15 @@ export interface Config {
   sequencesPerModel: number;
   /** How long in-flight calls may run on after SIGTERM before they are ended. */
   shutdownGraceMs: number;
+  /** PostgreSQL URL; undefined means the embedded PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  redisUrl: string;
+  /** NOA_MASTER_KEY: the bootstrap admin key (a `noa_…` key), stored as a hash only. */
+  masterKey: string | undefined;
+  /** How long a validated API key is trusted without a database lookup: revocation delay on other replicas. */
+  keyCacheTtlMs: number;
+  jwt: JwtVerifierOptions | undefined;
+  rateLimitDefaults: { requestBurst: number; requestsPerSecond: number; tokensPerMinute: number };
   openai: { apiKey: string; baseURL: string | undefined } | undefined;
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
   /** The parsed JSON of the NOA_CONFIG file (routing table and policies), or undefined. */
@@ -40,6 +50,16 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     maxLoadedModels: integer(env, "NOA_MAX_LOADED_MODELS", 10, 1, 1000),
     sequencesPerModel: integer(env, "NOA_LLAMA_SEQUENCES", 4, 1, 256),
     shutdownGraceMs: integer(env, "NOA_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
+    masterKey: env.NOA_MASTER_KEY || undefined,
+    keyCacheTtlMs: integer(env, "NOA_KEY_CACHE_TTL_MS", 30_000, 0, 3_600_000),
+    jwt: parseJwt(env),
+    rateLimitDefaults: {
+      requestBurst: integer(env, "NOA_RATE_LIMIT_BURST", 100, 1, 1_000_000),
+      requestsPerSecond: positive(env, "NOA_RATE_LIMIT_PER_SECOND", 10),
+      tokensPerMinute: integer(env, "NOA_TOKENS_PER_MINUTE", 0, 0, 1_000_000_000),
+    },
     openai: env.OPENAI_API_KEY
       ? { apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL || undefined }
       : undefined,
@@ -48,6 +68,28 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       : undefined,
     configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : undefined,
   };
+}
+
+function parseJwt(env: NodeJS.ProcessEnv): Config["jwt"] {
+  const {
+    NOA_JWT_SECRET: secret,
+    NOA_JWT_JWKS_URL: jwksUrl,
+    NOA_JWT_ISSUER: issuer,
+    NOA_JWT_AUDIENCE: audience,
+  } = env;
+  if (!secret && !jwksUrl) return undefined;
+  if (secret && jwksUrl) throw new Error("set NOA_JWT_SECRET or NOA_JWT_JWKS_URL, not both");
+  if (!issuer || !audience) throw new Error("JWT verification needs NOA_JWT_ISSUER and NOA_JWT_AUDIENCE");
+  return secret ? { issuer, audience, secret } : { issuer, audience, jwksUrl: jwksUrl ?? "" };
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new Error(`${name} must be a number above 0 (got "${raw}")`);
+  return value;
 }
 
 function readJson(file: string): unknown {

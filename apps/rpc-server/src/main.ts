@@ -1,4 +1,16 @@
 import {
+  createApiKeyService,
+  createAuthenticator,
+  createFailoverRateLimiter,
+  createJwtVerifier,
+  createLocalRateLimiter,
+  createPriceTable,
+  createRedisRateLimiter,
+  createUsageLedger,
+  parsePricingConfig,
+} from "@noa/access";
+import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
+import {
   createAnthropicProvider,
   createLlamaCppProvider,
   createModelRegistry,
@@ -7,19 +19,63 @@ import {
   type Provider,
   parseRoutingConfig,
 } from "@noa/providers";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import { parseConfig } from "./config.js";
 import { createMetrics } from "./create-metrics.js";
 import { build } from "./server.js";
 
-/** Composition root: config, logger, providers, server; SIGTERM/SIGINT close them in order. */
+/** Composition root: config, logger, database, Redis, access, providers, server; SIGTERM/SIGINT close them in order. */
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
+  const configFile = (config.configFile ?? {}) as { routing?: unknown; pricing?: unknown };
   const logger = pino({
     level: config.logLevel,
     base: { service: "rpc-server", env: process.env.NODE_ENV ?? "production" },
     ...(config.prettyLogs ? { transport: { target: "pino-pretty" } } : {}),
   });
+
+  const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+  await migrateDatabase(database, { logger });
+  const keyStore = createPrismaApiKeyStore(database.prisma);
+  const usageStore = createPrismaUsageStore(database.prisma);
+  const apiKeys = createApiKeyService({ store: keyStore, logger });
+  const bootstrap = await apiKeys.bootstrapAdmin({ masterKey: config.masterKey });
+  if (bootstrap) {
+    // Shown once, on the terminal only: the database keeps its hash, the logger never sees it.
+    process.stderr.write(
+      `\nNOA created an admin API key (shown only now; set NOA_MASTER_KEY to choose your own):\n\n  ${bootstrap.key}\n\n`,
+    );
+  }
+
+  // Redis is optional: without it rate limits are per replica (readiness will say so).
+  const redis = new Redis(config.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  });
+  redis.on("error", () => {});
+  await redis.connect().catch((error: unknown) => {
+    logger.warn(
+      { err: error },
+      "Redis is unreachable: rate limits are enforced per replica until it is back",
+    );
+  });
+  const rateLimiter = createFailoverRateLimiter({
+    primary: createRedisRateLimiter({ redis, defaults: config.rateLimitDefaults }),
+    fallback: createLocalRateLimiter({ defaults: config.rateLimitDefaults }),
+    isHealthy: () => redis.status === "ready",
+    logger,
+  });
+  const authenticator = createAuthenticator({
+    store: keyStore,
+    jwt: config.jwt && createJwtVerifier(config.jwt),
+    cacheTtlMs: config.keyCacheTtlMs,
+    logger,
+  });
+  const ledger = createUsageLedger({ store: usageStore, logger });
+  const prices = createPriceTable({ prices: parsePricingConfig(configFile.pricing ?? {}) });
+
   const llamaCpp = createLlamaCppProvider({
     modelPaths: config.localModelPath ? [config.localModelPath] : [],
     modelsDir: config.modelsDir,
@@ -31,7 +87,7 @@ async function main(): Promise<void> {
   const providers: Provider[] = [llamaCpp];
   if (config.openai) providers.push(createOpenAIProvider({ ...config.openai, logger }));
   if (config.anthropic) providers.push(createAnthropicProvider({ ...config.anthropic, logger }));
-  const routing = parseRoutingConfig((config.configFile as { routing?: unknown } | undefined)?.routing);
+  const routing = parseRoutingConfig(configFile.routing);
   const registry = createRouter({ registry: createModelRegistry({ providers }), config: routing, logger });
   for (const [alias, route] of Object.entries(routing.routes)) {
     // Fails at start, naming the target, rather than on the first request.
@@ -45,10 +101,20 @@ async function main(): Promise<void> {
       "no models: set NOA_LOCAL_MODEL_PATH to a GGUF file or put *.gguf files in NOA_MODELS_DIR",
     );
   }
-  const server = build({ registry, logger, metrics: createMetrics({ registry }) });
+
+  const server = build({
+    registry,
+    logger,
+    metrics: createMetrics({ registry }),
+    access: { authenticator, apiKeys, usage: usageStore, accounting: { rateLimiter, ledger, prices } },
+  });
   const address = await server.listen(config.port, config.host);
   logger.info(
-    { address: `${address.address}:${address.port}`, models: models.map((m) => m.id) },
+    {
+      address: `${address.address}:${address.port}`,
+      database: database.kind,
+      models: models.map((m) => m.id),
+    },
     "rpc-server listening",
   );
 
@@ -58,7 +124,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     await server.close({ graceMs: config.shutdownGraceMs });
+    await ledger.close();
     await registry.close();
+    redis.disconnect();
+    await database.close();
     logger.info("stopped");
     logger.flush();
   };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createContextKey } from "@connectrpc/connect";
+import { type ContextValues, createContextKey } from "@connectrpc/connect";
+import { AccessError, type Principal } from "@noa/access";
 
 /** Header that carries the correlation id in both directions. */
 export const correlationIdHeader = "x-correlation-id";
@@ -13,4 +14,15 @@ const safeCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/;
 export function correlationIdFrom(headerValue: string | string[] | undefined): string {
   const value = Array.isArray(headerValue) ? headerValue[0] : headerValue;
   return value !== undefined && safeCorrelationId.test(value) ? value : randomUUID();
+}
+
+/** The authenticated caller; set by the auth interceptor for every call except public ones (health). */
+export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
+
+/** The caller of a call that passed authentication (every non-public service). */
+export function principalOf(values: ContextValues): Principal {
+  const principal = values.get(principalKey);
+  // Unreachable unless a service was registered as public by mistake: fail closed.
+  if (!principal) throw new AccessError("unauthenticated", "this call needs credentials");
+  return principal;
 }

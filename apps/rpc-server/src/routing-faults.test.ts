@@ -50,7 +50,7 @@ async function start(routing: object = {}) {
       ...routing,
     },
   });
-  const transport = createGrpcTransport({ baseUrl: server.baseUrl });
+  const transport = createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.auth] });
   const seen = { openai: openai.requests.length, anthropic: anthropic.requests.length };
   return {
     inference: createClient(InferenceService, transport),

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -9,6 +9,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "@noa/proto/grpc/healt
 import { createModelRegistry } from "@noa/providers";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
 import { createFakeProvider } from "./__fixtures__/fake-provider.js";
 import { build, type RpcServer } from "./server.js";
 
@@ -19,11 +20,17 @@ async function start() {
   const { provider, state } = createFakeProvider();
   const logs: string[] = [];
   const logger = pino({ level: "info" }, { write: (line: string) => logs.push(line) });
-  const server = build({ registry: createModelRegistry({ providers: [provider] }), logger });
+  const testAccess = await createTestAccess();
+  const server = build({
+    registry: createModelRegistry({ providers: [provider] }),
+    logger,
+    access: testAccess.access,
+  });
   open.push(server);
   const { port } = await server.listen(0, "127.0.0.1");
-  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
-  return { server, state, logs, port, inference: createClient(InferenceService, transport), transport };
+  const auth = withKey(testAccess.adminKey);
+  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: [auth] });
+  return { server, state, logs, port, auth, inference: createClient(InferenceService, transport), transport };
 }
 
 afterEach(async () => {
@@ -64,12 +71,20 @@ describe("deadlines", () => {
 
 describe("client cancellation", () => {
   it.each([
-    ["gRPC", (baseUrl: string) => createGrpcTransport({ baseUrl })],
-    ["Connect (HTTP/1.1)", (baseUrl: string) => createConnectTransport({ baseUrl, httpVersion: "1.1" })],
-    ["gRPC-Web (HTTP/1.1)", (baseUrl: string) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
+    ["gRPC", (baseUrl: string, auth: Interceptor) => createGrpcTransport({ baseUrl, interceptors: [auth] })],
+    [
+      "Connect (HTTP/1.1)",
+      (baseUrl: string, auth: Interceptor) =>
+        createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [auth] }),
+    ],
+    [
+      "gRPC-Web (HTTP/1.1)",
+      (baseUrl: string, auth: Interceptor) =>
+        createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors: [auth] }),
+    ],
   ])("over %s aborts the generation", async (_name, transport) => {
-    const { state, port } = await start();
-    const client = createClient(InferenceService, transport(`http://127.0.0.1:${port}`));
+    const { state, port, auth } = await start();
+    const client = createClient(InferenceService, transport(`http://127.0.0.1:${port}`, auth));
     const abort = new AbortController();
     let received = 0;
     await (async () => {

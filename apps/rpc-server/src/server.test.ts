@@ -37,10 +37,13 @@ afterAll(async () => {
 });
 
 const transports: Record<string, () => Transport> = {
-  "Connect (HTTP/1.1)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }),
-  "Connect (h2c)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2" }),
-  gRPC: () => createGrpcTransport({ baseUrl: server.baseUrl }),
-  "gRPC-Web": () => createGrpcWebTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }),
+  "Connect (HTTP/1.1)": () =>
+    createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", interceptors: [server.auth] }),
+  "Connect (h2c)": () =>
+    createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2", interceptors: [server.auth] }),
+  gRPC: () => createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.auth] }),
+  "gRPC-Web": () =>
+    createGrpcWebTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", interceptors: [server.auth] }),
 };
 
 async function collect(stream: AsyncIterable<StreamCompleteResponse>) {
@@ -118,6 +121,17 @@ describe("a client that shares none of our code (@grpc/grpc-js + @grpc/proto-loa
     client = new loaded.noa.inference.v1.InferenceService(
       `127.0.0.1:${server.port}`,
       grpc.credentials.createInsecure(),
+      {
+        interceptors: [
+          (options: grpc.InterceptorOptions, nextCall: grpc.NextCall) =>
+            new grpc.InterceptingCall(nextCall(options), {
+              start(metadata, listener, next) {
+                metadata.set("authorization", `Bearer ${server.adminKey}`);
+                next(metadata, listener);
+              },
+            }),
+        ],
+      },
     ) as unknown as GrpcClient;
   });
   afterAll(() => client?.close());
@@ -164,6 +178,8 @@ describe("Connect JSON from curl", () => {
       "-sS",
       "-H",
       "content-type: application/json",
+      "-H",
+      `authorization: Bearer ${server.adminKey}`,
       "-d",
       JSON.stringify({
         model: server.modelId,
@@ -183,6 +199,8 @@ describe("Connect JSON from curl", () => {
       "-sS",
       "-H",
       "content-type: application/json",
+      "-H",
+      `x-api-key: ${server.adminKey}`,
       "-d",
       JSON.stringify({ model: server.modelId, messages: [] }),
       `${server.baseUrl}/noa.inference.v1.InferenceService/Complete`,

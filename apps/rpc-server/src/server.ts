@@ -1,25 +1,34 @@
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ApiKeyService as ApiKeys, Authenticator, UsageStore } from "@noa/access";
 import {
+  ApiKeyService,
+  file_noa_inference_v1_api_key,
   file_noa_inference_v1_inference,
   file_noa_inference_v1_model,
+  file_noa_inference_v1_usage,
   InferenceService,
   ModelService,
+  UsageService,
 } from "@noa/proto";
 import { file_grpc_health_v1_health, Health } from "@noa/proto/grpc/health/v1";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { createAuthInterceptor } from "./auth-interceptor.js";
+import type { AccountingDeps } from "./call-accounting.js";
 import { createHealthStatus, ServingStatus } from "./health-status.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdFrom, correlationIdKey } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
+import { createApiKeyRpcService } from "./services/api-key-service.js";
 import { createHealthService } from "./services/health-service.js";
 import { createInferenceService } from "./services/inference-service.js";
 import { createModelService } from "./services/model-service.js";
 import { createReflectionService } from "./services/reflection-service.js";
+import { createUsageRpcService } from "./services/usage-service.js";
 
 /** What the server needs, built by the composition root (main.ts) or by a test. */
 export interface ServerDeps {
@@ -29,6 +38,13 @@ export interface ServerDeps {
   readMaxBytes?: number;
   /** Served at GET /metrics; main.ts builds it with createMetrics. */
   metrics?: Registry;
+  /** Who may call and what they used: authentication, key management, rate limits, the usage ledger. */
+  access: {
+    authenticator: Authenticator;
+    apiKeys: ApiKeys;
+    usage: Pick<UsageStore, "summarize">;
+    accounting: Omit<AccountingDeps, "logger">;
+  };
 }
 
 /** A built, not yet listening, rpc-server. */
@@ -39,13 +55,32 @@ export interface RpcServer {
 }
 
 /** Builds the one-port server: gRPC, gRPC-Web and Connect for every service, plus GET /health. */
-export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024, metrics }: ServerDeps): RpcServer {
-  const health = createHealthStatus([InferenceService.typeName, ModelService.typeName]);
+export function build({
+  registry,
+  logger,
+  readMaxBytes = 4 * 1024 * 1024,
+  metrics,
+  access,
+}: ServerDeps): RpcServer {
+  const health = createHealthStatus([
+    InferenceService.typeName,
+    ModelService.typeName,
+    ApiKeyService.typeName,
+    UsageService.typeName,
+  ]);
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(InferenceService, createInferenceService({ registry, logger }));
+      router.service(
+        InferenceService,
+        createInferenceService({ registry, logger, accounting: { ...access.accounting, logger } }),
+      );
       router.service(ModelService, createModelService({ registry }));
+      router.service(
+        ApiKeyService,
+        createApiKeyRpcService({ apiKeys: access.apiKeys, authenticator: access.authenticator }),
+      );
+      router.service(UsageService, createUsageRpcService({ usage: access.usage }));
       router.service(Health, createHealthService({ status: health }));
       router.service(
         ServerReflection,
@@ -53,13 +88,18 @@ export function build({ registry, logger, readMaxBytes = 4 * 1024 * 1024, metric
           files: [
             file_noa_inference_v1_inference,
             file_noa_inference_v1_model,
+            file_noa_inference_v1_api_key,
+            file_noa_inference_v1_usage,
             file_grpc_health_v1_health,
             file_grpc_reflection_v1_reflection,
           ],
         }),
       );
     },
-    interceptors: [createRequestInterceptor({ logger })],
+    interceptors: [
+      createRequestInterceptor({ logger }),
+      createAuthInterceptor({ authenticator: access.authenticator, publicServices: [Health.typeName] }),
+    ],
     contextValues: (request) =>
       createContextValues().set(correlationIdKey, correlationIdFrom(request.headers["x-correlation-id"])),
     shutdownSignal: shutdown.signal,

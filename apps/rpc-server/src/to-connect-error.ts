@@ -1,4 +1,8 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { AccessError, type AccessErrorCode } from "@noa/access";
+import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import {
   InvalidRequestError,
   NoSuchModelError,
@@ -24,19 +28,41 @@ export function toConnectError(
   const details =
     error instanceof ConnectError && code === error.code
       ? error.details.filter((detail) => "desc" in detail)
-      : undefined;
+      : [];
   if (code === Code.Internal || code === Code.Unavailable || code === Code.Unknown) {
     logger.error({ err: error, correlationId }, "request failed");
   }
   const metadata = new Headers({ [correlationIdHeader]: correlationId });
+  if (error instanceof AccessError && error.retryAfterMs !== undefined) {
+    details.push({
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, { retryDelay: durationFromMs(error.retryAfterMs) }),
+    });
+    metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
+  }
   return new ConnectError(`${message} (correlation id: ${correlationId})`, code, metadata, details, error);
 }
+
+/** The code a client will see for this error (for the usage ledger and metrics). */
+export function codeOf(error: unknown): Code {
+  return classify(error)[0];
+}
+
+const accessCodes: Record<AccessErrorCode, Code> = {
+  "invalid-argument": Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  "permission-denied": Code.PermissionDenied,
+  "not-found": Code.NotFound,
+  "resource-exhausted": Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+};
 
 function classify(error: unknown): [Code, string] {
   if (error instanceof ConnectError) {
     if (error.code === Code.Internal || error.code === Code.Unknown) return [Code.Internal, "internal error"];
     return [error.code, error.rawMessage];
   }
+  if (error instanceof AccessError) return [accessCodes[error.code], error.message];
   if (error instanceof NoSuchModelError) return [Code.NotFound, error.message];
   if (error instanceof InvalidRequestError) return [Code.InvalidArgument, error.message];
   // These two messages are written by NOA for clients and carry no upstream text.

@@ -9,14 +9,21 @@ import { tinyModelPath, tinyModelThreads } from "@noa/providers/testing";
 import { pino } from "pino";
 import { createMetrics } from "../create-metrics.js";
 import { build } from "../server.js";
+import { createTestAccess, withKey } from "./create-test-access.js";
 
 /**
  * A real rpc-server on a free loopback port, composed like main.ts: the tiny llama model plus any
  * extra providers, behind the router. close() disposes it all.
  */
 export async function startTestServer(
-  options: { sequencesPerModel?: number; providers?: Provider[]; routing?: unknown } = {},
+  options: {
+    sequencesPerModel?: number;
+    providers?: Provider[];
+    routing?: unknown;
+    access?: Awaited<ReturnType<typeof createTestAccess>>;
+  } = {},
 ) {
+  const testAccess = options.access ?? (await createTestAccess());
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: "info" }, { write: (line: string) => logs.push(JSON.parse(line)) });
   const llamaCpp = createLlamaCppProvider({
@@ -30,7 +37,7 @@ export async function startTestServer(
     config: parseRoutingConfig(options.routing),
     logger,
   });
-  const server = build({ registry, logger, metrics: createMetrics({ registry }) });
+  const server = build({ registry, logger, metrics: createMetrics({ registry }), access: testAccess.access });
   const { port } = await server.listen(0, "127.0.0.1");
   return {
     baseUrl: `http://127.0.0.1:${port}`,
@@ -39,9 +46,14 @@ export async function startTestServer(
     logs,
     modelId: "llama-cpp/llama-2-tiny-random",
     server,
+    /** The bootstrapped admin key, and an interceptor that sends it. */
+    adminKey: testAccess.adminKey,
+    auth: withKey(testAccess.adminKey),
+    access: testAccess,
     async close(graceMs = 0) {
       await server.close({ graceMs });
       await registry.close();
+      await testAccess.close();
     },
   };
 }

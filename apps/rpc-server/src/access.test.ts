@@ -1,0 +1,268 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createRedisRateLimiter } from "@noa/access";
+import { ApiKeyService, InferenceService, ModelService, Role, Scope, UsageService } from "@noa/proto";
+import { RetryInfoSchema } from "@noa/proto/google/rpc";
+import { Health } from "@noa/proto/grpc/health/v1";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
+import { startTestServer, type TestServer } from "./__fixtures__/start-test-server.js";
+
+// Issue 4's access acceptance through real servers and a real gRPC client.
+const messages = [{ role: Role.USER, content: "Hello there" }];
+const model = "llama-cpp/llama-2-tiny-random";
+
+let redis: Redis;
+const servers: TestServer[] = [];
+beforeAll(() => {
+  redis = new Redis("redis://127.0.0.1:6379", { lazyConnect: false });
+});
+afterAll(async () => {
+  await redis.quit();
+});
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function start(options: Parameters<typeof createTestAccess>[0] = {}) {
+  const access = await createTestAccess(options);
+  const server = await startTestServer({ access });
+  servers.push(server);
+  return server;
+}
+
+function clients(server: TestServer, auth?: Interceptor) {
+  const transport: Transport = createGrpcTransport({
+    baseUrl: server.baseUrl,
+    interceptors: auth ? [auth] : [],
+  });
+  return {
+    inference: createClient(InferenceService, transport),
+    models: createClient(ModelService, transport),
+    keys: createClient(ApiKeyService, transport),
+    usage: createClient(UsageService, transport),
+    health: createClient(Health, transport),
+  };
+}
+
+async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call should have failed");
+}
+
+async function newKey(
+  server: TestServer,
+  input: {
+    tenant?: string;
+    scopes?: Scope[];
+    allowedModels?: string[];
+    rateLimit?: { requestBurst?: number; requestsPerSecond?: number; tokensPerMinute?: number };
+  },
+) {
+  const { keys } = clients(server, server.auth);
+  const created = await keys.createApiKey({
+    name: "test",
+    tenant: "acme",
+    scopes: [Scope.INFERENCE],
+    ...input,
+  });
+  return { key: created.key, id: created.apiKey?.id ?? "", auth: withKey(created.key) };
+}
+
+describe("authentication", () => {
+  it("refuses every service without a key, except health", async () => {
+    const server = await start();
+    const anonymous = clients(server);
+    const calls = [
+      anonymous.inference.complete({ model, messages, maxTokens: 2 }),
+      anonymous.models.listModels({}),
+      anonymous.keys.listApiKeys({}),
+      anonymous.usage.getUsageSummary({}),
+    ];
+    for (const call of calls) {
+      const error = await errorOf(call);
+      expect(error.code).toBe(Code.Unauthenticated);
+      expect(error.rawMessage).toMatch(/correlation id/);
+    }
+    expect((await anonymous.health.check({ service: "" })).status).toBe(1);
+  });
+
+  it("refuses a wrong key and accepts x-api-key as well as Bearer", async () => {
+    const server = await start();
+    const { key } = await newKey(server, { scopes: [Scope.MODELS_READ] });
+    const wrong = `${key.slice(0, -4)}AAAA`;
+    expect((await errorOf(clients(server, withKey(wrong)).models.listModels({}))).code).toBe(
+      Code.Unauthenticated,
+    );
+    const viaHeader: Interceptor = (next) => (request) => {
+      request.header.set("x-api-key", key);
+      return next(request);
+    };
+    expect((await clients(server, viaHeader).models.listModels({})).models.length).toBeGreaterThan(0);
+  });
+
+  it("stops a revoked key at once on the replica that revoked it and within the cache TTL on others", async () => {
+    const shared = await createTestAccess({ cacheTtlMs: 300 });
+    const first = await startTestServer({ access: shared });
+    const otherAccess = await createTestAccess({
+      cacheTtlMs: 300,
+      store: shared.store,
+      adminKey: shared.adminKey,
+    });
+    const second = await startTestServer({ access: otherAccess });
+    servers.push(first, second);
+    const { id, auth } = await newKey(first, { scopes: [Scope.MODELS_READ] });
+    await clients(second, auth).models.listModels({}); // now cached on the second replica
+    await clients(first, first.auth).keys.revokeApiKey({ id });
+    expect((await errorOf(clients(first, auth).models.listModels({}))).code).toBe(Code.Unauthenticated);
+    await vi.waitFor(
+      async () =>
+        expect((await errorOf(clients(second, auth).models.listModels({}))).code).toBe(Code.Unauthenticated),
+      { timeout: 5_000, interval: 50 },
+    );
+  });
+});
+
+describe("authorization", () => {
+  it("refuses a key without the scope, a model outside its allow-list, and key management without admin", async () => {
+    const server = await start();
+    const readOnly = await newKey(server, { scopes: [Scope.MODELS_READ] });
+    const denied = await errorOf(
+      clients(server, readOnly.auth).inference.complete({ model, messages, maxTokens: 2 }),
+    );
+    expect(denied.code).toBe(Code.PermissionDenied);
+    expect(denied.rawMessage).toMatch(/inference/);
+
+    const narrow = await newKey(server, { scopes: [Scope.INFERENCE], allowedModels: ["openai/gpt-4o-mini"] });
+    const wrongModel = await errorOf(
+      clients(server, narrow.auth).inference.complete({ model, messages, maxTokens: 2 }),
+    );
+    expect(wrongModel.code).toBe(Code.PermissionDenied);
+    expect(wrongModel.rawMessage).toContain(model);
+
+    const notAdmin = await errorOf(clients(server, narrow.auth).keys.listApiKeys({}));
+    expect(notAdmin.code).toBe(Code.PermissionDenied);
+  });
+});
+
+describe("rate limits shared through Redis", () => {
+  it("two replicas sharing Redis admit exactly the bucket's capacity between them", async () => {
+    const prefix = `noa-test:${randomUUID()}:`;
+    const limiter = () =>
+      createRedisRateLimiter({
+        redis,
+        prefix,
+        defaults: { requestBurst: 100, requestsPerSecond: 10, tokensPerMinute: 0 },
+      });
+    const first = await start({ rateLimiter: limiter() });
+    const second = await startTestServer({
+      access: await createTestAccess({
+        rateLimiter: limiter(),
+        store: first.access.store,
+        adminKey: first.adminKey,
+      }),
+    });
+    servers.push(second);
+    const { auth } = await newKey(first, { rateLimit: { requestBurst: 5, requestsPerSecond: 0.001 } });
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        clients(i % 2 === 0 ? first : second, auth)
+          .inference.complete({ model, messages, maxTokens: 1 })
+          .then(
+            () => "ok",
+            (error: unknown) => ConnectError.from(error),
+          ),
+      ),
+    );
+    expect(results.filter((result) => result === "ok")).toHaveLength(5);
+    const refused = results.filter((result): result is ConnectError => result instanceof ConnectError);
+    expect(refused.every((error) => error.code === Code.ResourceExhausted)).toBe(true);
+    const [retry] = refused[0]?.findDetails(RetryInfoSchema) ?? [];
+    expect(Number(retry?.retryDelay?.seconds ?? 0)).toBeGreaterThan(0);
+    await redis.del(...(await redis.keys(`${prefix}*`)));
+  });
+
+  it("charges the real token count to the key's token budget", async () => {
+    const prefix = `noa-test:${randomUUID()}:`;
+    const server = await start({
+      rateLimiter: createRedisRateLimiter({
+        redis,
+        prefix,
+        defaults: { requestBurst: 100, requestsPerSecond: 10, tokensPerMinute: 0 },
+      }),
+    });
+    const { auth } = await newKey(server, { rateLimit: { tokensPerMinute: 20 } });
+    const { inference } = clients(server, auth);
+    const first = await inference.complete({ model, messages, maxTokens: 16 });
+    expect(first.usage?.totalTokens).toBeGreaterThan(20);
+    // The charge is made after the answer, off the request path.
+    await vi.waitFor(async () => {
+      const error = await errorOf(inference.complete({ model, messages, maxTokens: 1 }));
+      expect(error.code).toBe(Code.ResourceExhausted);
+      expect(error.rawMessage).toMatch(/token rate limit/);
+    });
+    await redis.del(...(await redis.keys(`${prefix}*`)));
+  });
+});
+
+describe("usage ledger", () => {
+  it("records a cancelled stream with the tokens delivered", async () => {
+    const server = await start();
+    const { auth, id } = await newKey(server, {});
+    const abort = new AbortController();
+    let received = 0;
+    await (async () => {
+      for await (const message of clients(server, auth).inference.streamComplete(
+        { model, messages, maxTokens: 1_000 },
+        { signal: abort.signal },
+      )) {
+        if (message.text && ++received === 3) abort.abort();
+      }
+    })().catch(() => {});
+    await vi.waitFor(() =>
+      expect(server.access.usageRecords().some((record) => record.apiKeyId === id)).toBe(true),
+    );
+    const record = server.access.usageRecords().find((candidate) => candidate.apiKeyId === id);
+    expect(record?.status).toBe("cancelled");
+    expect(record?.tenant).toBe("acme");
+    // Generation stops within a token or two of the cancel.
+    expect(record?.completionTokens).toBeGreaterThanOrEqual(3);
+    expect(record?.completionTokens).toBeLessThanOrEqual(6);
+  });
+
+  it("reports usage per key, model and day for the caller's tenant only", async () => {
+    const server = await start();
+    const acme = await newKey(server, { tenant: "acme" });
+    const globex = await newKey(server, { tenant: "globex" });
+    const answer = await clients(server, acme.auth).inference.complete({ model, messages, maxTokens: 3 });
+    await server.access.ledger.flush();
+
+    const own = await clients(server, acme.auth).usage.getUsageSummary({});
+    expect(own.rows).toHaveLength(1);
+    expect(own.rows[0]).toMatchObject({ apiKeyId: acme.id, model, requests: 1n, completionTokens: 3n });
+    expect(own.total?.promptTokens).toBe(BigInt(answer.usage?.promptTokens ?? -1));
+
+    expect((await clients(server, globex.auth).usage.getUsageSummary({})).rows).toHaveLength(0);
+    const other = await errorOf(clients(server, globex.auth).usage.getUsageSummary({ tenant: "acme" }));
+    expect(other.code).toBe(Code.PermissionDenied);
+    expect((await clients(server, server.auth).usage.getUsageSummary({ tenant: "acme" })).rows).toHaveLength(
+      1,
+    );
+  });
+
+  it("never writes a key's plaintext to the logs", async () => {
+    const server = await start();
+    const { key, auth } = await newKey(server, { scopes: [Scope.INFERENCE, Scope.MODELS_READ] });
+    await clients(server, auth).models.listModels({});
+    await errorOf(clients(server, withKey(`${key}x`)).models.listModels({}));
+    const logs = JSON.stringify(server.logs);
+    expect(logs).not.toContain(key.split("_").at(-1));
+    expect(logs).not.toContain(server.adminKey.split("_").at(-1));
+  });
+});

@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import { AccessError, type KeyLimits, type Principal, type UsageRecord } from "@noa/access";
+import type { Usage } from "@noa/providers";
+import type { Logger } from "pino";
+
+/** The rate limiter as the server uses it (@noa/access createRedisRateLimiter / createLocalRateLimiter). */
+export interface RateLimiterPort {
+  admit(
+    key: string,
+    limits: KeyLimits,
+  ): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number; reason: "requests" | "tokens" }>;
+  chargeTokens(key: string, tokens: number, limits: KeyLimits): Promise<void>;
+}
+
+/** Everything that accounts for a call: limits before it, the ledger and token budget after it. */
+export interface AccountingDeps {
+  rateLimiter: RateLimiterPort;
+  ledger: { record(record: UsageRecord): void };
+  prices: { costOf(model: string, usage: Usage): number };
+  logger: Logger;
+}
+
+/** How a call ended, as the ledger records it. */
+export interface CallOutcome {
+  status: UsageRecord["status"];
+  errorCode?: string;
+  /** The tokens actually used and delivered (partial for cut or cancelled streams). */
+  usage: Usage;
+  /** `<provider>/<model>` that served, when one did. */
+  servedBy: string | undefined;
+}
+
+/**
+ * Admits a call against the caller's request bucket (RESOURCE_EXHAUSTED with the retry delay when it
+ * is empty) and returns `settle`, which prices the call, writes its usage record (off the request path)
+ * and charges its real token count to the caller's token budget. `settle` runs exactly once per call.
+ */
+export async function beginCall(
+  deps: AccountingDeps,
+  call: { principal: Principal; modelRequested: string; correlationId: string },
+): Promise<{ settle(outcome: CallOutcome): number }> {
+  const { principal } = call;
+  // A JWT subject and an API key id never share a bucket.
+  const limitKey = `${principal.kind}:${principal.id}`;
+  const verdict = await deps.rateLimiter.admit(limitKey, principal.limits);
+  if (!verdict.allowed) {
+    const seconds = Math.ceil(verdict.retryAfterMs / 1000);
+    throw new AccessError(
+      "resource-exhausted",
+      `${verdict.reason === "tokens" ? "token" : "request"} rate limit of this key reached; retry in ${seconds} s`,
+      { retryAfterMs: verdict.retryAfterMs },
+    );
+  }
+  const id = randomUUID();
+  const started = performance.now();
+  const createdAt = new Date();
+  let settled = false;
+  return {
+    settle({ status, errorCode, usage, servedBy }) {
+      if (settled) return 0;
+      settled = true;
+      const costUsd = servedBy ? deps.prices.costOf(servedBy, usage) : 0;
+      deps.ledger.record({
+        id,
+        apiKeyId: principal.kind === "key" ? principal.id : undefined,
+        tenant: principal.tenant,
+        modelRequested: call.modelRequested,
+        provider: servedBy?.slice(0, servedBy.indexOf("/")),
+        modelServed: servedBy,
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        costUsd,
+        cached: false,
+        cacheTier: undefined,
+        status,
+        errorCode,
+        latencyMs: Math.round(performance.now() - started),
+        correlationId: call.correlationId,
+        createdAt,
+      });
+      const tokens = usage.promptTokens + usage.completionTokens;
+      if (tokens > 0) {
+        deps.rateLimiter.chargeTokens(limitKey, tokens, principal.limits).catch((error: unknown) => {
+          deps.logger.warn({ err: error, correlationId: call.correlationId }, "token budget charge failed");
+        });
+      }
+      return costUsd;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  type ApiKeyRecord,
+  type ApiKeyService as ApiKeys,
+  type Authenticator,
+  requireScope,
+  type Scope,
+} from "@noa/access";
+import {
+  type ApiKey,
+  ApiKeySchema,
+  type ApiKeyService,
+  CreateApiKeyResponseSchema,
+  ListApiKeysResponseSchema,
+  Scope as ProtoScope,
+  RevokeApiKeyResponseSchema,
+} from "@noa/proto";
+import { principalOf } from "../request-context.js";
+
+const toScope: Record<ProtoScope, string> = {
+  // Passed on as is so the access layer refuses it with its own message.
+  [ProtoScope.UNSPECIFIED]: "SCOPE_UNSPECIFIED",
+  [ProtoScope.INFERENCE]: "inference",
+  [ProtoScope.MODELS_READ]: "models:read",
+  [ProtoScope.JOBS]: "jobs",
+  [ProtoScope.ADMIN]: "admin",
+};
+const fromScope: Record<Scope, ProtoScope> = {
+  inference: ProtoScope.INFERENCE,
+  "models:read": ProtoScope.MODELS_READ,
+  jobs: ProtoScope.JOBS,
+  admin: ProtoScope.ADMIN,
+};
+
+/**
+ * ApiKeyService over the access layer's key service; every RPC needs the admin scope. A revoked key
+ * stops working on this replica at once, on others within the authenticator's cache TTL.
+ */
+export function createApiKeyRpcService({
+  apiKeys,
+  authenticator,
+}: {
+  apiKeys: ApiKeys;
+  authenticator: Pick<Authenticator, "forget">;
+}): ServiceImpl<typeof ApiKeyService> {
+  return {
+    async createApiKey(request, context) {
+      requireScope(principalOf(context.values), "admin");
+      const limits = request.rateLimit;
+      const { record, key } = await apiKeys.create({
+        name: request.name,
+        tenant: request.tenant,
+        scopes: request.scopes.map((scope) => toScope[scope] ?? String(scope)),
+        allowedModels: request.allowedModels,
+        limits: {
+          requestBurst: limits?.requestBurst,
+          requestsPerSecond: limits?.requestsPerSecond,
+          tokensPerMinute: limits?.tokensPerMinute,
+        },
+      });
+      return create(CreateApiKeyResponseSchema, { apiKey: toProtoApiKey(record), key });
+    },
+    async listApiKeys(request, context) {
+      requireScope(principalOf(context.values), "admin");
+      const { keys, nextCursor } = await apiKeys.list({
+        tenant: request.tenant || undefined,
+        includeRevoked: request.includeRevoked,
+        limit: request.pageSize,
+        cursor: request.pageToken || undefined,
+      });
+      return create(ListApiKeysResponseSchema, {
+        apiKeys: keys.map(toProtoApiKey),
+        nextPageToken: nextCursor ?? "",
+      });
+    },
+    async revokeApiKey(request, context) {
+      requireScope(principalOf(context.values), "admin");
+      const record = await apiKeys.revoke(request.id);
+      authenticator.forget(record.id);
+      return create(RevokeApiKeyResponseSchema, { apiKey: toProtoApiKey(record) });
+    },
+  };
+}
+
+function toProtoApiKey(record: ApiKeyRecord): ApiKey {
+  return create(ApiKeySchema, {
+    id: record.id,
+    name: record.name,
+    prefix: record.prefix,
+    tenant: record.tenant,
+    scopes: record.scopes.map((scope) => fromScope[scope]),
+    allowedModels: record.allowedModels,
+    rateLimit: {
+      requestBurst: record.limits.requestBurst,
+      requestsPerSecond: record.limits.requestsPerSecond,
+      tokensPerMinute: record.limits.tokensPerMinute,
+    },
+    createTime: timestampFromDate(record.createdAt),
+    lastUsedTime: record.lastUsedAt && timestampFromDate(record.lastUsedAt),
+    revokeTime: record.revokedAt && timestampFromDate(record.revokedAt),
+  });
+}

@@ -1,0 +1,6 @@
+export {
+  type CreateTestDatabaseOptions,
+  createTestDatabase,
+  defaultTestAdminUrl,
+  type TestDatabase,
+} from "./create-test-database.js";
