@@ -5,7 +5,6 @@
  */
 
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -16,6 +15,7 @@ import { build } from "@noa/rpc-server/server";
 import { createTestAccess } from "@noa/rpc-server/testing";
 import { getLlama, LlamaChat, resolveChatWrapper } from "node-llama-cpp";
 import { pino } from "pino";
+import { writeSection } from "./write-section.js";
 
 const maxTokens = Number(process.env.BENCH_MAX_TOKENS ?? 512);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -142,12 +142,4 @@ const table = [
   ),
 ].join("\n");
 
-const docs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../docs/benchmarks.md");
-const begin = "<!-- stream-throughput:begin -->";
-const end = "<!-- stream-throughput:end -->";
-const page = readFileSync(docs, "utf8");
-const at = page.indexOf(begin);
-const until = page.indexOf(end);
-if (at === -1 || until === -1) throw new Error(`${docs} lacks the ${begin} … ${end} markers`);
-writeFileSync(docs, `${page.slice(0, at + begin.length)}\n${table}\n${page.slice(until)}`);
-console.log(`written to ${docs}`);
+writeSection("stream-throughput", table);

@@ -23,6 +23,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { parseConfig } from "./config.js";
 import { createMetrics } from "./create-metrics.js";
+import { createReadiness } from "./create-readiness.js";
 import { build } from "./server.js";
 
 /** Composition root: config, logger, database, Redis, access, providers, server; SIGTERM/SIGINT close them in order. */
@@ -106,6 +107,13 @@ async function main(): Promise<void> {
     registry,
     logger,
     metrics: createMetrics({ registry }),
+    readiness: createReadiness({
+      pingDatabase: async () => {
+        await database.prisma.$queryRaw`SELECT 1`;
+      },
+      rateLimiter,
+      ledger,
+    }),
     access: { authenticator, apiKeys, usage: usageStore, accounting: { rateLimiter, ledger, prices } },
   });
   const address = await server.listen(config.port, config.host);

@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createPriceTable } from "@noa/access";
 import { CircuitState, InferenceService, ModelService, Role, type StreamCompleteResponse } from "@noa/proto";
 import { createAnthropicProvider, createOpenAIProvider } from "@noa/providers";
 import {
@@ -210,6 +211,14 @@ describe("fallback and cancellation", () => {
     expect(openaiRequests()).toHaveLength(2);
     expect(response.provider).toBe("anthropic");
     expect(response.model).toBe(secondary);
+    // Priced as the model that served, not the alias that was asked for.
+    expect(response.costUsd).toBeGreaterThan(0);
+    expect(response.costUsd).toBe(
+      createPriceTable().costOf(secondary, {
+        promptTokens: response.usage?.promptTokens ?? 0,
+        completionTokens: response.usage?.completionTokens ?? 0,
+      }),
+    );
     expect(response.text.length).toBeGreaterThan(0);
     const { model } = await start().then(({ models }) => models.getModel({ id: "default" }));
     expect(model?.targets).toEqual([primary, secondary]);

@@ -246,6 +246,9 @@ describe("health and reflection", () => {
     expect((unknown as ConnectError).code).toBe(Code.NotFound);
     const response = await fetch(`${server.baseUrl}/health`);
     expect(response.status).toBe(200);
+    const ready = await fetch(`${server.baseUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready" });
   });
 
   it("lists the services and returns their file descriptors over grpc.reflection.v1", async () => {

@@ -38,6 +38,8 @@ export interface ServerDeps {
   readMaxBytes?: number;
   /** Served at GET /metrics; main.ts builds it with createMetrics. */
   metrics?: Registry;
+  /** Served at GET /ready (main.ts: createReadiness); without it /ready reports only serving or not. */
+  readiness?: () => Promise<object>;
   /** Who may call and what they used: authentication, key management, rate limits, the usage ledger. */
   access: {
     authenticator: Authenticator;
@@ -59,6 +61,7 @@ export function build({
   registry,
   logger,
   readMaxBytes = 4 * 1024 * 1024,
+  readiness,
   metrics,
   access,
 }: ServerDeps): RpcServer {
@@ -116,6 +119,21 @@ export function build({
             logger.error({ err: error }, "metrics collection failed");
             response.writeHead(500, { "content-type": "text/plain" });
             response.end("metrics collection failed\n");
+          },
+        );
+        return;
+      }
+      if (request.method === "GET" && path === "/ready") {
+        const serving = health.get("") === ServingStatus.SERVING;
+        (readiness ?? (async () => ({})))().then(
+          (report) => {
+            response.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+            response.end(JSON.stringify({ status: serving ? "ready" : "shutting down", ...report }));
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, "readiness check failed");
+            response.writeHead(503, { "content-type": "application/json" });
+            response.end(JSON.stringify({ status: "unknown" }));
           },
         );
         return;
