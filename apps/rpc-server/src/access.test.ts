@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createRedisRateLimiter } from "@noa/access";
+import { createJwtVerifier, createRedisRateLimiter } from "@noa/access";
 import { ApiKeyService, InferenceService, ModelService, Role, Scope, UsageService } from "@noa/proto";
 import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import { Health } from "@noa/proto/grpc/health/v1";
 import { Redis } from "ioredis";
+import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
 import { startTestServer, type TestServer } from "./__fixtures__/start-test-server.js";
@@ -129,6 +130,41 @@ describe("authentication", () => {
   });
 });
 
+describe("JWT", () => {
+  const secret = "a-shared-secret-of-at-least-32-bytes!";
+  const sign = (claims: Record<string, unknown>, audience = "noa") =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("https://idp.example")
+      .setAudience(audience)
+      .setSubject("user-42")
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(secret));
+
+  it("accepts a token from the configured issuer, maps its claims, and refuses a wrong audience", async () => {
+    const server = await start({
+      jwt: createJwtVerifier({ issuer: "https://idp.example", audience: "noa", secret }),
+    });
+    const token = await sign({ tenant: "initech", scope: "inference models:read" });
+    const answer = await clients(server, withKey(token)).inference.complete({
+      model,
+      messages,
+      maxTokens: 2,
+    });
+    expect(answer.usage?.completionTokens).toBe(2);
+    await server.access.ledger.flush();
+    expect(server.access.usageRecords().at(-1)).toMatchObject({ tenant: "initech", apiKeyId: undefined });
+
+    const wrongAudience = await sign({ tenant: "initech", scope: "inference" }, "someone-else");
+    const refused = await errorOf(clients(server, withKey(wrongAudience)).models.listModels({}));
+    expect(refused.code).toBe(Code.Unauthenticated);
+    const noScope = await sign({ tenant: "initech", scope: "inference" });
+    expect((await errorOf(clients(server, withKey(noScope)).models.listModels({}))).code).toBe(
+      Code.PermissionDenied,
+    );
+  });
+});
+
 describe("authorization", () => {
   it("refuses a key without the scope, a model outside its allow-list, and key management without admin", async () => {
     const server = await start();
@@ -148,6 +184,10 @@ describe("authorization", () => {
 
     const notAdmin = await errorOf(clients(server, narrow.auth).keys.listApiKeys({}));
     expect(notAdmin.code).toBe(Code.PermissionDenied);
+
+    const modelsDenied = await errorOf(clients(server, narrow.auth).models.listModels({}));
+    expect(modelsDenied.code).toBe(Code.PermissionDenied);
+    expect(modelsDenied.rawMessage).toMatch(/models:read/);
   });
 });
 

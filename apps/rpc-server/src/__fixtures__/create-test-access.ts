@@ -7,6 +7,7 @@ import {
   createLocalRateLimiter,
   createPriceTable,
   createUsageLedger,
+  type JwtVerifier,
   type RateLimiter,
   type UsageStore,
 } from "@noa/access";
@@ -26,6 +27,7 @@ export async function createTestAccess(
     usageStore?: UsageStore;
     rateLimiter?: RateLimiter;
     cacheTtlMs?: number;
+    jwt?: JwtVerifier;
   } = {},
 ) {
   const logger = pino({ level: "silent" });
@@ -37,7 +39,12 @@ export async function createTestAccess(
     ? { key: options.adminKey, ...(await apiKeys.bootstrapAdmin({ masterKey: options.adminKey })) }
     : await apiKeys.bootstrapAdmin({});
   if (!admin) throw new Error("a fresh store must bootstrap an admin key");
-  const authenticator = createAuthenticator({ store, logger, cacheTtlMs: options.cacheTtlMs });
+  const authenticator = createAuthenticator({
+    store,
+    logger,
+    cacheTtlMs: options.cacheTtlMs,
+    jwt: options.jwt,
+  });
   const ledger = createUsageLedger({ store: usageStore, logger, flushIntervalMs: 20 });
   const access: ServerDeps["access"] = {
     authenticator,

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { requireScope } from "@noa/access";
 import {
   Capability,
   CircuitState,
@@ -11,6 +12,7 @@ import {
   type ModelService,
 } from "@noa/proto";
 import type { CircuitState as BreakerState, ModelCapability, ModelInfo, ModelRegistry } from "@noa/providers";
+import { principalOf } from "../request-context.js";
 
 const capabilities: Record<ModelCapability, Capability> = {
   chat: Capability.CHAT,
@@ -25,18 +27,20 @@ const circuitStates: Record<BreakerState, CircuitState> = {
   "half-open": CircuitState.HALF_OPEN,
 };
 
-/** ModelService over the model registry. */
+/** ModelService over the model router; needs the `models:read` scope. */
 export function createModelService({
   registry,
 }: {
   registry: ModelRegistry;
 }): ServiceImpl<typeof ModelService> {
   return {
-    async listModels() {
+    async listModels(_request, context) {
+      requireScope(principalOf(context.values), "models:read");
       const models = await registry.listModels();
       return create(ListModelsResponseSchema, { models: models.map(toProtoModel) });
     },
-    async getModel(request) {
+    async getModel(request, context) {
+      requireScope(principalOf(context.values), "models:read");
       if (request.id.trim() === "") {
         throw new ConnectError("id is required: set it to a model id from ListModels", Code.InvalidArgument);
       }
