@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
+import { createCompletionService } from "./completion-service.js";
 import { createHealthStatus, ServingStatus } from "./health-status.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdFrom, correlationIdKey } from "./request-context.js";
@@ -72,12 +73,14 @@ export function build({
     UsageService.typeName,
   ]);
   const shutdown = new AbortController();
+  const completions = createCompletionService({
+    registry,
+    logger,
+    accounting: { ...access.accounting, logger },
+  });
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(
-        InferenceService,
-        createInferenceService({ registry, logger, accounting: { ...access.accounting, logger } }),
-      );
+      router.service(InferenceService, createInferenceService({ completions }));
       router.service(ModelService, createModelService({ registry }));
       router.service(
         ApiKeyService,

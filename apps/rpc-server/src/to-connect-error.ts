@@ -43,10 +43,29 @@ export function toConnectError(
   return new ConnectError(`${message} (correlation id: ${correlationId})`, code, metadata, details, error);
 }
 
-/** The code a client will see for this error (for the usage ledger and metrics). */
-export function codeOf(error: unknown): Code {
-  return classify(error)[0];
+/** The name of the code a client will see for this error (`unavailable`…), for the usage ledger and metrics. */
+export function codeName(error: unknown): string {
+  return codeNames[classify(error)[0]];
 }
+
+const codeNames: Record<Code, string> = {
+  [Code.Canceled]: "canceled",
+  [Code.Unknown]: "unknown",
+  [Code.InvalidArgument]: "invalid_argument",
+  [Code.DeadlineExceeded]: "deadline_exceeded",
+  [Code.NotFound]: "not_found",
+  [Code.AlreadyExists]: "already_exists",
+  [Code.PermissionDenied]: "permission_denied",
+  [Code.ResourceExhausted]: "resource_exhausted",
+  [Code.FailedPrecondition]: "failed_precondition",
+  [Code.Aborted]: "aborted",
+  [Code.OutOfRange]: "out_of_range",
+  [Code.Unimplemented]: "unimplemented",
+  [Code.Internal]: "internal",
+  [Code.Unavailable]: "unavailable",
+  [Code.DataLoss]: "data_loss",
+  [Code.Unauthenticated]: "unauthenticated",
+};
 
 const accessCodes: Record<AccessErrorCode, Code> = {
   "invalid-argument": Code.InvalidArgument,
