@@ -1,4 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import { collectStream } from "../collect-stream.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { ProviderError } from "../errors/provider-error.js";
 import type { CallOptions, GenerateResult, LanguageModel, StreamPart, Usage } from "../language-model.js";
@@ -109,17 +110,8 @@ export function createAnthropicLanguageModel({
     provider,
     modelId,
     stream,
-    async generate(options: CallOptions): Promise<GenerateResult> {
-      const texts: string[] = [];
-      for await (const part of stream(options)) {
-        if (part.type === "text-delta") texts.push(part.text);
-        else return { text: texts.join(""), finishReason: part.finishReason, usage: part.usage };
-      }
-      throw new ProviderError(`anthropic: the stream of "${modelId}" ended without a finish part`, {
-        provider,
-        isRetryable: false,
-      });
-    },
+    generate: (options: CallOptions): Promise<GenerateResult> =>
+      collectStream(stream(options), { provider, modelId }),
   };
 }
 

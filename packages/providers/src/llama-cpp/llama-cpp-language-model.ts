@@ -1,4 +1,5 @@
 import { LlamaChat } from "node-llama-cpp";
+import { collectStream } from "../collect-stream.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { NoSuchModelError } from "../errors/no-such-model-error.js";
 import { ProviderError } from "../errors/provider-error.js";
@@ -134,17 +135,8 @@ export function createLlamaCppLanguageModel({
     provider,
     modelId,
     stream,
-    async generate(options: CallOptions): Promise<GenerateResult> {
-      const texts: string[] = [];
-      for await (const part of stream(options)) {
-        if (part.type === "text-delta") texts.push(part.text);
-        else return { text: texts.join(""), finishReason: part.finishReason, usage: part.usage };
-      }
-      throw new ProviderError(`the stream of "${modelId}" ended without a finish part`, {
-        provider,
-        isRetryable: false,
-      });
-    },
+    generate: (options: CallOptions): Promise<GenerateResult> =>
+      collectStream(stream(options), { provider, modelId }),
   };
 }
 

@@ -1,4 +1,5 @@
-import type { GenerateResult, LanguageModel, StreamPart } from "../language-model.js";
+import { collectStream } from "../collect-stream.js";
+import type { LanguageModel, StreamPart } from "../language-model.js";
 
 /** What one call of a fake model does. */
 export type FakeBehaviour =
@@ -51,14 +52,7 @@ export function createFakeLanguageModel(provider: string, modelId: string, behav
     provider,
     modelId,
     stream: (options) => stream(options.signal),
-    async generate(options): Promise<GenerateResult> {
-      let text = "";
-      for await (const part of stream(options.signal)) {
-        if (part.type === "text-delta") text += part.text;
-        else return { text, finishReason: part.finishReason, usage: part.usage };
-      }
-      throw new Error("unreachable");
-    },
+    generate: (options) => collectStream(stream(options.signal), { provider, modelId }),
   };
   return { model, state };
 }
