@@ -9,7 +9,7 @@ import type {
 } from "@noa/providers";
 import type { Logger } from "pino";
 import { type AccountingDeps, beginCall } from "./call-accounting.js";
-import { codeName } from "./to-connect-error.js";
+import { codeName } from "./classify-error.js";
 
 /** A completion as both faces (Connect and OpenAI REST) ask for it, after their own validation. */
 export interface CompletionRequest {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { JwtVerifierOptions } from "@noa/access";
+import type { CorsOrigins } from "./http/create-cors.js";
 
 /** rpc-server configuration, read once from the environment by main.ts (DESIGN.md's table). */
 export interface Config {
@@ -31,6 +32,12 @@ export interface Config {
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
   /** The parsed JSON of the NOA_CONFIG file (routing table and policies), or undefined. */
   configFile: unknown;
+  /** CORS_ORIGIN: browser origins allowed to call (`*` or a comma list); undefined sends no CORS headers. */
+  corsOrigins: CorsOrigins | undefined;
+  /** NOA_MAX_BODY_BYTES: largest REST request body (413 beyond). */
+  maxBodyBytes: number;
+  /** NOA_REQUEST_TIMEOUT_MS: how long a client may take to send a whole request (408 after); 0: no limit. */
+  requestTimeoutMs: number;
 }
 
 /** Parses the environment; throws an Error naming the variable and what it accepts. */
@@ -67,7 +74,29 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
       : undefined,
     configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : undefined,
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGIN),
+    maxBodyBytes: integer(env, "NOA_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    requestTimeoutMs: integer(env, "NOA_REQUEST_TIMEOUT_MS", 30_000, 0, 3_600_000),
   };
+}
+
+function parseCorsOrigins(raw: string | undefined): CorsOrigins | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  if (raw.trim() === "*") return "*";
+  return raw.split(",").map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    // An origin is scheme://host[:port] exactly as browsers send it: no path, no trailing slash.
+    if (parsed?.origin !== origin) {
+      throw new Error(
+        `CORS_ORIGIN must be "*" or a comma-separated list of origins such as https://app.example.com (got "${origin}")`,
+      );
+    }
+    return origin;
+  });
 }
 
 function parseJwt(env: NodeJS.ProcessEnv): Config["jwt"] {

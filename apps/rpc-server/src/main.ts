@@ -115,6 +115,11 @@ async function main(): Promise<void> {
       ledger,
     }),
     access: { authenticator, apiKeys, usage: usageStore, accounting: { rateLimiter, ledger, prices } },
+    http: {
+      corsOrigins: config.corsOrigins,
+      maxBodyBytes: config.maxBodyBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

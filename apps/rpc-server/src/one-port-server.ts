@@ -22,8 +22,27 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * server, the rest to an http server, both running the same handler (gRPC needs h2c; curl, browsers
  * and gRPC-Web usually arrive over HTTP/1.1).
  */
-export function createOnePortServer(handler: Handler): OnePortServer {
-  const http1Server = http.createServer(handler);
+export function createOnePortServer(
+  handler: Handler,
+  options: {
+    /** How long an HTTP/1.1 client may take to send a whole request, headers and body (408 after); 0: no limit. */
+    requestTimeoutMs?: number;
+  } = {},
+): OnePortServer {
+  const { requestTimeoutMs = 300_000 } = options;
+  // Only receiving the request is timed: a long streamed answer is bounded by the model's own timeouts.
+  const http1Server = http.createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000,
+      // How often Node looks for requests past those limits.
+      connectionsCheckingInterval: Math.min(
+        30_000,
+        Math.max(250, Math.floor(requestTimeoutMs / 4) || 30_000),
+      ),
+    },
+    handler,
+  );
   const http2Server = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -32,7 +51,9 @@ export function createOnePortServer(handler: Handler): OnePortServer {
     session.once("close", () => sessions.delete(session));
   });
 
-  const tcpServer = net.createServer((socket) => {
+  // Nagle's algorithm would hold each small streamed write until the client's (delayed) ACK of the last:
+  // tens of milliseconds between tokens. http.createServer turns it off itself, but it never sees the accept.
+  const tcpServer = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
@@ -60,6 +81,10 @@ export function createOnePortServer(handler: Handler): OnePortServer {
         tcpServer.once("error", reject);
         tcpServer.listen(port, host, () => {
           tcpServer.off("error", reject);
+          // The http server never listens itself (connections are handed to it), but Node starts its
+          // connection tracking on "listening": without it neither requestTimeout/headersTimeout are
+          // enforced nor closeIdleConnections() finds the idle keep-alive connections to close.
+          http1Server.emit("listening");
           resolve(tcpServer.address() as net.AddressInfo);
         });
       });

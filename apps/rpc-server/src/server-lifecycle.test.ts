@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -16,7 +17,7 @@ import { build, type RpcServer } from "./server.js";
 const messages = [{ role: Role.USER, content: "hi" }];
 let open: RpcServer[] = [];
 
-async function start() {
+async function start(http?: Parameters<typeof build>[0]["http"]) {
   const { provider, state } = createFakeProvider();
   const logs: string[] = [];
   const logger = pino({ level: "info" }, { write: (line: string) => logs.push(line) });
@@ -25,12 +26,22 @@ async function start() {
     registry: createModelRegistry({ providers: [provider] }),
     logger,
     access: testAccess.access,
+    http,
   });
   open.push(server);
   const { port } = await server.listen(0, "127.0.0.1");
   const auth = withKey(testAccess.adminKey);
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: [auth] });
-  return { server, state, logs, port, auth, inference: createClient(InferenceService, transport), transport };
+  return {
+    server,
+    state,
+    logs,
+    port,
+    auth,
+    key: testAccess.adminKey,
+    inference: createClient(InferenceService, transport),
+    transport,
+  };
 }
 
 afterEach(async () => {
@@ -175,5 +186,60 @@ describe("graceful shutdown", () => {
     const { server, port } = await start();
     await server.close({ graceMs: 0 });
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+});
+
+describe("the OpenAI REST face", () => {
+  const chat = (port: number, key: string, body: object) =>
+    fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], ...body }),
+    });
+
+  it("answers a bug with 500 and a generic message, and a provider failure with 502", async () => {
+    const { port, key, logs } = await start();
+    const bug = await chat(port, key, { model: "fake/buggy" });
+    expect(bug.status).toBe(500);
+    const { error } = (await bug.json()) as { error: { message: string; type: string } };
+    expect(error.message).toMatch(/^internal error \(correlation id: /);
+    expect(error.type).toBe("server_error");
+    expect(JSON.stringify(error)).not.toContain("secretInternalField");
+
+    const failed = await chat(port, key, { model: "fake/failing", stream: true });
+    expect(failed.status).toBe(502);
+    expect(await failed.text()).not.toContain("sk-secret");
+    expect(logs.some((line) => line.includes("503 overloaded"))).toBe(true);
+  });
+
+  it("answers a client that does not finish sending its request with 408 and closes the connection", async () => {
+    const { port, key } = await start({ requestTimeoutMs: 300 });
+    const socket = connect(port, "127.0.0.1");
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\ncontent-length: 100\r\n\r\n{"model":`,
+    );
+    let answer = "";
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toMatch(/did not arrive within 300 ms/);
+  });
+
+  it("ends a stream still running after the grace period with an error event and stops its generation", async () => {
+    const { server, port, key, state } = await start();
+    const response = await chat(port, key, { model: "fake/endless", stream: true });
+    const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
+    const first = await reader?.read();
+    expect(first?.value).toMatch(/^data: /);
+    const closed = server.close({ graceMs: 100 });
+    let body = first?.value ?? "";
+    for (let part = await reader?.read(); part && !part.done; part = await reader?.read()) body += part.value;
+    await closed;
+    expect(body).not.toContain("[DONE]");
+    const last = JSON.parse(body.trim().split("\n\n").at(-1)?.slice("data: ".length) ?? "{}");
+    expect(last.error).toMatchObject({
+      code: "unavailable",
+      message: expect.stringMatching(/shutting down/),
+    });
+    expect(state.aborted).toBe(1);
   });
 });

@@ -1,3 +1,5 @@
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -21,9 +23,12 @@ import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
 import { createCompletionService } from "./completion-service.js";
 import { createHealthStatus, ServingStatus } from "./health-status.js";
+import { type CorsOrigins, createCors } from "./http/create-cors.js";
+import { setSecurityHeaders } from "./http/security-headers.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdFrom, correlationIdKey } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
+import { createRestHandler } from "./rest/create-rest-handler.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";
 import { createHealthService } from "./services/health-service.js";
 import { createInferenceService } from "./services/inference-service.js";
@@ -39,6 +44,15 @@ export interface ServerDeps {
   readMaxBytes?: number;
   /** Served at GET /metrics; main.ts builds it with createMetrics. */
   metrics?: Registry;
+  /** HTTP hygiene for every route on the port (main.ts reads CORS_ORIGIN, NOA_MAX_BODY_BYTES, NOA_REQUEST_TIMEOUT_MS). */
+  http?: {
+    /** Browser origins allowed by CORS; undefined: no CORS headers. */
+    corsOrigins?: CorsOrigins;
+    /** Largest REST request body, in bytes (413 beyond). Default 1 MiB. */
+    maxBodyBytes?: number;
+    /** How long a client may take to send a whole request (408 after); 0: no limit. Default 30 s. */
+    requestTimeoutMs?: number;
+  };
   /** Served at GET /ready (main.ts: createReadiness); without it /ready reports only serving or not. */
   readiness?: () => Promise<object>;
   /** Who may call and what they used: authentication, key management, rate limits, the usage ledger. */
@@ -57,7 +71,10 @@ export interface RpcServer {
   close(options: { graceMs: number }): Promise<void>;
 }
 
-/** Builds the one-port server: gRPC, gRPC-Web and Connect for every service, plus GET /health. */
+/**
+ * Builds the one-port server: gRPC, gRPC-Web and Connect for every service, the OpenAI-compatible REST
+ * API under /v1, GET /health, /ready and /metrics; security headers and CORS on all of them.
+ */
 export function build({
   registry,
   logger,
@@ -65,7 +82,9 @@ export function build({
   readiness,
   metrics,
   access,
+  http = {},
 }: ServerDeps): RpcServer {
+  const { corsOrigins, maxBodyBytes = 1024 * 1024, requestTimeoutMs = 30_000 } = http;
   const health = createHealthStatus([
     InferenceService.typeName,
     ModelService.typeName,
@@ -78,6 +97,15 @@ export function build({
     logger,
     accounting: { ...access.accounting, logger },
   });
+  const rest = createRestHandler({
+    completions,
+    registry,
+    authenticator: access.authenticator,
+    logger,
+    shutdownSignal: shutdown.signal,
+    limits: { maxBytes: maxBodyBytes, timeoutMs: requestTimeoutMs },
+  });
+  const cors = createCors(corsOrigins);
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(InferenceService, createInferenceService({ completions }));
@@ -111,6 +139,8 @@ export function build({
     shutdownSignal: shutdown.signal,
     readMaxBytes,
     fallback(request, response) {
+      // Connect's response type narrows `write`'s callback; it is node's http or http2 response all the same.
+      if (rest(request, response as ServerResponse | Http2ServerResponse)) return;
       const path = request.url?.split("?")[0];
       if (request.method === "GET" && path === "/metrics" && metrics) {
         metrics.metrics().then(
@@ -151,7 +181,14 @@ export function build({
       response.end(JSON.stringify({ error: { message: `no route for ${request.method} ${request.url}` } }));
     },
   });
-  const server = createOnePortServer(handler);
+  const server = createOnePortServer(
+    (request, response) => {
+      setSecurityHeaders(response);
+      if (cors(request, response)) return;
+      handler(request, response);
+    },
+    { requestTimeoutMs },
+  );
 
   return {
     listen: (port, host) => server.listen(port, host),

@@ -3,11 +3,16 @@ import type { UsageRecord, UsageStore, UsageSummaryRow } from "@noa/access";
 /** A UsageStore in memory for server tests: records are kept, so tests can assert what was written. */
 export function createInMemoryUsageStore(): UsageStore & { records: UsageRecord[] } {
   const records: UsageRecord[] = [];
+  const ids = new Set<string>();
   return {
     records,
     async insertMany(batch) {
-      for (const record of batch)
-        if (!records.some((existing) => existing.id === record.id)) records.push(record);
+      // Idempotent by id, like the database's primary key (the ledger retries batches).
+      for (const record of batch) {
+        if (ids.has(record.id)) continue;
+        ids.add(record.id);
+        records.push(record);
+      }
     },
     async summarize({ tenant, from, to }) {
       const rows = new Map<string, UsageSummaryRow>();

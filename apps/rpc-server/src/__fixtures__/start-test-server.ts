@@ -8,7 +8,7 @@ import {
 import { tinyModelPath, tinyModelThreads } from "@noa/providers/testing";
 import { pino } from "pino";
 import { createMetrics } from "../create-metrics.js";
-import { build } from "../server.js";
+import { build, type ServerDeps } from "../server.js";
 import { createTestAccess, withKey } from "./create-test-access.js";
 
 /**
@@ -21,6 +21,8 @@ export async function startTestServer(
     providers?: Provider[];
     routing?: unknown;
     access?: Awaited<ReturnType<typeof createTestAccess>>;
+    /** CORS, body limit and request timeout, as main.ts passes them. */
+    http?: ServerDeps["http"];
   } = {},
 ) {
   const testAccess = options.access ?? (await createTestAccess());
@@ -37,7 +39,13 @@ export async function startTestServer(
     config: parseRoutingConfig(options.routing),
     logger,
   });
-  const server = build({ registry, logger, metrics: createMetrics({ registry }), access: testAccess.access });
+  const server = build({
+    registry,
+    logger,
+    metrics: createMetrics({ registry }),
+    access: testAccess.access,
+    http: options.http,
+  });
   const { port } = await server.listen(0, "127.0.0.1");
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -1,0 +1,183 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Authenticator, Principal } from "@noa/access";
+import type { ModelRegistry } from "@noa/providers";
+import type { Logger } from "pino";
+import type { CompletionService } from "../completion-service.js";
+import { chatCompletionFormat, parseChatCompletionRequest } from "./openai-chat-completions.js";
+import { completionFormat, parseCompletionRequest } from "./openai-completions.js";
+import { getOpenAIModel, listOpenAIModels } from "./openai-models.js";
+import { type BodyLimits, readJsonBody } from "./read-json-body.js";
+import { createRestExchange, type RestExchange } from "./rest-exchange.js";
+import { RestRequestError } from "./rest-request-error.js";
+import { serveCompletion } from "./serve-completion.js";
+import { toOpenAIError } from "./to-openai-error.js";
+
+/** What the REST face needs: the same service layer, registry and authenticator as the Connect face. */
+export interface RestHandlerDeps {
+  completions: CompletionService;
+  registry: ModelRegistry;
+  authenticator: Authenticator;
+  logger: Logger;
+  /** Aborts every REST call in flight when the server's shutdown grace is over. */
+  shutdownSignal: AbortSignal;
+  limits: BodyLimits;
+}
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+type Action = (exchange: RestExchange, principal: Principal, param: string) => Promise<void>;
+
+/** A route: its template for logs (never a raw id) and its action per method. */
+interface Route {
+  template: string;
+  methods: Partial<Record<string, Action>>;
+}
+
+const modelsPrefix = "/v1/models/";
+const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /v1/models/{id}";
+
+/**
+ * The OpenAI-compatible REST face on the server's one port: routes `/v1/*` and returns false for any
+ * other path (so the caller can serve its own or 404). Each request gets a correlation id, is
+ * authenticated like an RPC (Bearer or x-api-key), runs through the completion service, answers errors
+ * in OpenAI's shape (toOpenAIError) and writes one log line when it ends.
+ */
+export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Response) => boolean {
+  const { completions, registry, authenticator, logger, shutdownSignal, limits } = deps;
+  const started = Math.floor(Date.now() / 1000);
+  // One shutdown listener for all exchanges rather than one each (EventTarget listeners are not cheap).
+  const inFlight = new Set<AbortController>();
+  shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const controller of inFlight) controller.abort(shutdownSignal.reason);
+    },
+    { once: true },
+  );
+
+  const completion =
+    (parse: typeof parseChatCompletionRequest, format: typeof chatCompletionFormat): Action =>
+    async (exchange, principal) => {
+      const request = parse(await readJsonBody(exchange.req, limits));
+      await serveCompletion({ exchange, completions, principal, request, format, logger });
+    };
+  const routes = new Map<string, Route>([
+    [
+      "/v1/chat/completions",
+      {
+        template: "/v1/chat/completions",
+        methods: { POST: completion(parseChatCompletionRequest, chatCompletionFormat) },
+      },
+    ],
+    [
+      "/v1/completions",
+      {
+        template: "/v1/completions",
+        methods: { POST: completion(parseCompletionRequest, completionFormat) },
+      },
+    ],
+    [
+      "/v1/models",
+      {
+        template: "/v1/models",
+        methods: {
+          GET: async (exchange, principal) =>
+            exchange.sendJson(200, await listOpenAIModels(registry, principal, started)),
+        },
+      },
+    ],
+  ]);
+  const modelRoute: Route = {
+    template: "/v1/models/{id}",
+    methods: {
+      GET: async (exchange, principal, id) =>
+        exchange.sendJson(200, await getOpenAIModel(registry, principal, id, started)),
+    },
+  };
+
+  async function serve(req: Request, res: Response, path: string): Promise<void> {
+    const startedAt = performance.now();
+    const exchange = createRestExchange(req, res, { signal: shutdownSignal, inFlight });
+    const method = req.method ?? "GET";
+    let route = routes.get(path);
+    let param = "";
+    if (!route && path.startsWith(modelsPrefix) && path.length > modelsPrefix.length) {
+      route = modelRoute;
+      param = safeDecode(path.slice(modelsPrefix.length));
+    }
+    try {
+      if (!route) {
+        throw new RestRequestError(404, `no route for ${method} ${path}; this API serves ${routeList}`, {
+          code: "unknown_url",
+        });
+      }
+      const action = route.methods[method];
+      if (!action) {
+        const allowed = Object.keys(route.methods).join(", ");
+        throw new RestRequestError(405, `${route.template} accepts ${allowed}, not ${method}`, {
+          code: "method_not_allowed",
+          headers: { allow: allowed },
+        });
+      }
+      const principal = await authenticator.authenticate(credentialsOf(req));
+      await action(exchange, principal, param);
+    } catch (error) {
+      if (!exchange.clientGone() && !res.headersSent) {
+        const { status, headers, body } = toOpenAIError(error, {
+          correlationId: exchange.correlationId,
+          logger,
+        });
+        // An unread body stays on an HTTP/1.1 connection: close it rather than read megabytes to reuse it.
+        if ((status === 413 || status === 408) && req.httpVersionMajor === 1) headers.connection = "close";
+        exchange.sendJson(status, body, headers);
+      } else if (!res.writableEnded && !exchange.clientGone()) {
+        // Unreachable unless an action threw after its response began: do not leave the client hanging.
+        logger.error({ err: error, correlationId: exchange.correlationId }, "REST response failed mid-way");
+        res.end();
+      }
+    } finally {
+      exchange.dispose();
+      logger.info(
+        {
+          correlationId: exchange.correlationId,
+          method,
+          route: route?.template ?? "unknown",
+          status: exchange.clientGone() ? 499 : exchange.status(),
+          ms: Math.round((performance.now() - startedAt) * 10) / 10,
+          ...exchange.log,
+        },
+        "rest",
+      );
+    }
+  }
+
+  return (req, res) => {
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    if (!path.startsWith("/v1/")) return false;
+    serve(req, res, path).catch((error: unknown) => {
+      logger.error({ err: error }, "REST request handling failed");
+      res.destroy?.();
+    });
+    return true;
+  };
+}
+
+/** Only the headers the authenticator reads, rather than a copy of them all. */
+function credentialsOf(req: Request): Headers {
+  const headers = new Headers();
+  const { authorization, "x-api-key": apiKey } = req.headers;
+  if (typeof authorization === "string") headers.set("authorization", authorization);
+  if (typeof apiKey === "string") headers.set("x-api-key", apiKey);
+  return headers;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

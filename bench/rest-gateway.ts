@@ -1,0 +1,93 @@
+/**
+ * NOA as the REST benchmark runs it, in its own process: the real router and OpenAI provider pointed at
+ * the upstream (argv[2]), API-key authentication, in-memory rate limiting (limits high enough never to
+ * refuse), the usage ledger (to a store that keeps nothing), a metrics registry, and pino at info writing
+ * every line to /dev/null. A second provider, `bench/instant`, answers at once in-process, to tell NOA's
+ * own cost from the OpenAI provider's. Over IPC: sends `{ type: "ready", baseUrl, key }`; answers `mark`
+ * (start counting), `stats` (CPU µs since the mark, peak RSS) and `provider` (the OpenAI provider called
+ * directly, one call at a time: CPU µs per call).
+ */
+import { createLocalRateLimiter } from "@noa/access";
+import {
+  createModelRegistry,
+  createOpenAIProvider,
+  createRouter,
+  type LanguageModel,
+  type Provider,
+  parseRoutingConfig,
+} from "@noa/providers";
+import { createMetrics } from "@noa/rpc-server/metrics";
+import { build } from "@noa/rpc-server/server";
+import { createTestAccess } from "@noa/rpc-server/testing";
+import { pino } from "pino";
+
+const upstream = process.argv[2] ?? "";
+const logger = pino(
+  { level: "info", base: { service: "rpc-server", env: "bench" } },
+  pino.destination({ dest: "/dev/null", sync: true }),
+);
+const access = await createTestAccess({
+  // The ledger batches every call's record off the request path, as in production; the store keeps none,
+  // as a database would keep them elsewhere (the test fixture's in-memory store would grow without end).
+  usageStore: { insertMany: async () => {}, summarize: async () => [] },
+  rateLimiter: createLocalRateLimiter({
+    defaults: { requestBurst: 1e9, requestsPerSecond: 1e9, tokensPerMinute: 1e12 },
+  }),
+});
+const key = (
+  await access.apiKeys.create({ name: "bench", tenant: "bench", scopes: ["inference", "models:read"] })
+).key;
+
+const usage = { promptTokens: 5, completionTokens: 8 };
+const instant: LanguageModel = {
+  provider: "bench",
+  modelId: "instant",
+  generate: async () => ({ text: "The sea is vast and deep and blue", finishReason: "stop", usage }),
+  async *stream() {
+    for (const text of ["The", " sea", " is", " vast", " and", " deep", " and", " blue"]) {
+      yield { type: "text-delta", text };
+    }
+    yield { type: "finish", finishReason: "stop", usage };
+  },
+};
+const bench: Provider = {
+  id: "bench",
+  listModels: async () => [],
+  languageModel: () => instant,
+  close: async () => {},
+};
+const openai = createOpenAIProvider({ apiKey: "sk-bench", baseURL: upstream, logger });
+const registry = createRouter({
+  registry: createModelRegistry({ providers: [openai, bench] }),
+  config: parseRoutingConfig({}),
+  logger,
+});
+const server = build({ registry, logger, metrics: createMetrics({ registry }), access: access.access });
+const { port } = await server.listen(0, "127.0.0.1");
+
+async function providerCost(count: number): Promise<number> {
+  const model = openai.languageModel("gpt-4o-mini");
+  const options = { messages: [{ role: "user" as const, content: "Tell me about the sea." }], maxTokens: 16 };
+  for (let i = 0; i < count / 5; i++) await model.generate(options);
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await model.generate(options);
+  const cpu = process.cpuUsage(before);
+  return (cpu.user + cpu.system) / count;
+}
+
+let mark = process.cpuUsage();
+process.on("message", (message: { type: string; count?: number }) => {
+  if (message.type === "mark") {
+    mark = process.cpuUsage();
+    process.send?.({ type: "marked" });
+  } else if (message.type === "stats") {
+    const cpu = process.cpuUsage(mark);
+    process.send?.({ type: "stats", cpuUs: cpu.user + cpu.system, maxRssKb: process.resourceUsage().maxRSS });
+  } else if (message.type === "provider") {
+    void providerCost(message.count ?? 2_000).then((cpuUs) => process.send?.({ type: "provider", cpuUs }));
+  }
+});
+process.on("disconnect", () => {
+  void server.close({ graceMs: 0 }).finally(() => process.exit(0));
+});
+process.send?.({ type: "ready", baseUrl: `http://127.0.0.1:${port}`, key });
