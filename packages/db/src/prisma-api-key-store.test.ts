@@ -2,30 +2,13 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ApiKeyRecord, type ApiKeyStore, createApiKeyService, generateApiKey } from "@noa/access";
-import { describeApiKeyStoreContract } from "@noa/access/testing";
+import { type ApiKeyStore, createApiKeyService } from "@noa/access";
+import { describeApiKeyStoreContract, newApiKeyRecord } from "@noa/access/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDatabase } from "./create-database.js";
 import { migrateDatabase } from "./migrate-database.js";
 import { createPrismaApiKeyStore } from "./prisma-api-key-store.js";
 import { createTestDatabase, type TestDatabase } from "./testing/create-test-database.js";
-
-type NewRecord = Omit<ApiKeyRecord, "createdAt" | "lastUsedAt" | "revokedAt">;
-
-function newRecord(overrides: Partial<NewRecord> = {}): NewRecord {
-  const { prefix, hash } = generateApiKey();
-  return {
-    id: randomUUID(),
-    name: "test key",
-    prefix,
-    hash,
-    tenant: "acme",
-    scopes: ["inference"],
-    allowedModels: [],
-    limits: {},
-    ...overrides,
-  };
-}
 
 describeApiKeyStoreContract("Prisma on PostgreSQL", async () => {
   const database = await createTestDatabase();
@@ -44,14 +27,14 @@ describe("createPrismaApiKeyStore on PostgreSQL", () => {
   });
 
   it("stamps createdAt from the clock it is given, to the millisecond", async () => {
-    const created = await store.create(newRecord());
+    const created = await store.create(newApiKeyRecord());
     expect(created.createdAt).toEqual(new Date("2030-01-01T12:00:00.123Z"));
     expect((await store.findByPrefix(created.prefix))?.createdAt).toEqual(created.createdAt);
   });
 
   it("pages in creation order even when every key has the same createdAt", async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await store.create(newRecord())).id);
+    for (let i = 0; i < 3; i++) ids.push((await store.create(newApiKeyRecord())).id);
     const first = await store.list({ includeRevoked: false, limit: 2 });
     const second = await store.list({ includeRevoked: false, limit: 2, cursor: first.nextCursor });
     expect([...first.keys, ...second.keys].map((key) => key.id)).toEqual(ids.reverse());
@@ -90,8 +73,10 @@ describe("createPrismaApiKeyStore on PGlite", () => {
     try {
       await migrateDatabase(database);
       const store = createPrismaApiKeyStore(database.prisma);
-      const admin = await store.create(newRecord({ scopes: ["admin"], limits: { requestsPerSecond: 0.5 } }));
-      const other = await store.create(newRecord({ tenant: "globex" }));
+      const admin = await store.create(
+        newApiKeyRecord({ scopes: ["admin"], limits: { requestsPerSecond: 0.5 } }),
+      );
+      const other = await store.create(newApiKeyRecord({ tenant: "globex" }));
       expect(await store.findByPrefix(admin.prefix)).toEqual(admin);
       expect((await store.list({ includeRevoked: false, limit: 1 })).keys).toEqual([other]);
       await store.touch(other.id, new Date("2030-01-01T00:00:00Z"));

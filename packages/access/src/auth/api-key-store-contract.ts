@@ -11,7 +11,8 @@ export interface ApiKeyStoreSubject {
 
 type NewRecord = Omit<ApiKeyRecord, "createdAt" | "lastUsedAt" | "revokedAt">;
 
-function newRecord(overrides: Partial<NewRecord> = {}): NewRecord {
+/** A valid record to create in a store under test (a fresh generated key's prefix and hash). */
+export function newApiKeyRecord(overrides: Partial<NewRecord> = {}): NewRecord {
   const { prefix, hash } = generateApiKey();
   return {
     id: randomUUID(),
@@ -43,7 +44,7 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
     });
 
     it("creates a record and finds it by prefix, with every field as given", async () => {
-      const input = newRecord({
+      const input = newApiKeyRecord({
         scopes: ["inference", "models:read"],
         allowedModels: ["openai/gpt-4o-mini", "default"],
         limits: { requestBurst: 20, requestsPerSecond: 2.5, tokensPerMinute: 10_000 },
@@ -58,13 +59,13 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
     });
 
     it("refuses a second record with the same prefix", async () => {
-      const first = newRecord();
+      const first = newApiKeyRecord();
       await store.create(first);
-      await expect(store.create(newRecord({ prefix: first.prefix }))).rejects.toThrow();
+      await expect(store.create(newApiKeyRecord({ prefix: first.prefix }))).rejects.toThrow();
     });
 
     it("hands out copies: changing a returned record changes nothing stored", async () => {
-      const created = await store.create(newRecord());
+      const created = await store.create(newApiKeyRecord());
       created.scopes.push("admin");
       created.tenant = "other";
       expect(await store.findByPrefix(created.prefix)).toMatchObject({
@@ -74,9 +75,9 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
     });
 
     it("lists newest first, by tenant, without revoked keys unless asked", async () => {
-      const a = await store.create(newRecord({ name: "a" }));
-      await store.create(newRecord({ name: "b", tenant: "globex" }));
-      await store.create(newRecord({ name: "c" }));
+      const a = await store.create(newApiKeyRecord({ name: "a" }));
+      await store.create(newApiKeyRecord({ name: "b", tenant: "globex" }));
+      await store.create(newApiKeyRecord({ name: "c" }));
       await store.revoke(a.id, new Date());
       const names = async (filter: Parameters<ApiKeyStore["list"]>[0]) =>
         (await store.list(filter)).keys.map((key) => key.name);
@@ -88,7 +89,7 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
 
     it("pages with the cursor: every key once, no cursor after the last page", async () => {
       const created: string[] = [];
-      for (let i = 0; i < 5; i++) created.push((await store.create(newRecord({ name: `k${i}` }))).id);
+      for (let i = 0; i < 5; i++) created.push((await store.create(newApiKeyRecord({ name: `k${i}` }))).id);
       const seen: string[] = [];
       let cursor: string | undefined;
       let pages = 0;
@@ -105,7 +106,7 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
     });
 
     it("revokes once: the first revocation time is kept; an unknown id gives undefined", async () => {
-      const created = await store.create(newRecord());
+      const created = await store.create(newApiKeyRecord());
       const first = new Date("2030-01-01T00:00:00Z");
       expect((await store.revoke(created.id, first))?.revokedAt).toEqual(first);
       expect((await store.revoke(created.id, new Date("2031-01-01T00:00:00Z")))?.revokedAt).toEqual(first);
@@ -114,7 +115,7 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
     });
 
     it("records the last use", async () => {
-      const created = await store.create(newRecord());
+      const created = await store.create(newApiKeyRecord());
       const at = new Date("2030-01-01T00:00:00Z");
       await store.touch(created.id, at);
       expect((await store.findByPrefix(created.prefix))?.lastUsedAt).toEqual(at);
@@ -122,9 +123,9 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
 
     it("knows whether an unrevoked admin key exists", async () => {
       expect(await store.hasActiveAdmin()).toBe(false);
-      await store.create(newRecord({ scopes: ["inference", "jobs"] }));
+      await store.create(newApiKeyRecord({ scopes: ["inference", "jobs"] }));
       expect(await store.hasActiveAdmin()).toBe(false);
-      const admin = await store.create(newRecord({ scopes: ["admin"], tenant: "admin" }));
+      const admin = await store.create(newApiKeyRecord({ scopes: ["admin"], tenant: "admin" }));
       expect(await store.hasActiveAdmin()).toBe(true);
       await store.revoke(admin.id, new Date());
       expect(await store.hasActiveAdmin()).toBe(false);

@@ -1,2 +1,6 @@
 /** Test support other packages import (`@noa/access/testing`); imports vitest. */
-export { type ApiKeyStoreSubject, describeApiKeyStoreContract } from "../auth/api-key-store-contract.js";
+export {
+  type ApiKeyStoreSubject,
+  describeApiKeyStoreContract,
+  newApiKeyRecord,
+} from "../auth/api-key-store-contract.js";
