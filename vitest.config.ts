@@ -5,5 +5,6 @@ export default defineConfig({
     include: ["{apps,packages}/*/src/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    setupFiles: ["./vitest.setup.ts"],
   },
 });

@@ -1,20 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { AccessError, type KeyLimits, type Principal, type UsageRecord } from "@noa/access";
+import { AccessError, type Principal, type RateLimiter, type UsageRecord } from "@noa/access";
 import type { Usage } from "@noa/providers";
 import type { Logger } from "pino";
 
-/** The rate limiter as the server uses it (@noa/access createRedisRateLimiter / createLocalRateLimiter). */
-export interface RateLimiterPort {
-  admit(
-    key: string,
-    limits: KeyLimits,
-  ): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number; reason: "requests" | "tokens" }>;
-  chargeTokens(key: string, tokens: number, limits: KeyLimits): Promise<void>;
+/** Where the caller's request bucket stands after admitting a call (for `x-ratelimit-*` headers). */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the bucket is full again. */
+  resetMs: number;
 }
 
 /** Everything that accounts for a call: limits before it, the ledger and token budget after it. */
 export interface AccountingDeps {
-  rateLimiter: RateLimiterPort;
+  rateLimiter: RateLimiter;
   ledger: { record(record: UsageRecord): void };
   prices: { costOf(model: string, usage: Usage): number };
   logger: Logger;
@@ -38,7 +37,7 @@ export interface CallOutcome {
 export async function beginCall(
   deps: AccountingDeps,
   call: { principal: Principal; modelRequested: string; correlationId: string },
-): Promise<{ settle(outcome: CallOutcome): number }> {
+): Promise<{ rateLimit: RateLimitState; settle(outcome: CallOutcome): number }> {
   const { principal } = call;
   // A JWT subject and an API key id never share a bucket.
   const limitKey = `${principal.kind}:${principal.id}`;
@@ -56,6 +55,7 @@ export async function beginCall(
   const createdAt = new Date();
   let settled = false;
   return {
+    rateLimit: { limit: verdict.limit, remaining: verdict.remaining, resetMs: verdict.resetMs },
     settle({ status, errorCode, usage, servedBy }) {
       if (settled) return 0;
       settled = true;

@@ -8,7 +8,7 @@ import type {
   Usage,
 } from "@noa/providers";
 import type { Logger } from "pino";
-import { type AccountingDeps, beginCall } from "./call-accounting.js";
+import { type AccountingDeps, beginCall, type RateLimitState } from "./call-accounting.js";
 import { codeName } from "./classify-error.js";
 
 /** A completion as both faces (Connect and OpenAI REST) ask for it, after their own validation. */
@@ -41,6 +41,8 @@ export type CompletionEvent = { type: "text"; text: string } | ({ type: "finish"
 
 /** One admitted call: either generate or stream it, once. */
 export interface CompletionCall {
+  /** The caller's request bucket after this call was admitted. */
+  rateLimit: RateLimitState;
   generate(): Promise<{ text: string } & CompletionFinish>;
   stream(): AsyncGenerator<CompletionEvent>;
 }
@@ -97,6 +99,7 @@ export function createCompletionService({
         });
 
       return {
+        rateLimit: call.rateLimit,
         async generate() {
           try {
             const result = await languageModel.generate(callOptions);

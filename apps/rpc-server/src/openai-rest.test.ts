@@ -280,11 +280,13 @@ describe("errors in OpenAI's shape", () => {
 
   it("refuses a key past its rate limit with 429, Retry-After and retry-after-ms", async () => {
     const limited = sdk(await newKey({ rateLimit: { requestBurst: 1, requestsPerSecond: 0.001 } }));
-    await limited.chat.completions.create({
-      model: "openai/gpt-4o-mini",
-      messages: user("Hi"),
-      max_tokens: 1,
-    });
+    const { response } = await limited.chat.completions
+      .create({ model: "openai/gpt-4o-mini", messages: user("Hi"), max_tokens: 1 })
+      .withResponse();
+    // The admitted call says where the key's bucket stands, under OpenAI's header names.
+    expect(response.headers.get("x-ratelimit-limit-requests")).toBe("1");
+    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    expect(response.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+s$/);
     const refused = await errorOf(
       limited.chat.completions.create({ model: "openai/gpt-4o-mini", messages: user("Hi"), max_tokens: 1 }),
     );
