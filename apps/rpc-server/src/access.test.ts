@@ -165,6 +165,23 @@ describe("JWT", () => {
   });
 });
 
+describe("model allow-lists", () => {
+  it("lists only the models a key may use and refuses the others by id", async () => {
+    const server = await start();
+    const all = await newKey(server, { scopes: [Scope.MODELS_READ] });
+    expect((await clients(server, all.auth).models.listModels({})).models.map((m) => m.id)).toContain(model);
+    const openaiOnly = await newKey(server, { scopes: [Scope.MODELS_READ], allowedModels: ["openai/*"] });
+    expect((await clients(server, openaiOnly.auth).models.listModels({})).models).toEqual([]);
+    expect((await errorOf(clients(server, openaiOnly.auth).models.getModel({ id: model }))).code).toBe(
+      Code.PermissionDenied,
+    );
+    const llamaOnly = await newKey(server, { scopes: [Scope.MODELS_READ], allowedModels: ["llama-cpp/*"] });
+    expect((await clients(server, llamaOnly.auth).models.listModels({})).models.map((m) => m.id)).toEqual([
+      model,
+    ]);
+  });
+});
+
 describe("authorization", () => {
   it("refuses a key without the scope, a model outside its allow-list, and key management without admin", async () => {
     const server = await start();

@@ -55,6 +55,7 @@ function sdk(apiKey: string): OpenAI {
 
 async function newKey(input: {
   scopes?: Scope[];
+  allowedModels?: string[];
   rateLimit?: { requestBurst?: number; requestsPerSecond?: number };
 }): Promise<string> {
   const keys = createClient(
@@ -242,6 +243,17 @@ describe("legacy completions and models", () => {
       headers: { authorization: `Bearer ${server.adminKey}` },
     });
     expect(await raw.json()).toMatchObject({ id: server.modelId });
+  });
+
+  it("lists only the models a key may use", async () => {
+    const openaiOnly = sdk(await newKey({ scopes: [Scope.MODELS_READ], allowedModels: ["openai/*"] }));
+    const ids = [];
+    for await (const model of openaiOnly.models.list()) ids.push(model.id);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.every((id) => id.startsWith("openai/"))).toBe(true);
+    expect(await errorOf(openaiOnly.models.retrieve(server.modelId))).toBeInstanceOf(
+      OpenAI.PermissionDeniedError,
+    );
   });
 });
 

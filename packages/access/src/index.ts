@@ -1,6 +1,6 @@
 export { AccessError, type AccessErrorCode } from "./auth/access-error.js";
 export type { ApiKeyRecord, ApiKeyStore } from "./auth/api-key-store.js";
-export { hasScope, requireModel, requireScope } from "./auth/authorize.js";
+export { hasModel, hasScope, requireModel, requireScope } from "./auth/authorize.js";
 export {
   type ApiKeyService,
   type ApiKeyServiceOptions,

@@ -1,4 +1,4 @@
-import { type Principal, requireScope } from "@noa/access";
+import { hasModel, type Principal, requireModel, requireScope } from "@noa/access";
 import type { ModelInfo, ModelRegistry } from "@noa/providers";
 
 /** OpenAI's model object (https://platform.openai.com/docs/api-reference/models/object). */
@@ -15,14 +15,14 @@ function toOpenAIModel(model: ModelInfo, created: number): OpenAIModel {
   return { id: model.id, object: "model", created, owned_by: model.provider };
 }
 
-/** `GET /v1/models`: every model and alias the router serves; needs the `models:read` scope. */
+/** `GET /v1/models`: the models and aliases the router serves that the caller may use; needs `models:read`. */
 export async function listOpenAIModels(
   registry: ModelRegistry,
   principal: Principal,
   created: number,
 ): Promise<{ object: "list"; data: OpenAIModel[] }> {
   requireScope(principal, "models:read");
-  const models = await registry.listModels();
+  const models = (await registry.listModels()).filter((model) => hasModel(principal, model.id));
   return { object: "list", data: models.map((model) => toOpenAIModel(model, created)) };
 }
 
@@ -34,5 +34,6 @@ export async function getOpenAIModel(
   created: number,
 ): Promise<OpenAIModel> {
   requireScope(principal, "models:read");
+  requireModel(principal, id);
   return toOpenAIModel(await registry.getModel(id), created);
 }

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { requireScope } from "@noa/access";
+import { hasModel, requireModel, requireScope } from "@noa/access";
 import {
   Capability,
   CircuitState,
@@ -27,7 +27,7 @@ const circuitStates: Record<BreakerState, CircuitState> = {
   "half-open": CircuitState.HALF_OPEN,
 };
 
-/** ModelService over the model router; needs the `models:read` scope. */
+/** ModelService over the model router; needs the `models:read` scope and lists only the models the caller may use. */
 export function createModelService({
   registry,
 }: {
@@ -35,15 +35,18 @@ export function createModelService({
 }): ServiceImpl<typeof ModelService> {
   return {
     async listModels(_request, context) {
-      requireScope(principalOf(context.values), "models:read");
-      const models = await registry.listModels();
+      const principal = principalOf(context.values);
+      requireScope(principal, "models:read");
+      const models = (await registry.listModels()).filter((model) => hasModel(principal, model.id));
       return create(ListModelsResponseSchema, { models: models.map(toProtoModel) });
     },
     async getModel(request, context) {
-      requireScope(principalOf(context.values), "models:read");
+      const principal = principalOf(context.values);
+      requireScope(principal, "models:read");
       if (request.id.trim() === "") {
         throw new ConnectError("id is required: set it to a model id from ListModels", Code.InvalidArgument);
       }
+      requireModel(principal, request.id.trim());
       return create(GetModelResponseSchema, {
         model: toProtoModel(await registry.getModel(request.id.trim())),
       });

@@ -17,16 +17,23 @@ export function requireScope(principal: Principal, scope: Scope): void {
 }
 
 /**
- * Throws `permission-denied` unless the caller may use `modelId` (as requested: an id or an alias). An
- * empty allow-list means every model; `<provider>/*` allows a whole provider. Applies to admins too.
+ * Whether the caller may use `modelId` (as requested: an id or an alias). An empty allow-list means every
+ * model; `<provider>/*` allows a whole provider. Applies to admins too.
  */
-export function requireModel(principal: Principal, modelId: string): void {
+export function hasModel(principal: Principal, modelId: string): boolean {
   const allowed = principal.allowedModels;
-  if (allowed.length === 0) return;
-  for (const entry of allowed) {
-    if (entry === modelId) return;
-    if (entry.endsWith("/*") && modelId.startsWith(entry.slice(0, -1))) return;
-  }
+  return (
+    allowed.length === 0 ||
+    allowed.some(
+      (entry) => entry === modelId || (entry.endsWith("/*") && modelId.startsWith(entry.slice(0, -1))),
+    )
+  );
+}
+
+/** Throws `permission-denied` naming the model and the allow-list unless {@link hasModel}. */
+export function requireModel(principal: Principal, modelId: string): void {
+  if (hasModel(principal, modelId)) return;
+  const allowed = principal.allowedModels;
   throw new AccessError(
     "permission-denied",
     `this ${credentialName(principal)} may not use model "${modelId}" (allowed: ${allowed.join(", ")})`,
