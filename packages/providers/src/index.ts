@@ -9,6 +9,7 @@ export {
   DEFAULT_ANTHROPIC_MODELS,
 } from "./anthropic/anthropic-provider.js";
 export { mapAnthropicError } from "./anthropic/map-anthropic-error.js";
+export { collectStream } from "./collect-stream.js";
 export { CircuitOpenError } from "./errors/circuit-open-error.js";
 export { InvalidRequestError } from "./errors/invalid-request-error.js";
 export { isRetryableStatus } from "./errors/is-retryable-status.js";

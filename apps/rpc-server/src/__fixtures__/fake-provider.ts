@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type CallOptions,
+  collectStream,
   type LanguageModel,
   type ModelInfo,
   NoSuchModelError,
@@ -71,14 +72,7 @@ export function createFakeProvider() {
       provider: "fake",
       modelId,
       stream,
-      async generate(options) {
-        let text = "";
-        for await (const part of stream(options)) {
-          if (part.type === "text-delta") text += part.text;
-          else return { text, finishReason: part.finishReason, usage: part.usage };
-        }
-        throw new Error("stream ended without finish");
-      },
+      generate: (options) => collectStream(stream(options), { provider: "fake", modelId }),
     };
   };
   const provider: Provider = {

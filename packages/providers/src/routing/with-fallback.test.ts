@@ -2,23 +2,12 @@ import { describe, expect, it } from "vitest";
 import { NoTargetAvailableError } from "../errors/no-target-available-error.js";
 import { ProviderError } from "../errors/provider-error.js";
 import { StreamInterruptedError } from "../errors/stream-interrupted-error.js";
-import type { StreamPart } from "../language-model.js";
-import { createFakeLanguageModel } from "../testing/fake-language-model.js";
+import { createFakeLanguageModel, drainStream as run } from "../testing/fake-language-model.js";
 import { withFallback } from "./with-fallback.js";
 
 const messages = [{ role: "user" as const, content: "hi" }];
 const retryable = new ProviderError("503", { provider: "a", statusCode: 503, isRetryable: true });
 const callerFault = new ProviderError("400", { provider: "a", statusCode: 400, isRetryable: false });
-
-async function run(stream: AsyncIterable<StreamPart>) {
-  const parts: StreamPart[] = [];
-  try {
-    for await (const part of stream) parts.push(part);
-    return { parts, error: undefined };
-  } catch (error) {
-    return { parts, error };
-  }
-}
 
 describe("withFallback", () => {
   it("answers from the next target after a retryable failure", async () => {

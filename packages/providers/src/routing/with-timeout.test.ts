@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { TimeoutError } from "../errors/timeout-error.js";
 import type { StreamPart } from "../language-model.js";
-import { createFakeLanguageModel } from "../testing/fake-language-model.js";
+import { createFakeLanguageModel, drainStream as run } from "../testing/fake-language-model.js";
 import { withTimeout } from "./with-timeout.js";
 
 const messages = [{ role: "user" as const, content: "hi" }];
-
-async function run(stream: AsyncIterable<StreamPart>) {
-  const parts: StreamPart[] = [];
-  try {
-    for await (const part of stream) parts.push(part);
-    return { parts, error: undefined };
-  } catch (error) {
-    return { parts, error };
-  }
-}
 
 describe("withTimeout", () => {
   it("aborts a target that sends no first token in time and throws a retryable TimeoutError", async () => {

@@ -56,3 +56,16 @@ export function createFakeLanguageModel(provider: string, modelId: string, behav
   };
   return { model, state };
 }
+
+/** Reads a stream to its end or its error, for tests that assert both what arrived and how it ended. */
+export async function drainStream(
+  stream: AsyncIterable<StreamPart>,
+): Promise<{ parts: StreamPart[]; error: unknown }> {
+  const parts: StreamPart[] = [];
+  try {
+    for await (const part of stream) parts.push(part);
+    return { parts, error: undefined };
+  } catch (error) {
+    return { parts, error };
+  }
+}
