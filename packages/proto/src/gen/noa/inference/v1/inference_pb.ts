@@ -10,7 +10,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file noa/inference/v1/inference.proto.
  */
 export const file_noa_inference_v1_inference: GenFile = /*@__PURE__*/
-  fileDesc("CiBub2EvaW5mZXJlbmNlL3YxL2luZmVyZW5jZS5wcm90bxIQbm9hLmluZmVyZW5jZS52MSJACgdNZXNzYWdlEiQKBHJvbGUYASABKA4yFi5ub2EuaW5mZXJlbmNlLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDSLnAQoPQ29tcGxldGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEisKCG1lc3NhZ2VzGAIgAygLMhkubm9hLmluZmVyZW5jZS52MS5NZXNzYWdlEhcKCm1heF90b2tlbnMYAyABKAVIAIgBARIYCgt0ZW1wZXJhdHVyZRgEIAEoAUgBiAEBEhIKBXRvcF9wGAUgASgBSAKIAQESDAoEc3RvcBgGIAMoCRIRCgRzZWVkGAcgASgNSAOIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCLQAQoQQ29tcGxldGVSZXNwb25zZRIMCgR0ZXh0GAEgASgJEjUKDWZpbmlzaF9yZWFzb24YAiABKA4yHi5ub2EuaW5mZXJlbmNlLnYxLkZpbmlzaFJlYXNvbhImCgV1c2FnZRgDIAEoCzIXLm5vYS5pbmZlcmVuY2UudjEuVXNhZ2USEAoIcHJvdmlkZXIYBCABKAkSDQoFbW9kZWwYBSABKAkSCgoCaWQYBiABKAkSEAoIYXR0ZW1wdHMYByABKA0SEAoIY29zdF91c2QYCCABKAEi7QEKFVN0cmVhbUNvbXBsZXRlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIrCghtZXNzYWdlcxgCIAMoCzIZLm5vYS5pbmZlcmVuY2UudjEuTWVzc2FnZRIXCgptYXhfdG9rZW5zGAMgASgFSACIAQESGAoLdGVtcGVyYXR1cmUYBCABKAFIAYgBARISCgV0b3BfcBgFIAEoAUgCiAEBEgwKBHN0b3AYBiADKAkSEQoEc2VlZBgHIAEoDUgDiAEBQg0KC19tYXhfdG9rZW5zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCBwoFX3NlZWQi1gEKFlN0cmVhbUNvbXBsZXRlUmVzcG9uc2USDAoEdGV4dBgBIAEoCRI1Cg1maW5pc2hfcmVhc29uGAIgASgOMh4ubm9hLmluZmVyZW5jZS52MS5GaW5pc2hSZWFzb24SJgoFdXNhZ2UYAyABKAsyFy5ub2EuaW5mZXJlbmNlLnYxLlVzYWdlEhAKCHByb3ZpZGVyGAQgASgJEg0KBW1vZGVsGAUgASgJEgoKAmlkGAYgASgJEhAKCGF0dGVtcHRzGAcgASgNEhAKCGNvc3RfdXNkGAggASgBKlAKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAyqeAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEiAKHEZJTklTSF9SRUFTT05fQ09OVEVOVF9GSUxURVIQAxIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBAEMswBChBJbmZlcmVuY2VTZXJ2aWNlElEKCENvbXBsZXRlEiEubm9hLmluZmVyZW5jZS52MS5Db21wbGV0ZVJlcXVlc3QaIi5ub2EuaW5mZXJlbmNlLnYxLkNvbXBsZXRlUmVzcG9uc2USZQoOU3RyZWFtQ29tcGxldGUSJy5ub2EuaW5mZXJlbmNlLnYxLlN0cmVhbUNvbXBsZXRlUmVxdWVzdBooLm5vYS5pbmZlcmVuY2UudjEuU3RyZWFtQ29tcGxldGVSZXNwb25zZTABYgZwcm90bzM");
+  fileDesc("CiBub2EvaW5mZXJlbmNlL3YxL2luZmVyZW5jZS5wcm90bxIQbm9hLmluZmVyZW5jZS52MSJACgdNZXNzYWdlEiQKBHJvbGUYASABKA4yFi5ub2EuaW5mZXJlbmNlLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCSJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDSJjCgxDYWNoZUNvbnRyb2wSKQoEbW9kZRgBIAEoDjIbLm5vYS5pbmZlcmVuY2UudjEuQ2FjaGVNb2RlEhgKC3R0bF9zZWNvbmRzGAIgASgNSACIAQFCDgoMX3R0bF9zZWNvbmRzIpYCCg9Db21wbGV0ZVJlcXVlc3QSDQoFbW9kZWwYASABKAkSKwoIbWVzc2FnZXMYAiADKAsyGS5ub2EuaW5mZXJlbmNlLnYxLk1lc3NhZ2USFwoKbWF4X3Rva2VucxgDIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAQgASgBSAGIAQESEgoFdG9wX3AYBSABKAFIAogBARIMCgRzdG9wGAYgAygJEhEKBHNlZWQYByABKA1IA4gBARItCgVjYWNoZRgIIAEoCzIeLm5vYS5pbmZlcmVuY2UudjEuQ2FjaGVDb250cm9sQg0KC19tYXhfdG9rZW5zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCBwoFX3NlZWQi9AEKEENvbXBsZXRlUmVzcG9uc2USDAoEdGV4dBgBIAEoCRI1Cg1maW5pc2hfcmVhc29uGAIgASgOMh4ubm9hLmluZmVyZW5jZS52MS5GaW5pc2hSZWFzb24SJgoFdXNhZ2UYAyABKAsyFy5ub2EuaW5mZXJlbmNlLnYxLlVzYWdlEhAKCHByb3ZpZGVyGAQgASgJEg0KBW1vZGVsGAUgASgJEgoKAmlkGAYgASgJEhAKCGF0dGVtcHRzGAcgASgNEhAKCGNvc3RfdXNkGAggASgBEg4KBmNhY2hlZBgJIAEoCBISCgpjYWNoZV90aWVyGAogASgJIpwCChVTdHJlYW1Db21wbGV0ZVJlcXVlc3QSDQoFbW9kZWwYASABKAkSKwoIbWVzc2FnZXMYAiADKAsyGS5ub2EuaW5mZXJlbmNlLnYxLk1lc3NhZ2USFwoKbWF4X3Rva2VucxgDIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAQgASgBSAGIAQESEgoFdG9wX3AYBSABKAFIAogBARIMCgRzdG9wGAYgAygJEhEKBHNlZWQYByABKA1IA4gBARItCgVjYWNoZRgIIAEoCzIeLm5vYS5pbmZlcmVuY2UudjEuQ2FjaGVDb250cm9sQg0KC19tYXhfdG9rZW5zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCBwoFX3NlZWQi+gEKFlN0cmVhbUNvbXBsZXRlUmVzcG9uc2USDAoEdGV4dBgBIAEoCRI1Cg1maW5pc2hfcmVhc29uGAIgASgOMh4ubm9hLmluZmVyZW5jZS52MS5GaW5pc2hSZWFzb24SJgoFdXNhZ2UYAyABKAsyFy5ub2EuaW5mZXJlbmNlLnYxLlVzYWdlEhAKCHByb3ZpZGVyGAQgASgJEg0KBW1vZGVsGAUgASgJEgoKAmlkGAYgASgJEhAKCGF0dGVtcHRzGAcgASgNEhAKCGNvc3RfdXNkGAggASgBEg4KBmNhY2hlZBgJIAEoCBISCgpjYWNoZV90aWVyGAogASgJKlAKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAyqeAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEiAKHEZJTklTSF9SRUFTT05fQ09OVEVOVF9GSUxURVIQAxIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBAEKmoKCUNhY2hlTW9kZRIaChZDQUNIRV9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPQ0FDSEVfTU9ERV9TS0lQEAESFgoSQ0FDSEVfTU9ERV9SRUZSRVNIEAISFAoQQ0FDSEVfTU9ERV9GT1JDRRADMswBChBJbmZlcmVuY2VTZXJ2aWNlElEKCENvbXBsZXRlEiEubm9hLmluZmVyZW5jZS52MS5Db21wbGV0ZVJlcXVlc3QaIi5ub2EuaW5mZXJlbmNlLnYxLkNvbXBsZXRlUmVzcG9uc2USZQoOU3RyZWFtQ29tcGxldGUSJy5ub2EuaW5mZXJlbmNlLnYxLlN0cmVhbUNvbXBsZXRlUmVxdWVzdBooLm5vYS5pbmZlcmVuY2UudjEuU3RyZWFtQ29tcGxldGVSZXNwb25zZTABYgZwcm90bzM");
 
 /**
  * Message is one turn of a conversation.
@@ -125,6 +125,55 @@ export const UsageSchema: GenMessage<Usage, {jsonType: UsageJson}> = /*@__PURE__
   messageDesc(file_noa_inference_v1_inference, 1);
 
 /**
+ * CacheControl is a request's cache instructions, like HTTP's Cache-Control.
+ *
+ * @generated from message noa.inference.v1.CacheControl
+ */
+export type CacheControl = Message$1<"noa.inference.v1.CacheControl"> & {
+  /**
+   * How to use the cache.
+   *
+   * @generated from field: noa.inference.v1.CacheMode mode = 1;
+   */
+  mode: CacheMode;
+
+  /**
+   * How long a stored answer stays valid, in seconds; unset means each tier's default TTL.
+   *
+   * @generated from field: optional uint32 ttl_seconds = 2;
+   */
+  ttlSeconds?: number | undefined;
+};
+
+/**
+ * CacheControl is a request's cache instructions, like HTTP's Cache-Control.
+ *
+ * @generated from message noa.inference.v1.CacheControl
+ */
+export type CacheControlJson = {
+  /**
+   * How to use the cache.
+   *
+   * @generated from field: noa.inference.v1.CacheMode mode = 1;
+   */
+  mode?: CacheModeJson;
+
+  /**
+   * How long a stored answer stays valid, in seconds; unset means each tier's default TTL.
+   *
+   * @generated from field: optional uint32 ttl_seconds = 2;
+   */
+  ttlSeconds?: number;
+};
+
+/**
+ * Describes the message noa.inference.v1.CacheControl.
+ * Use `create(CacheControlSchema)` to create a new message.
+ */
+export const CacheControlSchema: GenMessage<CacheControl, {jsonType: CacheControlJson}> = /*@__PURE__*/
+  messageDesc(file_noa_inference_v1_inference, 2);
+
+/**
  * CompleteRequest asks for a whole answer.
  *
  * @generated from message noa.inference.v1.CompleteRequest
@@ -178,6 +227,13 @@ export type CompleteRequest = Message$1<"noa.inference.v1.CompleteRequest"> & {
    * @generated from field: optional uint32 seed = 7;
    */
   seed?: number | undefined;
+
+  /**
+   * How this request uses the response cache; unset means the server's defaults.
+   *
+   * @generated from field: noa.inference.v1.CacheControl cache = 8;
+   */
+  cache?: CacheControl | undefined;
 };
 
 /**
@@ -234,6 +290,13 @@ export type CompleteRequestJson = {
    * @generated from field: optional uint32 seed = 7;
    */
   seed?: number;
+
+  /**
+   * How this request uses the response cache; unset means the server's defaults.
+   *
+   * @generated from field: noa.inference.v1.CacheControl cache = 8;
+   */
+  cache?: CacheControlJson;
 };
 
 /**
@@ -241,7 +304,7 @@ export type CompleteRequestJson = {
  * Use `create(CompleteRequestSchema)` to create a new message.
  */
 export const CompleteRequestSchema: GenMessage<CompleteRequest, {jsonType: CompleteRequestJson}> = /*@__PURE__*/
-  messageDesc(file_noa_inference_v1_inference, 2);
+  messageDesc(file_noa_inference_v1_inference, 3);
 
 /**
  * CompleteResponse is a whole answer.
@@ -304,6 +367,20 @@ export type CompleteResponse = Message$1<"noa.inference.v1.CompleteResponse"> & 
    * @generated from field: double cost_usd = 8;
    */
   costUsd: number;
+
+  /**
+   * Whether the answer was served from the cache (then cost_usd is 0 and no provider was called).
+   *
+   * @generated from field: bool cached = 9;
+   */
+  cached: boolean;
+
+  /**
+   * The cache tier that served it: `memory`, `redis` or `database`; empty when not cached.
+   *
+   * @generated from field: string cache_tier = 10;
+   */
+  cacheTier: string;
 };
 
 /**
@@ -367,6 +444,20 @@ export type CompleteResponseJson = {
    * @generated from field: double cost_usd = 8;
    */
   costUsd?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * Whether the answer was served from the cache (then cost_usd is 0 and no provider was called).
+   *
+   * @generated from field: bool cached = 9;
+   */
+  cached?: boolean;
+
+  /**
+   * The cache tier that served it: `memory`, `redis` or `database`; empty when not cached.
+   *
+   * @generated from field: string cache_tier = 10;
+   */
+  cacheTier?: string;
 };
 
 /**
@@ -374,7 +465,7 @@ export type CompleteResponseJson = {
  * Use `create(CompleteResponseSchema)` to create a new message.
  */
 export const CompleteResponseSchema: GenMessage<CompleteResponse, {jsonType: CompleteResponseJson}> = /*@__PURE__*/
-  messageDesc(file_noa_inference_v1_inference, 3);
+  messageDesc(file_noa_inference_v1_inference, 4);
 
 /**
  * StreamCompleteRequest asks for an answer streamed token by token; fields as in CompleteRequest.
@@ -430,6 +521,13 @@ export type StreamCompleteRequest = Message$1<"noa.inference.v1.StreamCompleteRe
    * @generated from field: optional uint32 seed = 7;
    */
   seed?: number | undefined;
+
+  /**
+   * How this request uses the response cache; unset means the server's defaults.
+   *
+   * @generated from field: noa.inference.v1.CacheControl cache = 8;
+   */
+  cache?: CacheControl | undefined;
 };
 
 /**
@@ -486,6 +584,13 @@ export type StreamCompleteRequestJson = {
    * @generated from field: optional uint32 seed = 7;
    */
   seed?: number;
+
+  /**
+   * How this request uses the response cache; unset means the server's defaults.
+   *
+   * @generated from field: noa.inference.v1.CacheControl cache = 8;
+   */
+  cache?: CacheControlJson;
 };
 
 /**
@@ -493,7 +598,7 @@ export type StreamCompleteRequestJson = {
  * Use `create(StreamCompleteRequestSchema)` to create a new message.
  */
 export const StreamCompleteRequestSchema: GenMessage<StreamCompleteRequest, {jsonType: StreamCompleteRequestJson}> = /*@__PURE__*/
-  messageDesc(file_noa_inference_v1_inference, 4);
+  messageDesc(file_noa_inference_v1_inference, 5);
 
 /**
  * StreamCompleteResponse is one step of a streamed answer.
@@ -556,6 +661,20 @@ export type StreamCompleteResponse = Message$1<"noa.inference.v1.StreamCompleteR
    * @generated from field: double cost_usd = 8;
    */
   costUsd: number;
+
+  /**
+   * Set on the last message only: whether the answer was replayed from the cache.
+   *
+   * @generated from field: bool cached = 9;
+   */
+  cached: boolean;
+
+  /**
+   * Set on the last message only: the cache tier that served it (`memory`, `redis`, `database`).
+   *
+   * @generated from field: string cache_tier = 10;
+   */
+  cacheTier: string;
 };
 
 /**
@@ -619,6 +738,20 @@ export type StreamCompleteResponseJson = {
    * @generated from field: double cost_usd = 8;
    */
   costUsd?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * Set on the last message only: whether the answer was replayed from the cache.
+   *
+   * @generated from field: bool cached = 9;
+   */
+  cached?: boolean;
+
+  /**
+   * Set on the last message only: the cache tier that served it (`memory`, `redis`, `database`).
+   *
+   * @generated from field: string cache_tier = 10;
+   */
+  cacheTier?: string;
 };
 
 /**
@@ -626,7 +759,7 @@ export type StreamCompleteResponseJson = {
  * Use `create(StreamCompleteResponseSchema)` to create a new message.
  */
 export const StreamCompleteResponseSchema: GenMessage<StreamCompleteResponse, {jsonType: StreamCompleteResponseJson}> = /*@__PURE__*/
-  messageDesc(file_noa_inference_v1_inference, 5);
+  messageDesc(file_noa_inference_v1_inference, 6);
 
 /**
  * Role says who wrote a message in a conversation.
@@ -730,6 +863,55 @@ export type FinishReasonJson = "FINISH_REASON_UNSPECIFIED" | "FINISH_REASON_STOP
  */
 export const FinishReasonSchema: GenEnum<FinishReason, FinishReasonJson> = /*@__PURE__*/
   enumDesc(file_noa_inference_v1_inference, 1);
+
+/**
+ * CacheMode says how a request uses the response cache.
+ *
+ * @generated from enum noa.inference.v1.CacheMode
+ */
+export enum CacheMode {
+  /**
+   * The server's default: read and write the cache when the answer is repeatable
+   * (temperature 0 or a seed given); otherwise go to the provider.
+   *
+   * @generated from enum value: CACHE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Neither read nor write the cache.
+   *
+   * @generated from enum value: CACHE_MODE_SKIP = 1;
+   */
+  SKIP = 1,
+
+  /**
+   * Do not read the cache; store the fresh answer in it.
+   *
+   * @generated from enum value: CACHE_MODE_REFRESH = 2;
+   */
+  REFRESH = 2,
+
+  /**
+   * Read and write the cache even when sampling is not repeatable.
+   *
+   * @generated from enum value: CACHE_MODE_FORCE = 3;
+   */
+  FORCE = 3,
+}
+
+/**
+ * CacheMode says how a request uses the response cache.
+ *
+ * @generated from enum noa.inference.v1.CacheMode
+ */
+export type CacheModeJson = "CACHE_MODE_UNSPECIFIED" | "CACHE_MODE_SKIP" | "CACHE_MODE_REFRESH" | "CACHE_MODE_FORCE";
+
+/**
+ * Describes the enum noa.inference.v1.CacheMode.
+ */
+export const CacheModeSchema: GenEnum<CacheMode, CacheModeJson> = /*@__PURE__*/
+  enumDesc(file_noa_inference_v1_inference, 2);
 
 /**
  * InferenceService generates text from a model, as one response or as a stream of tokens.
