@@ -2,7 +2,7 @@
  * NOA as the REST benchmark runs it, in its own process: the real router and OpenAI provider pointed at
  * the upstream (argv[2]), API-key authentication, in-memory rate limiting (limits high enough never to
  * refuse), the usage ledger (to a store that keeps nothing), a metrics registry, and pino at info writing
- * every line to /dev/null. A second provider, `bench/instant`, answers at once in-process, to tell NOA's
+ * every line to /dev/null asynchronously, as main.ts does. A second provider, `bench/instant`, answers at once in-process, to tell NOA's
  * own cost from the OpenAI provider's. Over IPC: sends `{ type: "ready", baseUrl, key }`; answers `mark`
  * (start counting), `stats` (CPU µs since the mark, peak RSS) and `provider` (the OpenAI provider called
  * directly, one call at a time: CPU µs per call).
@@ -24,7 +24,7 @@ import { pino } from "pino";
 const upstream = process.argv[2] ?? "";
 const logger = pino(
   { level: "info", base: { service: "rpc-server", env: "bench" } },
-  pino.destination({ dest: "/dev/null", sync: true }),
+  pino.destination({ dest: "/dev/null", sync: false }),
 );
 const access = await createTestAccess({
   // The ledger batches every call's record off the request path, as in production; the store keeps none,
