@@ -69,8 +69,10 @@ export function createCompletionService({
       requireModel(principal, model);
       const languageModel = registry.languageModel(model);
       const call = await beginCall(accounting, { principal, modelRequested: model, correlationId });
+      // A single successful attempt says nothing the request's own log line does not; the rest
+      // (errors, retries, skipped breakers) are what an operator looks for.
       const trace = traceAttempts(languageModel, (event) =>
-        logger.info(
+        logger[event.outcome === "ok" ? "debug" : "info"](
           {
             correlationId,
             target: event.target,
