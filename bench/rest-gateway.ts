@@ -1,13 +1,14 @@
 /**
  * NOA as the REST benchmark runs it, in its own process: the real router and OpenAI provider pointed at
  * the upstream (argv[2]), API-key authentication, in-memory rate limiting (limits high enough never to
- * refuse), the usage ledger (to a store that keeps nothing), a metrics registry, and pino at info writing
- * every line to /dev/null asynchronously, as main.ts does. A second provider, `bench/instant`, answers at once in-process, to tell NOA's
+ * refuse), the usage ledger (to a store that keeps nothing), a metrics registry, and NOA's logger (createLogger: redaction on)
+ * at info writing every line to /dev/null asynchronously, as main.ts does. A second provider, `bench/instant`, answers at once in-process, to tell NOA's
  * own cost from the OpenAI provider's. Over IPC: sends `{ type: "ready", baseUrl, key }`; answers `mark`
  * (start counting), `stats` (CPU µs since the mark, peak RSS) and `provider` (the OpenAI provider called
  * directly, one call at a time: CPU µs per call).
  */
 import { createLocalRateLimiter } from "@noa/access";
+import { createLogger } from "@noa/observability";
 import {
   createModelRegistry,
   createOpenAIProvider,
@@ -22,10 +23,11 @@ import { createTestAccess } from "@noa/rpc-server/testing";
 import { pino } from "pino";
 
 const upstream = process.argv[2] ?? "";
-const logger = pino(
-  { level: "info", base: { service: "rpc-server", env: "bench" } },
-  pino.destination({ dest: "/dev/null", sync: false }),
-);
+const logger = createLogger({
+  service: "rpc-server",
+  env: "bench",
+  destination: pino.destination({ dest: "/dev/null", sync: false }),
+});
 const access = await createTestAccess({
   // The ledger batches every call's record off the request path, as in production; the store keeps none,
   // as a database would keep them elsewhere (the test fixture's in-memory store would grow without end).

@@ -19,8 +19,8 @@ import {
   type Provider,
   parseRoutingConfig,
 } from "@noa/providers";
+import { createLogger } from "@noa/observability";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { parseConfig } from "./config.js";
 import { createMetrics } from "./create-metrics.js";
 import { createReadiness } from "./create-readiness.js";
@@ -30,17 +30,7 @@ import { build } from "./server.js";
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const configFile = (config.configFile ?? {}) as { routing?: unknown; pricing?: unknown };
-  const logger = pino(
-    {
-      level: config.logLevel,
-      base: { service: "rpc-server", env: process.env.NODE_ENV ?? "production" },
-      ...(config.prettyLogs ? { transport: { target: "pino-pretty" } } : {}),
-    },
-    // Asynchronous writes: lines written while one write is in flight go out together, instead of a
-    // blocking write(2) per line on the request path. pino flushes what is buffered when the process
-    // exits (also on an uncaught error); only a SIGKILL can lose the last few lines.
-    config.prettyLogs ? undefined : pino.destination({ dest: 1, sync: false }),
-  );
+  const logger = createLogger({ service: "rpc-server", level: config.logLevel, pretty: config.prettyLogs });
 
   const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   await migrateDatabase(database, { logger });

@@ -1,0 +1,60 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "./create-logger.js";
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { lines, destination };
+}
+
+const apiKey = "noa_AbCdEf1234_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+
+describe("createLogger", () => {
+  it("writes JSON lines with service, env and the fields given", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "rpc-server", env: "test", destination });
+    logger.info({ correlationId: "c-1", status: 200, promptTokens: 5 }, "rest");
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect(line).toMatchObject({ service: "rpc-server", env: "test", correlationId: "c-1", status: 200 });
+    expect(line.promptTokens).toBe(5);
+    expect(line.msg).toBe("rest");
+  });
+
+  it("never writes an API key, an e-mail address or a card number, in fields, nested objects, errors or the message", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "rpc-server", env: "test", destination });
+    logger.info(
+      {
+        headers: { authorization: `Bearer ${apiKey}`, "x-api-key": apiKey },
+        user: { email: "jane.doe@example.com", password: "hunter2" },
+        note: "card 4111 1111 1111 1111 from jane.doe@example.com",
+        err: new Error(`upstream refused ${apiKey} for jane.doe@example.com`),
+        webhookSecret: "whsec_0123456789",
+      },
+      `request from jane.doe@example.com with ${apiKey}`,
+    );
+    logger.warn(`paid with 4111-1111-1111-1111`);
+    const written = lines.join("\n");
+    for (const secret of [
+      apiKey,
+      "jane.doe@example.com",
+      "4111 1111 1111 1111",
+      "4111-1111-1111-1111",
+      "hunter2",
+      "whsec_0123456789",
+    ]) {
+      expect(written).not.toContain(secret);
+    }
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect(line.headers.authorization).toBe("[redacted]");
+    expect(line.err.message).toBe("upstream refused [redacted:key] for [redacted:email]");
+    expect(line.err.type).toBe("Error");
+    expect(line.msg).toBe("request from [redacted:email] with [redacted:key]");
+  });
+});

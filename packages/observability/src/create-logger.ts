@@ -1,0 +1,77 @@
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
+import { maskSensitiveText } from "./mask-sensitive-text.js";
+
+/** Field names whose values are never written, at any depth (matched whole, case-insensitively). */
+const secretField =
+  /^(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|api[-_]?key|key|password|passwd|secret|[a-z_-]*secret|token|access[-_]?token|refresh[-_]?token|id[-_]?token|private[-_]?key|master[-_]?key|signing[-_]?key)$/i;
+
+export interface CreateLoggerOptions {
+  /** The app, on every line as `service`. */
+  service: string;
+  level?: string;
+  /** On every line as `env`; defaults to NODE_ENV or `production`. */
+  env?: string;
+  /** Human-readable lines through pino-pretty (development only). */
+  pretty?: boolean;
+  /** Where lines go; defaults to stdout, written asynchronously (flushed on exit). */
+  destination?: DestinationStream;
+}
+
+/**
+ * The structured logger of every NOA app: JSON lines with `service` and `env`, and nothing sensitive
+ * written. Fields named like credentials (`authorization`, `apiKey`, `password`, `*secret`, `token`…)
+ * are replaced at any depth, and every string — the message, field values, error messages and
+ * stacks — is masked for keys, tokens, e-mail addresses, card and phone numbers (maskSensitiveText).
+ *
+ * Writes are asynchronous: lines logged while one write is in flight go out together, instead of a
+ * blocking write(2) per line on the request path. pino flushes what is buffered when the process exits
+ * (also on an uncaught error); only a SIGKILL can lose the last lines.
+ */
+export function createLogger({
+  service,
+  level = "info",
+  env = process.env.NODE_ENV ?? "production",
+  pretty = false,
+  destination,
+}: CreateLoggerOptions): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: { service, env },
+    formatters: { log: (object) => redact(object) as Record<string, unknown> },
+    // redact() has already turned errors into plain, masked objects (type, message, stack, code).
+    serializers: { err: (error: unknown) => error },
+    hooks: {
+      logMethod(args, method) {
+        // The message is the first string argument (after an optional merging object).
+        const index = typeof args[0] === "string" ? 0 : 1;
+        if (typeof args[index] === "string") args[index] = maskSensitiveText(args[index] as string);
+        method.apply(this, args as Parameters<typeof method>);
+      },
+    },
+  };
+  if (pretty) return pino({ ...options, transport: { target: "pino-pretty" } });
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+}
+
+/** A copy of `value` with secret fields replaced and every string masked; errors become plain objects. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return maskSensitiveText(value);
+  if (value === null || typeof value !== "object" || depth > 8) return value;
+  if (value instanceof Error) {
+    const error = value as Error & { code?: unknown; cause?: unknown };
+    return {
+      type: error.name,
+      message: maskSensitiveText(error.message),
+      ...(error.stack ? { stack: maskSensitiveText(error.stack) } : {}),
+      ...(error.code !== undefined ? { code: error.code } : {}),
+      ...(error.cause !== undefined ? { cause: redact(error.cause, depth + 1) } : {}),
+    };
+  }
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  if (value instanceof Date) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(value)) {
+    copy[name] = secretField.test(name) && field != null ? "[redacted]" : redact(field, depth + 1);
+  }
+  return copy;
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
+
+describe("maskSensitiveText", () => {
+  it("masks NOA and vendor API keys, bearer tokens and JWTs", () => {
+    const text =
+      "key noa_AbCdEf1234_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ, upstream sk-proj-abcdefghijklmnopqrstuv, " +
+      "anthropic sk-ant-api03-abcdefghijklmnopqrstuvwxyz, header Bearer abc.def-ghi, " +
+      "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    const masked = maskSensitiveText(text);
+    expect(masked).not.toMatch(/noa_AbCd|sk-proj-abc|sk-ant-api03|abc\.def-ghi|eyJhbGci/);
+    expect(masked).toContain("[redacted:key]");
+    expect(masked).toContain("Bearer [redacted:token]");
+  });
+
+  it("masks e-mail addresses, Luhn-valid card numbers and phone numbers", () => {
+    const masked = maskSensitiveText(
+      "mail jane.doe+gw@example.co.uk, card 4111 1111 1111 1111 or 5500-0000-0000-0004, call +44 20 7946 0958 or (555) 123-4567",
+    );
+    expect(masked).toBe(
+      "mail [redacted:email], card [redacted:card] or [redacted:card], call [redacted:phone] or [redacted:phone]",
+    );
+  });
+
+  it("leaves numbers that are not card or phone numbers alone", () => {
+    const text = "took 1534 ms for 4111111111111112 tokens on 2026-11-26, version 1.2.3, 1234567 bytes";
+    expect(maskSensitiveText(text)).toBe(text);
+  });
+
+  it("returns text without anything sensitive unchanged", () => {
+    expect(maskSensitiveText("rest POST /v1/chat/completions ok")).toBe("rest POST /v1/chat/completions ok");
+  });
+});
+
+describe("passesLuhn", () => {
+  it("accepts valid card numbers and refuses a changed digit", () => {
+    expect(passesLuhn("4111111111111111")).toBe(true);
+    expect(passesLuhn("378282246310005")).toBe(true);
+    expect(passesLuhn("4111111111111112")).toBe(false);
+  });
+});
