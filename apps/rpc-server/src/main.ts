@@ -10,6 +10,7 @@ import {
   parsePricingConfig,
 } from "@noa/access";
 import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
+import { createLogger } from "@noa/observability";
 import {
   createAnthropicProvider,
   createLlamaCppProvider,
@@ -19,7 +20,6 @@ import {
   type Provider,
   parseRoutingConfig,
 } from "@noa/providers";
-import { createLogger } from "@noa/observability";
 import { Redis } from "ioredis";
 import { parseConfig } from "./config.js";
 import { createMetrics } from "./create-metrics.js";
@@ -99,10 +99,12 @@ async function main(): Promise<void> {
     );
   }
 
+  const metrics = createMetrics({ registry });
+  metrics.observe({ usageBuffered: () => ledger.stats().buffered });
   const server = build({
     registry,
     logger,
-    metrics: createMetrics({ registry }),
+    metrics,
     readiness: createReadiness({
       pingDatabase: async () => {
         await database.prisma.$queryRaw`SELECT 1`;

@@ -12,6 +12,8 @@ export interface OnePortServer {
   listen(port: number, host: string): Promise<net.AddressInfo>;
   /** Stops accepting, lets open requests finish for up to `graceMs`, then destroys what is left. */
   close(options: { graceMs: number }): Promise<void>;
+  /** Client connections open now. */
+  connections(): number;
 }
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -76,6 +78,7 @@ export function createOnePortServer(
   });
 
   return {
+    connections: () => sockets.size,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         tcpServer.once("error", reject);

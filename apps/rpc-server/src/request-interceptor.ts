@@ -1,14 +1,21 @@
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { GatewayMetrics } from "./create-metrics.js";
 import { correlationIdHeader, correlationIdKey } from "./request-context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
  * Wraps every RPC: returns the correlation id in the response header, maps whatever the handler throws
  * to a ConnectError once (also for errors raised mid-stream), and writes one log line per call when it
- * ends, with its outcome and duration.
+ * ends, with its outcome and duration, also counted in `metrics` when given.
  */
-export function createRequestInterceptor({ logger }: { logger: Logger }): Interceptor {
+export function createRequestInterceptor({
+  logger,
+  metrics,
+}: {
+  logger: Logger;
+  metrics?: Pick<GatewayMetrics, "rpcRequest">;
+}): Interceptor {
   return (next) => async (request) => {
     const correlationId = request.contextValues.get(correlationIdKey);
     const started = performance.now();
@@ -17,16 +24,17 @@ export function createRequestInterceptor({ logger }: { logger: Logger }): Interc
       procedure: `${request.service.typeName}/${request.method.name}`,
       protocol: protocolOf(request.header.get("content-type")),
     };
-    const finish = (code: Code | undefined, extra?: object) =>
-      logger.info(
-        {
-          ...line,
-          code: code === undefined ? "ok" : Code[code],
-          ms: round(performance.now() - started),
-          ...extra,
-        },
-        "rpc",
-      );
+    const finish = (code: Code | undefined, extra?: object) => {
+      const ms = performance.now() - started;
+      logger.info({ ...line, code: code === undefined ? "ok" : Code[code], ms: round(ms), ...extra }, "rpc");
+      metrics?.rpcRequest({
+        service: request.service.typeName,
+        method: request.method.name,
+        protocol: line.protocol,
+        code,
+        seconds: ms / 1000,
+      });
+    };
     const fail = (error: unknown) => {
       const connectError = toConnectError(error, { correlationId, logger });
       finish(connectError.code);

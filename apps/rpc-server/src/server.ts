@@ -18,13 +18,14 @@ import { file_grpc_health_v1_health, Health } from "@noa/proto/grpc/health/v1";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
 import { createCompletionService } from "./completion-service.js";
+import type { GatewayMetrics } from "./create-metrics.js";
 import { createHealthStatus, ServingStatus } from "./health-status.js";
 import { type CorsOrigins, createCors } from "./http/create-cors.js";
 import { setSecurityHeaders } from "./http/security-headers.js";
+import { instrumentModelRegistry } from "./instrument-model-registry.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdFrom, correlationIdKey } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
@@ -42,8 +43,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Largest request message accepted, in bytes. */
   readMaxBytes?: number;
-  /** Served at GET /metrics; main.ts builds it with createMetrics. */
-  metrics?: Registry;
+  /** Recorded by every face and served at GET /metrics; main.ts builds it with createMetrics. */
+  metrics?: GatewayMetrics;
   /** HTTP hygiene for every route on the port (main.ts reads CORS_ORIGIN, NOA_MAX_BODY_BYTES, NOA_REQUEST_TIMEOUT_MS). */
   http?: {
     /** Browser origins allowed by CORS; undefined: no CORS headers. */
@@ -76,7 +77,7 @@ export interface RpcServer {
  * API under /v1, GET /health, /ready and /metrics; security headers and CORS on all of them.
  */
 export function build({
-  registry,
+  registry: models,
   logger,
   readMaxBytes = 4 * 1024 * 1024,
   readiness,
@@ -92,16 +93,30 @@ export function build({
     UsageService.typeName,
   ]);
   const shutdown = new AbortController();
+  const registry = metrics ? instrumentModelRegistry(models, metrics) : models;
+  const { ledger } = access.accounting;
   const completions = createCompletionService({
     registry,
     logger,
-    accounting: { ...access.accounting, logger },
+    accounting: {
+      ...access.accounting,
+      ledger: metrics
+        ? {
+            record(record) {
+              metrics.usage(record);
+              ledger.record(record);
+            },
+          }
+        : ledger,
+      logger,
+    },
   });
   const rest = createRestHandler({
     completions,
     registry,
     authenticator: access.authenticator,
     logger,
+    metrics,
     shutdownSignal: shutdown.signal,
     limits: { maxBytes: maxBodyBytes, timeoutMs: requestTimeoutMs },
   });
@@ -131,7 +146,7 @@ export function build({
       );
     },
     interceptors: [
-      createRequestInterceptor({ logger }),
+      createRequestInterceptor({ logger, metrics }),
       createAuthInterceptor({ authenticator: access.authenticator, publicServices: [Health.typeName] }),
     ],
     contextValues: (request) =>
@@ -143,9 +158,9 @@ export function build({
       if (rest(request, response as ServerResponse | Http2ServerResponse)) return;
       const path = request.url?.split("?")[0];
       if (request.method === "GET" && path === "/metrics" && metrics) {
-        metrics.metrics().then(
+        metrics.registry.metrics().then(
           (text) => {
-            response.writeHead(200, { "content-type": metrics.contentType });
+            response.writeHead(200, { "content-type": metrics.registry.contentType });
             response.end(text);
           },
           (error: unknown) => {
@@ -189,6 +204,7 @@ export function build({
     },
     { requestTimeoutMs },
   );
+  metrics?.observe({ connections: () => server.connections() });
 
   return {
     listen: (port, host) => server.listen(port, host),

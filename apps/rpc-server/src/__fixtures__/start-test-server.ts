@@ -1,3 +1,4 @@
+import { createLogger } from "@noa/observability";
 import {
   createLlamaCppProvider,
   createModelRegistry,
@@ -6,7 +7,6 @@ import {
   parseRoutingConfig,
 } from "@noa/providers";
 import { tinyModelPath, tinyModelThreads } from "@noa/providers/testing";
-import { pino } from "pino";
 import { createMetrics } from "../create-metrics.js";
 import { build, type ServerDeps } from "../server.js";
 import { createTestAccess, withKey } from "./create-test-access.js";
@@ -27,7 +27,11 @@ export async function startTestServer(
 ) {
   const testAccess = options.access ?? (await createTestAccess());
   const logs: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => logs.push(JSON.parse(line)) });
+  const logger = createLogger({
+    service: "rpc-server",
+    env: "test",
+    destination: { write: (line: string) => logs.push(JSON.parse(line)) },
+  });
   const llamaCpp = createLlamaCppProvider({
     modelPaths: [tinyModelPath],
     threads: tinyModelThreads,

@@ -4,6 +4,7 @@ import type { Authenticator, Principal } from "@noa/access";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { CompletionService } from "../completion-service.js";
+import type { GatewayMetrics } from "../create-metrics.js";
 import { chatCompletionFormat, parseChatCompletionRequest } from "./openai-chat-completions.js";
 import { completionFormat, parseCompletionRequest } from "./openai-completions.js";
 import { getOpenAIModel, listOpenAIModels } from "./openai-models.js";
@@ -19,6 +20,8 @@ export interface RestHandlerDeps {
   registry: ModelRegistry;
   authenticator: Authenticator;
   logger: Logger;
+  /** Counts every request by route template and status. */
+  metrics?: Pick<GatewayMetrics, "httpRequest">;
   /** Aborts every REST call in flight when the server's shutdown grace is over. */
   shutdownSignal: AbortSignal;
   limits: BodyLimits;
@@ -44,7 +47,7 @@ const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/mode
  * in OpenAI's shape (toOpenAIError) and writes one log line when it ends.
  */
 export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Response) => boolean {
-  const { completions, registry, authenticator, logger, shutdownSignal, limits } = deps;
+  const { completions, registry, authenticator, logger, metrics, shutdownSignal, limits } = deps;
   const started = Math.floor(Date.now() / 1000);
   // One shutdown listener for all exchanges rather than one each (EventTarget listeners are not cheap).
   const inFlight = new Set<AbortController>();
@@ -138,17 +141,21 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
       }
     } finally {
       exchange.dispose();
+      const template = route?.template ?? "unknown";
+      const status = exchange.clientGone() ? 499 : exchange.status();
+      const ms = performance.now() - startedAt;
       logger.info(
         {
           correlationId: exchange.correlationId,
           method,
-          route: route?.template ?? "unknown",
-          status: exchange.clientGone() ? 499 : exchange.status(),
-          ms: Math.round((performance.now() - startedAt) * 10) / 10,
+          route: template,
+          status,
+          ms: Math.round(ms * 10) / 10,
           ...exchange.log,
         },
         "rest",
       );
+      metrics?.httpRequest({ method, route: template, status, seconds: ms / 1000 });
     }
   }
 
