@@ -1,6 +1,188 @@
-console.error(
-  "@noa/worker is not built yet: it will run asynchronous BullMQ jobs with the same providers (see README).",
-);
-process.exitCode = 1;
+import { createAuthenticator, createPriceTable, createUsageLedger, parsePricingConfig } from "@noa/access";
+import {
+  createDatabase,
+  createPgJobStore,
+  createPrismaApiKeyStore,
+  createPrismaUsageExportSource,
+  createPrismaUsageStore,
+  migrateDatabase,
+} from "@noa/db";
+import {
+  createJobEvents,
+  createJobProcessor,
+  createJobQueues,
+  createJobWorkers,
+  createWebhookProcessor,
+} from "@noa/jobs";
+import { createLogger, instrumentModelRegistry, startTracing } from "@noa/observability";
+import { createGatewayRegistry } from "@noa/providers";
+import { Redis } from "ioredis";
+import { parseWorkerConfig } from "./config.js";
+import { createWorkerMetrics } from "./create-worker-metrics.js";
+import { readWebhookSecret } from "./read-webhook-secret.js";
+import { startDashboard } from "./start-dashboard.js";
 
-export {};
+/**
+ * Composition root of the worker: config, logger, database, Redis, the same providers as rpc-server, the
+ * job and webhook workers, the queue dashboard; SIGTERM/SIGINT let running jobs finish for the grace
+ * period, release the rest to the queue, then close in order.
+ */
+async function main(): Promise<void> {
+  const config = parseWorkerConfig(process.env);
+  const logger = createLogger({ service: "worker", level: config.logLevel, pretty: config.prettyLogs });
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
+  const tracing = startTracing({ service: "worker" });
+
+  if (!config.databaseUrl) {
+    // The embedded PGlite serves one process, and rpc-server owns it: jobs need a shared PostgreSQL.
+    throw new Error(
+      "the worker shares its database with rpc-server: set DATABASE_URL to PostgreSQL (the embedded PGlite serves one process only)",
+    );
+  }
+  const database = await createDatabase({ url: config.databaseUrl, logger });
+  await migrateDatabase(database, { logger });
+  const store = createPgJobStore(database.pool);
+  const ledger = createUsageLedger({ store: createPrismaUsageStore(database.prisma), logger });
+  const prices = createPriceTable({ prices: parsePricingConfig(config.configFile.pricing ?? {}) });
+  const webhook = config.webhookSecret
+    ? { secret: config.webhookSecret }
+    : await readWebhookSecret(config.dataDir).then(({ secret, file, created }) => {
+        logger.warn(
+          { file, created },
+          "NOA_WEBHOOK_SECRET is unset: webhooks are signed with the secret in this file",
+        );
+        return { secret };
+      });
+
+  // BullMQ workers block on Redis: they need retries without limit and their own connections.
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  let redisDown = false;
+  for (const redis of [connection, subscriber]) {
+    // Once per outage, not once per reconnection attempt.
+    redis.on("error", (error) => {
+      if (!redisDown) logger.warn({ err: error }, "Redis is unreachable: jobs wait until it is back");
+      redisDown = true;
+    });
+    redis.on("ready", () => {
+      redisDown = false;
+    });
+  }
+  const { prefix } = config.jobs;
+  const queues = createJobQueues({ connection, prefix, webhookRetry: config.jobs.webhookRetry, logger });
+  const events = createJobEvents({ publisher: connection, subscriber, prefix });
+  const metrics = createWorkerMetrics({ queues });
+
+  const gateway = createGatewayRegistry({ ...config, routing: config.configFile.routing, logger });
+  // Each provider attempt is a span under the job's attempt (the trace of the request that queued it).
+  const registry = instrumentModelRegistry(gateway.registry);
+  const models = await registry.listModels();
+  const workers = createJobWorkers({
+    connection,
+    prefix,
+    events,
+    logger,
+    processJob: createJobProcessor({
+      store,
+      queues,
+      events,
+      logger,
+      registry,
+      accounting: { ledger, prices },
+      usageSource: createPrismaUsageExportSource(database.prisma),
+      notifications: {
+        webhook: {
+          secret: webhook.secret,
+          policy: config.jobs.callbackPolicy,
+          timeoutMs: config.webhookTimeoutMs,
+        },
+      },
+      backoff: config.jobs.backoff,
+      observer: metrics.observer,
+    }),
+    deliverWebhook: createWebhookProcessor({
+      observer: metrics.observer,
+      store,
+      events,
+      logger,
+      secret: webhook.secret,
+      policy: config.jobs.callbackPolicy,
+      timeoutMs: config.webhookTimeoutMs,
+    }),
+    options: {
+      concurrency: config.concurrency,
+      ratePerSecond: config.ratePerSecond,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
+      maxStalledCount: config.maxStalledCount,
+      webhookConcurrency: Math.max(5, config.concurrency),
+      backoff: config.jobs.backoff,
+    },
+  });
+
+  let stopping = false;
+  const dashboard =
+    config.dashboardPort === undefined
+      ? undefined
+      : await startDashboard({
+          queues,
+          authenticator: createAuthenticator({
+            store: createPrismaApiKeyStore(database.prisma),
+            cacheTtlMs: config.keyCacheTtlMs,
+            logger,
+          }),
+          logger,
+          isReady: () => !stopping,
+          checks: {
+            database: async () => {
+              await database.pool.query("SELECT 1");
+            },
+            redis: async () => {
+              await connection.ping();
+            },
+          },
+          metrics: metrics.registry,
+          metricsToken: config.metricsToken,
+          port: config.dashboardPort,
+          host: config.host,
+        });
+  await workers.jobs.waitUntilReady();
+  logger.info(
+    {
+      prefix,
+      concurrency: config.concurrency,
+      ratePerSecond: config.ratePerSecond,
+      models: models.map((model) => model.id),
+      database: database.kind,
+      ...(dashboard
+        ? { dashboard: `http://${dashboard.address.address}:${dashboard.address.port}/admin/queues` }
+        : {}),
+    },
+    "worker started",
+  );
+
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing running jobs");
+    await workers.close({ graceMs: config.shutdownGraceMs });
+    await dashboard?.close();
+    await events.close();
+    await queues.close();
+    await ledger.close();
+    await registry.close();
+    connection.disconnect();
+    subscriber.disconnect();
+    await database.close();
+    await tracing.shutdown().catch(() => {});
+    logger.info("stopped");
+    logger.flush();
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +7,19 @@ import { createDatabase, type Database } from "./create-database.js";
 import { defaultMigrationsDir, migrateDatabase } from "./migrate-database.js";
 import { createTestDatabase } from "./testing/create-test-database.js";
 
-const tables = ["_prisma_migrations", "api_keys", "cache_entries", "jobs", "usage_records"];
+const tables = [
+  "_prisma_migrations",
+  "api_keys",
+  "cache_entries",
+  "jobs",
+  "usage_records",
+  "webhook_deliveries",
+];
+
+/** Every migration in prisma/migrations, oldest first. */
+async function allMigrations(): Promise<string[]> {
+  return (await readdir(defaultMigrationsDir)).filter((name) => /^\d{14}_/.test(name)).sort();
+}
 
 async function tableNames(database: Database): Promise<string[]> {
   const { rows } = await database.pool.query<{ name: string }>(
@@ -37,7 +49,9 @@ describe("migrateDatabase", () => {
   it("applies every migration to a fresh PostgreSQL database, then nothing on the next start", async () => {
     const database = await freshPostgres();
     const first = await migrateDatabase(database);
-    expect(first.applied).toEqual([expect.stringMatching(/^\d{14}_init$/)]);
+    const migrations = await allMigrations();
+    expect(migrations[0]).toMatch(/^\d{14}_init$/);
+    expect(first.applied).toEqual(migrations);
     expect(await tableNames(database)).toEqual(tables);
     expect(await migrateDatabase(database)).toEqual({ applied: [] });
   });
@@ -45,21 +59,23 @@ describe("migrateDatabase", () => {
   it("records migrations as prisma migrate deploy does: name, sha256 of the file, finished", async () => {
     const database = await freshPostgres();
     const { applied } = await migrateDatabase(database);
-    const name = applied[0] ?? "";
-    const script = await readFile(join(defaultMigrationsDir, name, "migration.sql"));
     const { rows } = await database.pool.query(
-      "SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs FROM _prisma_migrations",
+      "SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count, logs FROM _prisma_migrations ORDER BY migration_name",
     );
-    expect(rows).toEqual([
-      {
+    const expected = [];
+    for (const name of applied) {
+      const script = await readFile(join(defaultMigrationsDir, name, "migration.sql"));
+      expected.push({
         migration_name: name,
         checksum: createHash("sha256").update(script).digest("hex"),
         finished_at: expect.any(Date),
         rolled_back_at: null,
         applied_steps_count: 1,
         logs: null,
-      },
-    ]);
+      });
+    }
+    expect(applied).toEqual(await allMigrations());
+    expect(rows).toEqual(expected);
   });
 
   it("rolls a failing migration back whole and applies it once it is fixed", async () => {
@@ -99,7 +115,7 @@ describe("migrateDatabase", () => {
     cleanups.push(() => database.close());
     expect(database.kind).toBe("pglite");
     const { applied } = await migrateDatabase(database);
-    expect(applied).toHaveLength(1);
+    expect(applied).toEqual(await allMigrations());
     expect(await tableNames(database)).toEqual(tables);
   });
 });

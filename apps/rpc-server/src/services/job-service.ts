@@ -1,0 +1,166 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { type Principal, requireModel, requireScope } from "@noa/access";
+import {
+  fromProtoPriority,
+  fromProtoState,
+  JobError,
+  type JobErrorCode,
+  type JobService as Jobs,
+  toProtoJob,
+} from "@noa/jobs";
+import {
+  CancelJobResponseSchema,
+  GetJobResponseSchema,
+  type JobService,
+  ListJobsResponseSchema,
+  RetryJobResponseSchema,
+  type SubmitJobRequest,
+  SubmitJobResponseSchema,
+  WatchJobResponseSchema,
+} from "@noa/proto";
+import { BadRequestSchema } from "@noa/proto/google/rpc";
+import type { ModelRegistry } from "@noa/providers";
+import { parseCompletionRequest } from "../parse-completion-request.js";
+import { correlationIdKey, principalOf } from "../request-context.js";
+
+/** What the job faces (Connect and REST) need. */
+export interface JobFaceDeps {
+  jobs: Jobs;
+  /** Checks at submission that an inference job's model exists (NOT_FOUND rather than a failed job later). */
+  registry: Pick<ModelRegistry, "languageModel">;
+}
+
+const codes: Record<JobErrorCode, Code> = {
+  "invalid-argument": Code.InvalidArgument,
+  "not-found": Code.NotFound,
+  "failed-precondition": Code.FailedPrecondition,
+  unavailable: Code.Unavailable,
+};
+
+/** The job service's own errors as ConnectErrors (a BadRequest detail names the field), for both faces' mappers. */
+export function toJobConnectError(error: unknown): unknown {
+  if (!(error instanceof JobError)) return error;
+  const details = error.field
+    ? [
+        {
+          desc: BadRequestSchema,
+          value: create(BadRequestSchema, {
+            fieldViolations: [{ field: error.field, description: error.message }],
+          }),
+        },
+      ]
+    : [];
+  return new ConnectError(error.message, codes[error.code], undefined, details, error);
+}
+
+async function mapped<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw toJobConnectError(error);
+  }
+}
+
+/**
+ * Submits a job for `principal` after the checks only the server can make: the jobs scope, and for an
+ * inference job the same request rules as Complete, the key's model allow-list and the model's existence.
+ */
+export async function submitJob(
+  deps: JobFaceDeps,
+  principal: Principal,
+  request: SubmitJobRequest,
+  context: { correlationId: string; signal: AbortSignal },
+) {
+  requireScope(principal, "jobs");
+  if (request.spec?.kind.case === "inference") {
+    const { model } = parseCompletionRequest(request.spec.kind.value, context.signal);
+    requireModel(principal, model);
+    deps.registry.languageModel(model);
+  }
+  if (!request.spec) {
+    throw new ConnectError(
+      "spec is required: set exactly one of inference (ai-inference), notification or usage_export (data-processing)",
+      Code.InvalidArgument,
+    );
+  }
+  return mapped(() =>
+    deps.jobs.submit({
+      tenant: principal.tenant,
+      apiKeyId: principal.kind === "key" ? principal.id : undefined,
+      correlationId: context.correlationId,
+      spec: request.spec as NonNullable<SubmitJobRequest["spec"]>,
+      priority: fromProtoPriority(request.priority),
+      callbackUrl: request.callbackUrl,
+      idempotencyKey: request.idempotencyKey,
+    }),
+  );
+}
+
+/** The caller, once it holds the jobs scope. */
+function jobsCaller(context: HandlerContext): Principal {
+  const principal = principalOf(context.values);
+  requireScope(principal, "jobs");
+  return principal;
+}
+
+/**
+ * JobService: the Connect face of the job service. Every RPC needs the jobs scope and sees only the
+ * caller's tenant (another tenant's job is NOT_FOUND). WatchJob streams the job at once and after every
+ * change, wherever the change happened (a worker in another process), and ends after a final state.
+ */
+export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobService> {
+  const { jobs } = deps;
+  return {
+    async submitJob(request, context) {
+      const { job, deduplicated } = await submitJob(deps, principalOf(context.values), request, {
+        correlationId: context.values.get(correlationIdKey),
+        signal: context.signal,
+      });
+      return create(SubmitJobResponseSchema, { job: toProtoJob(job), deduplicated });
+    },
+    async getJob(request, context) {
+      const { tenant } = jobsCaller(context);
+      return create(GetJobResponseSchema, {
+        job: toProtoJob(await mapped(() => jobs.get(tenant, request.id))),
+      });
+    },
+    async listJobs(request, context) {
+      const { tenant } = jobsCaller(context);
+      const page = await mapped(() =>
+        jobs.list({
+          tenant,
+          state: fromProtoState(request.state),
+          pageSize: request.pageSize,
+          pageToken: request.pageToken || undefined,
+        }),
+      );
+      return create(ListJobsResponseSchema, {
+        jobs: page.jobs.map(toProtoJob),
+        nextPageToken: page.nextPageToken ?? "",
+      });
+    },
+    async *watchJob(request, context) {
+      const { tenant } = jobsCaller(context);
+      try {
+        for await (const job of jobs.watch(tenant, request.id, context.signal)) {
+          yield create(WatchJobResponseSchema, { job: toProtoJob(job) });
+        }
+      } catch (error) {
+        throw toJobConnectError(error);
+      }
+    },
+    async cancelJob(request, context) {
+      const { tenant } = jobsCaller(context);
+      return create(CancelJobResponseSchema, {
+        job: toProtoJob(await mapped(() => jobs.cancel(tenant, request.id))),
+      });
+    },
+    async retryJob(request, context) {
+      const { tenant } = jobsCaller(context);
+      return create(RetryJobResponseSchema, {
+        job: toProtoJob(await mapped(() => jobs.retry(tenant, request.id))),
+      });
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import { type Authenticator, hasScope } from "@noa/access";
+import type { JobQueues } from "@noa/jobs";
+import express from "express";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+
+/**
+ * The worker's HTTP port: GET /health (liveness), GET /health/ready (503 naming PostgreSQL or Redis
+ * when either is unusable), GET /metrics (Prometheus; behind a bearer token when one is set), and Bull
+ * Board under /admin/queues for admin keys only.
+ */
+export interface Dashboard {
+  address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves Bull Board (the maintained BullMQ dashboard) for the job, dead-letter and webhook queues under
+ * `/admin/queues`, behind the same API keys as rpc-server: only a key with the `admin` scope gets in. A
+ * browser sends the key as the password of HTTP Basic auth (any user name); tools send
+ * `Authorization: Bearer <key>` or `x-api-key`.
+ */
+export async function startDashboard(deps: {
+  queues: JobQueues;
+  authenticator: Authenticator;
+  logger: Logger;
+  isReady: () => boolean;
+  /** Each dependency's check: resolves when usable. */
+  checks?: Record<string, () => Promise<void>>;
+  metrics?: Registry;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+  port: number;
+  host: string;
+}): Promise<Dashboard> {
+  const { queues, authenticator, logger } = deps;
+  const basePath = "/admin/queues";
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(basePath);
+  createBullBoard({
+    queues: [queues.jobs, queues.deadLetter, queues.webhooks].map((queue) => new BullMQAdapter(queue)),
+    serverAdapter,
+  });
+  const app = express();
+  app.disable("x-powered-by");
+  app.get("/health", (_request, response) => {
+    const ready = deps.isReady();
+    response.status(ready ? 200 : 503).json({ status: ready ? "ok" : "shutting down" });
+  });
+  app.get("/health/ready", async (_request, response) => {
+    const entries = await Promise.all(
+      Object.entries(deps.checks ?? {}).map(async ([name, check]) => {
+        const started = performance.now();
+        const ok = await withTimeout(check(), 2_000).then(
+          () => true,
+          () => false,
+        );
+        const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+        return [name, { status: ok ? "ok" : "down", latencyMs }] as const;
+      }),
+    );
+    const ready = deps.isReady() && entries.every(([, state]) => state.status === "ok");
+    response.status(ready ? 200 : 503).json({
+      status: deps.isReady() ? (ready ? "ready" : "not ready") : "shutting down",
+      dependencies: Object.fromEntries(entries),
+    });
+  });
+  app.get("/metrics", async (request, response) => {
+    if (!deps.metrics) return void response.status(404).json({ error: { message: "metrics are off" } });
+    if (deps.metricsToken && request.header("authorization") !== `Bearer ${deps.metricsToken}`) {
+      return void response
+        .status(401)
+        .json({ error: { message: "GET /metrics needs Authorization: Bearer <NOA_METRICS_TOKEN>" } });
+    }
+    try {
+      const text = await deps.metrics.metrics();
+      response.type(deps.metrics.contentType).send(text);
+    } catch (error) {
+      logger.error({ err: error }, "metrics collection failed");
+      response.status(500).json({ error: { message: "metrics collection failed" } });
+    }
+  });
+  app.use(basePath, (request, response, next) => {
+    const headers = new Headers();
+    const authorization = request.header("authorization");
+    const basic = authorization?.match(/^Basic\s+(.+)$/i)?.[1];
+    if (basic) {
+      const decoded = Buffer.from(basic, "base64").toString("utf8");
+      headers.set("x-api-key", decoded.slice(decoded.indexOf(":") + 1));
+    } else if (authorization) headers.set("authorization", authorization);
+    const apiKey = request.header("x-api-key");
+    if (apiKey) headers.set("x-api-key", apiKey);
+    authenticator.authenticate(headers).then(
+      (principal) => {
+        if (hasScope(principal, "admin")) return next();
+        response
+          .status(403)
+          .json({ error: { message: "the queue dashboard needs a key with the admin scope" } });
+      },
+      () => {
+        response
+          .status(401)
+          .set("www-authenticate", 'Basic realm="noa queues", charset="UTF-8"')
+          .json({
+            error: { message: "the queue dashboard needs an admin API key (as the Basic auth password)" },
+          });
+      },
+    );
+  });
+  app.use(basePath, serverAdapter.getRouter());
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(deps.port, deps.host, (error?: Error) =>
+      error ? reject(error) : resolve(listening),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  logger.info({ address: `${address.address}:${address.port}`, path: basePath }, "queue dashboard listening");
+  return {
+    address,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

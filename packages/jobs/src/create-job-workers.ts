@@ -1,0 +1,105 @@
+import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { type BackoffPolicy, backoffDelay } from "./backoff-delay.js";
+import type { JobEvents } from "./job-events.js";
+import { type QueuedJobData, queueNames } from "./job-queues.js";
+import type { Logger } from "./logger.js";
+import { abortReasons, type createJobProcessor, RetryLaterError } from "./processors/create-job-processor.js";
+import type { createWebhookProcessor } from "./processors/create-webhook-processor.js";
+
+/** How a worker process takes jobs (seed design: concurrency 5, 10 jobs/s). */
+export interface JobWorkerOptions {
+  concurrency: number;
+  /** Jobs started per second at most; BullMQ enforces it across all workers of the queue. 0: no limit. */
+  ratePerSecond: number;
+  /** How long a job's lock lasts without renewal: a worker that dies loses its jobs after this. */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose lock expired (stalled) and queue them again. */
+  stalledIntervalMs: number;
+  /** How often a job may stall (its worker died) and run again; once more and it is dead-lettered. */
+  maxStalledCount: number;
+  /** Webhook deliveries in parallel. */
+  webhookConcurrency: number;
+  backoff: BackoffPolicy;
+}
+
+/** The running workers of one process. */
+export interface JobWorkers {
+  jobs: Worker<QueuedJobData>;
+  webhooks: Worker<QueuedJobData>;
+  /**
+   * Stops taking jobs, lets running ones finish for `graceMs`, then releases the rest back to the queue
+   * (another worker runs them) and waits for that.
+   */
+  close(options: { graceMs: number }): Promise<void>;
+}
+
+/**
+ * Starts the job and webhook workers on `connection` (which needs `maxRetriesPerRequest: null`) and
+ * listens for CancelJob to stop a job this process is running.
+ */
+export function createJobWorkers(deps: {
+  connection: Redis;
+  prefix: string;
+  events: JobEvents;
+  logger: Logger;
+  processJob: ReturnType<typeof createJobProcessor>;
+  deliverWebhook: ReturnType<typeof createWebhookProcessor>;
+  options: JobWorkerOptions;
+}): JobWorkers {
+  const { connection, prefix, events, logger, options } = deps;
+  const jobs = new Worker<QueuedJobData>(queueNames.jobs, deps.processJob, {
+    connection,
+    prefix,
+    concurrency: options.concurrency,
+    ...(options.ratePerSecond > 0 ? { limiter: { max: options.ratePerSecond, duration: 1_000 } } : {}),
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.stalledIntervalMs,
+    maxStalledCount: options.maxStalledCount,
+    settings: {
+      backoffStrategy: (attemptsMade, _type, error) =>
+        error instanceof RetryLaterError ? error.delayMs : backoffDelay(attemptsMade, options.backoff),
+    },
+  });
+  const webhooks = new Worker<QueuedJobData>(queueNames.webhooks, deps.deliverWebhook, {
+    connection,
+    prefix,
+    concurrency: options.webhookConcurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.stalledIntervalMs,
+  });
+  jobs.on("failed", (job, error) => {
+    // BullMQ fails a job that stalled too often without running the processor: the store must learn of it.
+    if (job && /stalled more than allowable limit/.test(error.message)) {
+      deps.processJob.deadLetterStalled(job).catch((failure: unknown) => {
+        logger.error({ err: failure, jobId: job.data.jobId }, "stalled job could not be dead-lettered");
+      });
+    }
+  });
+  for (const worker of [jobs, webhooks]) {
+    worker.on("error", (error) => logger.error({ err: error, queue: worker.name }, "worker error"));
+  }
+  const stopListening = events.subscribe("cancel", "*", (event) => {
+    if (jobs.cancelJob(event.id, abortReasons.cancelled))
+      logger.info({ jobId: event.id }, "cancelling running job");
+  });
+
+  return {
+    jobs,
+    webhooks,
+    async close({ graceMs }) {
+      stopListening();
+      const closing = Promise.all([jobs.close(), webhooks.close()]);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"grace-over">((resolve) => {
+        timer = setTimeout(() => resolve("grace-over"), graceMs);
+      });
+      if ((await Promise.race([closing, graceOver])) === "grace-over") {
+        logger.warn({ graceMs }, "jobs still running after the grace period: releasing them to the queue");
+        jobs.cancelAllJobs(abortReasons.shutdown);
+      }
+      clearTimeout(timer);
+      await closing;
+    },
+  };
+}

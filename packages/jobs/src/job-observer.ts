@@ -1,0 +1,8 @@
+/** How one attempt of a job ended. */
+export type JobOutcome = "completed" | "failed" | "retrying" | "dead_lettered" | "cancelled" | "released";
+
+/** Told of every job attempt's end and every webhook delivery attempt (the worker turns them into metrics). */
+export interface JobObserver {
+  attempt(outcome: JobOutcome, type: string, seconds: number): void;
+  webhook(delivered: boolean): void;
+}

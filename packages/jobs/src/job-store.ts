@@ -1,0 +1,61 @@
+import type {
+  JobFailure,
+  JobPriorityName,
+  JobRecord,
+  JobStateName,
+  JobType,
+  JsonValue,
+  WebhookDeliveryRecord,
+} from "./job-record.js";
+
+/** What a submission stores. */
+export interface NewJob {
+  id: string;
+  tenant: string;
+  apiKeyId: string | undefined;
+  type: JobType;
+  priority: JobPriorityName;
+  spec: JsonValue;
+  maxAttempts: number;
+  idempotencyKey: string | undefined;
+  callbackUrl: string | undefined;
+  correlationId: string;
+  createdAt: Date;
+}
+
+/** A change of a job; `null` clears a field, an absent field stays as it is. */
+export interface JobPatch {
+  state?: JobStateName;
+  progress?: number;
+  attempts?: number;
+  result?: JsonValue | null;
+  error?: JobFailure | null;
+  nextAttemptAt?: Date | null;
+  finishedAt?: Date | null;
+  updatedAt: Date;
+}
+
+/** Persistence of jobs; implemented over Prisma in @noa/db (createPrismaJobStore). */
+export interface JobStore {
+  /**
+   * Stores a new job, or, when the tenant already used its idempotency key, returns that job untouched
+   * with `created: false` (also under concurrent submissions: the database decides).
+   */
+  create(job: NewJob): Promise<{ job: JobRecord; created: boolean }>;
+  /** The job, with its webhook deliveries; undefined when there is none with this id. */
+  get(id: string): Promise<JobRecord | undefined>;
+  /** The tenant's jobs, newest first; `cursor` is a previous page's `nextCursor`. */
+  list(query: {
+    tenant: string;
+    state: JobStateName | undefined;
+    limit: number;
+    cursor: string | undefined;
+  }): Promise<{ jobs: JobRecord[]; nextCursor: string | undefined }>;
+  /**
+   * Applies `patch` only when the job is in one of the `from` states (a compare-and-set, so a cancelled
+   * job never turns completed); returns the job after the change, or undefined when nothing changed.
+   */
+  update(id: string, from: readonly JobStateName[], patch: JobPatch): Promise<JobRecord | undefined>;
+  /** Records one webhook attempt. */
+  addDelivery(id: string, delivery: WebhookDeliveryRecord): Promise<void>;
+}

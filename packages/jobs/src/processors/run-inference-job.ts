@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import type { UsageRecord } from "@noa/access";
+import {
+  type CompleteRequest,
+  type JobResult,
+  JobResultSchema,
+  FinishReason as ProtoFinishReason,
+  Role,
+} from "@noa/proto";
+import type { AttemptEvent, ChatMessage, ChatRole, FinishReason, ModelRegistry, Usage } from "@noa/providers";
+import type { JobRecord } from "../job-record.js";
+import { classifyJobError, JobAttemptError } from "./job-attempt-error.js";
+
+/** Accounts an inference job as the synchronous path does: one usage record per attempt, priced. */
+export interface InferenceAccounting {
+  ledger: { record(record: UsageRecord): void };
+  prices: { costOf(model: string, usage: Usage): number };
+}
+
+const roles: Partial<Record<Role, ChatRole>> = {
+  [Role.SYSTEM]: "system",
+  [Role.USER]: "user",
+  [Role.ASSISTANT]: "assistant",
+};
+
+const finishReasons: Record<FinishReason, ProtoFinishReason> = {
+  stop: ProtoFinishReason.STOP,
+  length: ProtoFinishReason.LENGTH,
+  "content-filter": ProtoFinishReason.CONTENT_FILTER,
+  cancelled: ProtoFinishReason.CANCELLED,
+};
+
+/**
+ * `ai-inference`: streams the completion through the registry (router: retries, breakers, fallback) with
+ * the job's signal, reports progress as tokens / max_tokens, and writes a usage record for the attempt
+ * whatever its outcome. The result is the CompleteResponse a synchronous Complete would have returned.
+ */
+export async function runInferenceJob(options: {
+  job: JobRecord;
+  request: CompleteRequest;
+  registry: ModelRegistry;
+  accounting: InferenceAccounting;
+  signal: AbortSignal;
+  onProgress: (progress: number) => void;
+}): Promise<JobResult> {
+  const { job, request, registry, accounting, signal, onProgress } = options;
+  const started = performance.now();
+  const createdAt = new Date();
+  const events: AttemptEvent[] = [];
+  const messages: ChatMessage[] = request.messages.map((message, index) => {
+    const role = roles[message.role];
+    if (!role) {
+      throw new JobAttemptError({
+        code: "INVALID_ARGUMENT",
+        message: `spec.inference.messages[${index}].role must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT`,
+        retryable: false,
+      });
+    }
+    return { role, content: message.content };
+  });
+  const served = () =>
+    events.findLast((event) => event.outcome === "ok" || event.outcome === "cancelled")?.target ??
+    (events.length === 0 ? modelTarget : undefined);
+  let modelTarget: string | undefined;
+  let delivered = 0;
+  const record = (status: UsageRecord["status"], usage: Usage, errorCode?: string): number => {
+    const servedBy = served();
+    const costUsd = servedBy ? accounting.prices.costOf(servedBy, usage) : 0;
+    accounting.ledger.record({
+      id: randomUUID(),
+      apiKeyId: job.apiKeyId,
+      tenant: job.tenant,
+      modelRequested: request.model,
+      provider: servedBy?.slice(0, servedBy.indexOf("/")),
+      modelServed: servedBy,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      costUsd,
+      cached: false,
+      cacheTier: undefined,
+      status,
+      errorCode,
+      latencyMs: Math.round(performance.now() - started),
+      correlationId: job.correlationId,
+      createdAt,
+    });
+    return costUsd;
+  };
+
+  try {
+    const model = registry.languageModel(request.model);
+    modelTarget = `${model.provider}/${model.modelId}`;
+    let text = "";
+    for await (const part of model.stream({
+      messages,
+      maxTokens: request.maxTokens,
+      temperature: request.temperature,
+      topP: request.topP,
+      stop: request.stop.length > 0 ? [...request.stop] : undefined,
+      seed: request.seed,
+      signal,
+      onAttempt: (event) => events.push(event),
+    })) {
+      if (part.type === "text-delta") {
+        text += part.text;
+        delivered++;
+        if (request.maxTokens) onProgress(Math.min(1, delivered / request.maxTokens));
+        continue;
+      }
+      const costUsd = record(part.finishReason === "cancelled" ? "cancelled" : "ok", part.usage);
+      const servedBy = served() ?? "";
+      return create(JobResultSchema, {
+        kind: {
+          case: "inference",
+          value: {
+            id: job.id,
+            text,
+            finishReason: finishReasons[part.finishReason],
+            usage: {
+              promptTokens: part.usage.promptTokens,
+              completionTokens: part.usage.completionTokens,
+              totalTokens: part.usage.promptTokens + part.usage.completionTokens,
+            },
+            provider: servedBy.slice(0, Math.max(0, servedBy.indexOf("/"))),
+            model: servedBy,
+            attempts: Math.max(1, events.filter((event) => event.outcome !== "circuit-open").length),
+            costUsd,
+          },
+        },
+      });
+    }
+    throw new Error("the model's stream ended without a finish part");
+  } catch (error) {
+    const status = signal.aborted ? "cancelled" : "error";
+    record(
+      status,
+      { promptTokens: 0, completionTokens: delivered },
+      classifyJobError(error).code.toLowerCase(),
+    );
+    throw error;
+  }
+}

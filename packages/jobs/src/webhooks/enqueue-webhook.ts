@@ -1,0 +1,22 @@
+import { injectTraceContext } from "@noa/observability";
+import type { JobQueues } from "../job-queues.js";
+import type { JobRecord } from "../job-record.js";
+
+/**
+ * Queues the callback of a job that reached a final state, once per finish: the BullMQ id is the job id
+ * and its finish time, so a worker that runs the same finish twice (stalled-job recovery) adds nothing.
+ */
+export async function enqueueWebhook(queues: JobQueues, job: JobRecord): Promise<void> {
+  if (!job.callbackUrl || !job.finishedAt) return;
+  await queues.webhooks.add(
+    "webhook",
+    { jobId: job.id, trace: injectTraceContext() },
+    {
+      jobId: `${job.id}-${job.finishedAt.getTime()}`,
+      attempts: queues.webhookRetry.attempts,
+      backoff: { type: "exponential", delay: queues.webhookRetry.baseDelayMs, jitter: 0.3 },
+      removeOnComplete: { count: 1_000 },
+      removeOnFail: { count: 1_000 },
+    },
+  );
+}
