@@ -25,14 +25,18 @@ export interface CallOutcome {
   errorCode?: string;
   /** The tokens actually used and delivered (partial for cut or cancelled streams). */
   usage: Usage;
-  /** `<provider>/<model>` that served, when one did. */
+  /** `<provider>/<model>` that served, when one did (for a cached answer: that first produced it). */
   servedBy: string | undefined;
+  /** The cache tier (or `coalesced`) that answered instead of a provider: the call costs 0. */
+  cacheTier?: string | undefined;
 }
 
 /**
  * Admits a call against the caller's request bucket (RESOURCE_EXHAUSTED with the retry delay when it
  * is empty) and returns `settle`, which prices the call, writes its usage record (off the request path)
  * and charges its real token count to the caller's token budget. `settle` runs exactly once per call.
+ * A call the cache answered is recorded with its tokens and tier, costs 0 and charges no token budget
+ * (no provider spent them); it was still admitted against the request rate.
  */
 export async function beginCall(
   deps: AccountingDeps,
@@ -56,10 +60,11 @@ export async function beginCall(
   let settled = false;
   return {
     rateLimit: { limit: verdict.limit, remaining: verdict.remaining, resetMs: verdict.resetMs },
-    settle({ status, errorCode, usage, servedBy }) {
+    settle({ status, errorCode, usage, servedBy, cacheTier }) {
       if (settled) return 0;
       settled = true;
-      const costUsd = servedBy ? deps.prices.costOf(servedBy, usage) : 0;
+      const cached = cacheTier !== undefined;
+      const costUsd = servedBy && !cached ? deps.prices.costOf(servedBy, usage) : 0;
       deps.ledger.record({
         id,
         apiKeyId: principal.kind === "key" ? principal.id : undefined,
@@ -70,8 +75,8 @@ export async function beginCall(
         promptTokens: usage.promptTokens,
         completionTokens: usage.completionTokens,
         costUsd,
-        cached: false,
-        cacheTier: undefined,
+        cached,
+        cacheTier,
         status,
         errorCode,
         latencyMs: Math.round(performance.now() - started),
@@ -79,7 +84,7 @@ export async function beginCall(
         createdAt,
       });
       const tokens = usage.promptTokens + usage.completionTokens;
-      if (tokens > 0) {
+      if (tokens > 0 && !cached) {
         deps.rateLimiter.chargeTokens(limitKey, tokens, principal.limits).catch((error: unknown) => {
           deps.logger.warn({ err: error, correlationId: call.correlationId }, "token budget charge failed");
         });

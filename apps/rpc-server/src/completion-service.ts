@@ -1,11 +1,17 @@
 import { type Principal, requireModel, requireScope } from "@noa/access";
-import type {
-  AttemptEvent,
-  CallOptions,
-  FinishReason,
-  LanguageModel,
-  ModelRegistry,
-  Usage,
+import {
+  type AttemptEvent,
+  type CacheEvent,
+  type CacheSource,
+  type CallOptions,
+  type FinishReason,
+  type InFlightTable,
+  type LanguageModel,
+  type ModelRegistry,
+  type ResponseCache,
+  type Usage,
+  withCache,
+  withCoalescing,
 } from "@noa/providers";
 import type { Logger } from "pino";
 import { type AccountingDeps, beginCall, type RateLimitState } from "./call-accounting.js";
@@ -21,13 +27,28 @@ export interface CompletionRequest {
   correlationId: string;
 }
 
-/** Who served an answer, how many provider calls it took, and what it cost. */
+/** Who served an answer, how many provider calls it took, what it cost, and whether the cache served it. */
 export interface ServedBy {
-  /** `<provider>/<model>` that answered. */
+  /** `<provider>/<model>` that answered (for a cached answer: that first produced it). */
   model: string;
   provider: string;
+  /** 0 for a cached answer. */
   attempts: number;
+  /** 0 for a cached answer. */
   costUsd: number;
+  /** Where a cached answer came from; undefined when a provider was called for this request. */
+  cacheTier?: CacheSource | undefined;
+}
+
+/** The response cache under the completion service (main.ts builds it from NOA_CACHE_*). */
+export interface CompletionCacheDeps {
+  responses: ResponseCache;
+  /** Identical calls in flight share one upstream call; undefined turns coalescing off. */
+  inFlight?: InFlightTable;
+  /** One cache for all tenants (NOA_CACHE_SCOPE=shared) instead of one per tenant. */
+  shared: boolean;
+  /** The targets the routing table resolves a model id or alias to; part of every key. Default: the id itself. */
+  targetsOf?: (model: string) => readonly string[];
 }
 
 /** The end of an answer. */
@@ -43,6 +64,8 @@ export type CompletionEvent = { type: "text"; text: string } | ({ type: "finish"
 export interface CompletionCall {
   /** The caller's request bucket after this call was admitted. */
   rateLimit: RateLimitState;
+  /** How the cache handled the call so far (known before the first part); undefined without a cache. */
+  cache(): CacheEvent | undefined;
   generate(): Promise<{ text: string } & CompletionFinish>;
   stream(): AsyncGenerator<CompletionEvent>;
 }
@@ -52,22 +75,38 @@ export interface CompletionCall {
  * model through the router, admits the call against the caller's rate limit, runs it with the call's
  * signal so a caller that leaves stops the generation, logs every provider attempt, and records usage
  * and cost for every admitted call — completed, failed, cancelled or cut — with the tokens delivered.
+ * With `cache`, calls go through the response cache (per tenant unless shared) and identical calls in
+ * flight are coalesced; a cached answer is still admitted against the rate limit, costs 0 and is
+ * recorded with its tier.
  * Errors are the domain's own (AccessError, NoSuchModelError, ProviderError…); each face maps them once.
  */
 export function createCompletionService({
   registry,
   logger,
   accounting,
+  cache,
 }: {
   registry: ModelRegistry;
   logger: Logger;
   accounting: AccountingDeps;
+  cache?: CompletionCacheDeps;
 }) {
+  /** The routed model behind the cache and coalescing wrappers, keyed by the model as requested and resolved. */
+  const modelFor = (model: string): LanguageModel => {
+    const routed = registry.languageModel(model);
+    if (!cache) return routed;
+    const identity = { requested: model, resolved: cache.targetsOf?.(model) ?? [model] };
+    const cached = withCache(routed, { cache: cache.responses, identity });
+    return cache.inFlight
+      ? withCoalescing(cached, { cache: cache.responses, table: cache.inFlight, identity })
+      : cached;
+  };
+
   return {
     async start({ principal, model, options, correlationId }: CompletionRequest): Promise<CompletionCall> {
       requireScope(principal, "inference");
       requireModel(principal, model);
-      const languageModel = registry.languageModel(model);
+      const languageModel = modelFor(model);
       const call = await beginCall(accounting, { principal, modelRequested: model, correlationId });
       // A single successful attempt says nothing the request's own log line does not; the rest
       // (errors, retries, skipped breakers) are what an operator looks for.
@@ -84,24 +123,41 @@ export function createCompletionService({
           "provider attempt",
         ),
       );
-      const callOptions: CallOptions = { ...options, onAttempt: trace.onAttempt };
+      let cacheEvent: CacheEvent | undefined;
+      const callOptions: CallOptions = {
+        ...options,
+        ...(cache && { cache: { ...options.cache, scope: cache.shared ? "*" : principal.tenant } }),
+        onAttempt: trace.onAttempt,
+        onCache: (event) => {
+          cacheEvent = event;
+        },
+      };
       const signal = options.signal;
+      const hit = () => (cacheEvent?.status === "hit" ? cacheEvent : undefined);
+      // A call that joined an identical one in flight has no attempts of its own: the shared answer says who served.
+      const servedBy = () => {
+        const cached = hit();
+        return cached ? cached.model : trace.served();
+      };
       const finish = (finishReason: FinishReason, usage: Usage): CompletionFinish => {
         const status = finishReason === "cancelled" ? "cancelled" : "ok";
-        const served = trace.served();
-        const costUsd = call.settle({ status, usage, servedBy: served });
-        return { finishReason, usage, costUsd, attempts: trace.attempts(), ...splitTarget(served ?? "") };
+        const served = servedBy();
+        const cacheTier = hit()?.source;
+        const costUsd = call.settle({ status, usage, servedBy: served, cacheTier });
+        const attempts = cacheTier ? 0 : trace.attempts();
+        return { finishReason, usage, costUsd, attempts, cacheTier, ...splitTarget(served ?? "") };
       };
       const fail = (error: unknown, usage: Usage) =>
         call.settle({
           status: signal?.aborted ? "cancelled" : "error",
           errorCode: codeName(error),
           usage,
-          servedBy: trace.served(),
+          servedBy: servedBy(),
         });
 
       return {
         rateLimit: call.rateLimit,
+        cache: () => cacheEvent,
         async generate() {
           try {
             const result = await languageModel.generate(callOptions);
@@ -135,7 +191,8 @@ export function createCompletionService({
               call.settle({
                 status: "cancelled",
                 usage: { promptTokens: 0, completionTokens: delivered },
-                servedBy: trace.served(),
+                servedBy: servedBy(),
+                cacheTier: hit()?.source,
               });
             }
           }

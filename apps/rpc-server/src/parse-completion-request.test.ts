@@ -1,6 +1,6 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CompleteRequestSchema, Role } from "@noa/proto";
+import { type CacheControlSchema, CacheMode, CompleteRequestSchema, Role } from "@noa/proto";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
 import { describe, expect, it } from "vitest";
 import { parseCompletionRequest } from "./parse-completion-request.js";
@@ -100,5 +100,34 @@ describe("parseCompletionRequest", () => {
         description: "top_p must be greater than 0 and at most 1 (got 2)",
       }),
     ]);
+  });
+});
+
+describe("parseCompletionRequest: cache control", () => {
+  const ask = (cache: MessageInitShape<typeof CacheControlSchema> | undefined) =>
+    parseCompletionRequest(
+      create(CompleteRequestSchema, { model: "m/x", messages: [{ role: Role.USER, content: "hi" }], cache }),
+      signal,
+    ).options.cache;
+
+  it("maps each mode and the TTL, and leaves the server's defaults when unset", () => {
+    expect(ask(undefined)).toBeUndefined();
+    expect(ask({})).toEqual({ mode: "default" });
+    expect(ask({ mode: CacheMode.SKIP })).toEqual({ mode: "skip" });
+    expect(ask({ mode: CacheMode.REFRESH, ttlSeconds: 60 })).toEqual({ mode: "refresh", ttlSeconds: 60 });
+    expect(ask({ mode: CacheMode.FORCE, ttlSeconds: 0 })).toEqual({ mode: "force", ttlSeconds: 0 });
+  });
+
+  it("refuses a mode the contract does not know, naming the field", () => {
+    try {
+      ask({ mode: 9 as CacheMode });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConnectError);
+      expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((error as ConnectError).findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe(
+        "cache.mode",
+      );
+    }
   });
 });

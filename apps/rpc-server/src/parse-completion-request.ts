@@ -1,14 +1,21 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type CompleteRequest, Role, type StreamCompleteRequest } from "@noa/proto";
+import { CacheMode, type CompleteRequest, Role, type StreamCompleteRequest } from "@noa/proto";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
-import type { CallOptions, ChatRole } from "@noa/providers";
+import type { CacheOptions, CallOptions, ChatRole } from "@noa/providers";
 import { checkCompletionOptions } from "./check-completion-options.js";
 
 const roles: Partial<Record<Role, ChatRole>> = {
   [Role.SYSTEM]: "system",
   [Role.USER]: "user",
   [Role.ASSISTANT]: "assistant",
+};
+
+const cacheModes: Partial<Record<CacheMode, CacheOptions["mode"]>> = {
+  [CacheMode.UNSPECIFIED]: "default",
+  [CacheMode.SKIP]: "skip",
+  [CacheMode.REFRESH]: "refresh",
+  [CacheMode.FORCE]: "force",
 };
 
 /** INVALID_ARGUMENT with a message that says what to fix and a google.rpc.BadRequest detail naming the field. */
@@ -55,5 +62,18 @@ export function parseCompletionRequest(
     seed: request.seed,
   };
   checkCompletionOptions(options, invalid);
-  return { model: request.model.trim(), options: { ...options, signal } };
+  const cache = request.cache && parseCacheControl(request.cache);
+  return { model: request.model.trim(), options: { ...options, ...(cache && { cache }), signal } };
+}
+
+/** The contract's CacheControl → the call's cache options; an unknown mode is refused by name. */
+function parseCacheControl(control: NonNullable<CompleteRequest["cache"]>): CacheOptions {
+  const mode = cacheModes[control.mode];
+  if (!mode) {
+    throw invalid(
+      `cache.mode ${control.mode} is not a CacheMode: use CACHE_MODE_UNSPECIFIED, CACHE_MODE_SKIP, CACHE_MODE_REFRESH or CACHE_MODE_FORCE`,
+      "cache.mode",
+    );
+  }
+  return { mode, ...(control.ttlSeconds !== undefined && { ttlSeconds: control.ttlSeconds }) };
 }

@@ -25,7 +25,39 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Told of every attempt the routing wrappers make (retries, fallbacks, skipped open breakers), for logs and the answer's metadata. */
   onAttempt?: (event: AttemptEvent) => void;
+  /** How this call uses the response cache (withCache, withCoalescing); models without one ignore it. */
+  cache?: CacheOptions;
+  /** Told how the cache wrappers handled the call: a hit (and its tier), a miss, a refresh or a bypass. */
+  onCache?: (event: CacheEvent) => void;
 }
+
+/**
+ * How a call uses the response cache. `default` reads and writes it when the answer is repeatable
+ * (temperature 0 or a seed); `skip` neither reads nor writes; `refresh` does not read but stores the
+ * fresh answer; `force` reads and writes even when sampling is not repeatable.
+ */
+export type CacheMode = "default" | "skip" | "refresh" | "force";
+
+/** A call's cache instructions (the contract's CacheControl) and the partition its answers live in. */
+export interface CacheOptions {
+  mode?: CacheMode;
+  /** How long a stored answer stays valid; unset means each tier's default; 0 stores nothing. */
+  ttlSeconds?: number;
+  /** Answers are shared only between calls of the same scope (e.g. `tenant:acme`); unset is the empty scope. */
+  scope?: string;
+}
+
+/** Where a cached answer came from: a cache tier, or an identical call in flight at the same time. */
+export type CacheSource = "memory" | "redis" | "database" | "coalesced";
+
+/**
+ * How the cache wrappers handled a call. A hit carries the `<provider>/<model>` that first produced the
+ * answer; a call that joined an identical one in flight is told `coalesced` when it joins and again,
+ * with the model, once the shared answer is complete (the last event wins).
+ */
+export type CacheEvent =
+  | { status: "hit"; source: CacheSource; model?: string }
+  | { status: "miss" | "refresh" | "bypass" };
 
 /** One try of one target, as reported by the routing wrappers. */
 export interface AttemptEvent {

@@ -13,6 +13,8 @@ export interface RestLogFields {
   attempts?: number;
   promptTokens?: number;
   completionTokens?: number;
+  /** How the cache handled a completion: the tier of a hit (`memory`, `redis`, `database`, `coalesced`), or `miss`, `refresh`, `bypass`. */
+  cache?: string;
   /** The code of an error sent after the response began (a cut stream). */
   error?: string;
 }

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { codeName } from "../classify-error.js";
 import type { CompletionFinish, CompletionService } from "../completion-service.js";
 import { openSse, type SseWriter } from "./open-sse.js";
+import { cacheResponseHeaders, parseCacheHeaders } from "./parse-cache-headers.js";
 import type { RestExchange } from "./rest-exchange.js";
 import { toOpenAIError } from "./to-openai-error.js";
 
@@ -61,6 +62,8 @@ export function toOpenAIUsage(usage: Usage) {
  * usage) and answers in `format`: one JSON object, or Server-Sent Events. A stream's headers wait for its
  * first part, so a failure before it is a plain JSON error with its status; a failure after it is an
  * error event and the stream ends without `[DONE]`. A client that leaves aborts the call (exchange.signal).
+ * Cache instructions come from `Cache-Control` / `x-noa-cache` (parseCacheHeaders); the answer says how
+ * the cache handled it in `x-noa-cache` and `x-noa-cache-tier`.
  */
 export async function serveCompletion({
   exchange,
@@ -80,10 +83,11 @@ export async function serveCompletion({
   const { correlationId, signal, log } = exchange;
   log.model = request.model;
   log.stream = request.stream;
+  const cache = parseCacheHeaders(exchange.req.headers);
   const call = await completions.start({
     principal,
     model: request.model,
-    options: { ...request.options, signal },
+    options: { ...request.options, ...(cache && { cache }), signal },
     correlationId,
   });
   // OpenAI's names; the reset is a duration, as OpenAI sends it.
@@ -96,6 +100,12 @@ export async function serveCompletion({
     model: request.model,
     includeUsage: request.includeUsage,
   };
+  const noteCache = () => {
+    const event = call.cache();
+    if (event) log.cache = event.status === "hit" ? event.source : event.status;
+    for (const [name, value] of Object.entries(cacheResponseHeaders(event)))
+      exchange.res.setHeader(name, value);
+  };
   const noteFinish = (finish: CompletionFinish) => {
     log.served = finish.model;
     log.provider = finish.provider;
@@ -107,6 +117,7 @@ export async function serveCompletion({
   if (!request.stream) {
     const result = await call.generate();
     noteFinish(result);
+    noteCache();
     throwIfAborted(exchange);
     const text = request.prefix === undefined ? result.text : request.prefix + result.text;
     exchange.sendJson(
@@ -125,6 +136,7 @@ export async function serveCompletion({
       // The first part opens the stream: headers, the opening chunks, the echoed prompt.
       const opening: string[] = [];
       if (!sse) {
+        noteCache();
         sse = openSse(exchange.res);
         opening.push(...chunks.start());
         if (request.prefix !== undefined) opening.push(chunks.text(request.prefix));

@@ -54,6 +54,8 @@ function finishFields(finish: CompletionFinish) {
     model: finish.model,
     attempts: finish.attempts,
     costUsd: finish.costUsd,
+    cached: finish.cacheTier !== undefined,
+    cacheTier: finish.cacheTier ?? "",
   };
 }
 
