@@ -1,0 +1,1 @@
+export { type SpawnedNoaServer, spawnNoaServer } from "./spawn-noa-server.js";
