@@ -1,0 +1,283 @@
+import { TRPCClientError } from "@trpc/client";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createTestClient, type TestClient } from "./__fixtures__/create-test-client.js";
+import { type BffStack, slowModel, startBffStack, tinyModel } from "./__fixtures__/start-bff-stack.js";
+import { describeBffError, type WebStreamEvent } from "./client/create-bff-client.js";
+
+// The acceptance's integration tier: a real @trpc/client over HTTP (batched) and SSE (subscriptions),
+// against the BFF in front of a real rpc-server with the real tiny llama model and the real OpenAI
+// provider (talking to a slow loopback server), over gRPC.
+let stack: BffStack;
+let user: TestClient;
+beforeAll(async () => {
+  stack = await startBffStack();
+  user = createTestClient(stack.bffUrl);
+  await user.signIn(stack.userKey);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function failure(call: Promise<unknown>) {
+  const error = await call.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(TRPCClientError);
+  return describeBffError(error);
+}
+
+/** Subscribes to chat.stream and collects its events until it ends (or `stopAfterDeltas` deltas). */
+function streamChat(
+  client: TestClient,
+  input: Parameters<TestClient["trpc"]["chat"]["stream"]["subscribe"]>[0],
+  stopAfterDeltas = Number.POSITIVE_INFINITY,
+) {
+  const events: WebStreamEvent[] = [];
+  return new Promise<{ events: WebStreamEvent[]; stopped: boolean }>((resolve, reject) => {
+    let deltas = 0;
+    const subscription = client.trpc.chat.stream.subscribe(input, {
+      onData(event) {
+        events.push(event);
+        if (event.type === "delta" && ++deltas === stopAfterDeltas) {
+          resolve({ events, stopped: true });
+          subscription.unsubscribe();
+        }
+      },
+      onError: reject,
+      onComplete: () => resolve({ events, stopped: false }),
+    });
+  });
+}
+
+describe("sessions", () => {
+  it("refuses calls before sign-in, and a key rpc-server does not know, with the correlation id", async () => {
+    const anonymous = createTestClient(stack.bffUrl);
+    const before = await failure(anonymous.trpc.models.list.query());
+    expect(before.code).toBe("UNAUTHORIZED");
+    expect(before.message).toMatch(/sign in/);
+
+    const wrong = await failure(anonymous.signIn("noa_abcdefghij_0123456789abcdef0123456789abcdef"));
+    expect(wrong.code).toBe("UNAUTHORIZED");
+    expect(wrong.correlationId).toMatch(/\S/);
+    expect(wrong.message).toContain(`correlation id: ${wrong.correlationId}`);
+    expect(anonymous.cookies.size).toBe(0);
+  });
+
+  it("exchanges the key for an httpOnly, SameSite=Strict cookie that does not reveal it", async () => {
+    const client = createTestClient(stack.bffUrl);
+    const response = await client.fetch(`${stack.bffUrl}/trpc/auth.signIn`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": "sign-in" },
+      body: JSON.stringify({ apiKey: stack.userKey }),
+    });
+    expect(response.status).toBe(200);
+    const [cookie] = response.headers.getSetCookie();
+    expect(cookie).toMatch(/^noa_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    const secret = stack.userKey.split("_").at(-1) ?? "";
+    expect(cookie).not.toContain(secret);
+    const body = JSON.stringify(await response.json());
+    expect(body).not.toContain(secret);
+
+    const session = await client.trpc.auth.session.query();
+    expect(session.signedIn).toBe(true);
+    expect(stack.userKey.startsWith(session.keyPrefix ?? "?")).toBe(true);
+  });
+
+  it("calls rpc-server with the caller's own key, the request's correlation id and the caller's trace", async () => {
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    stack.rpcCalls.length = 0;
+    const response = await user.fetch(`${stack.bffUrl}/trpc/models.list`, {
+      headers: { traceparent, "x-correlation-id": "web-req-42" },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-correlation-id")).toBe("web-req-42");
+    expect(stack.rpcCalls).toEqual([
+      {
+        method: "ListModels",
+        authorization: `Bearer ${stack.userKey}`,
+        correlationId: "web-req-42",
+        // The same trace: with tracing on, the BFF's own span id; off, the caller's header as it came.
+        traceparent: expect.stringMatching(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/),
+      },
+    ]);
+    expect(JSON.stringify(stack.rpcCalls)).not.toContain(stack.adminKey);
+  });
+
+  it("refuses mutations without the session's CSRF token or from another origin", async () => {
+    const client = createTestClient(stack.bffUrl);
+    await client.signIn(stack.userKey);
+    const request = { model: tinyModel, messages: [{ role: "user" as const, content: "Hi" }], maxTokens: 2 };
+
+    client.state.csrfToken = "not-the-token";
+    const forged = await failure(client.trpc.chat.complete.mutate(request));
+    expect(forged.code).toBe("FORBIDDEN");
+    expect(forged.message).toMatch(/x-csrf-token/);
+
+    const crossSite = createTestClient(stack.bffUrl, { origin: "https://evil.example" });
+    const refused = await failure(crossSite.signIn(stack.userKey));
+    expect(refused.code).toBe("FORBIDDEN");
+    expect(refused.message).toMatch(/evil\.example/);
+
+    const noHeader = await client.fetch(`${stack.bffUrl}/trpc/auth.signOut`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(noHeader.status).toBe(403);
+    expect((await client.trpc.auth.session.query()).signedIn).toBe(true);
+  });
+
+  it("signs out: the cookie is cleared and calls are refused again", async () => {
+    const client = createTestClient(stack.bffUrl);
+    await client.signIn(stack.userKey);
+    await client.trpc.auth.signOut.mutate();
+    expect(client.cookies.size).toBe(0);
+    expect((await client.trpc.auth.session.query()).signedIn).toBe(false);
+    expect((await failure(client.trpc.models.list.query())).code).toBe("UNAUTHORIZED");
+  });
+});
+
+describe("models", () => {
+  it("lists the models with provider and capabilities, and gets one", async () => {
+    const models = await user.trpc.models.list.query();
+    expect(models.map((model) => model.id)).toContain(tinyModel);
+    const tiny = models.find((model) => model.id === tinyModel);
+    expect(tiny).toMatchObject({
+      provider: "llama-cpp",
+      capabilities: expect.arrayContaining(["chat", "streaming"]),
+    });
+    expect(await user.trpc.models.get.query({ id: tinyModel })).toEqual(tiny);
+  });
+
+  it("maps rpc-server's NOT_FOUND with its message and correlation id", async () => {
+    const missing = await failure(user.trpc.models.get.query({ id: "llama-cpp/no-such-model" }));
+    expect(missing.code).toBe("NOT_FOUND");
+    expect(missing.message).toMatch(/no-such-model/);
+    const logged = stack.rpcLogs.find((line) => line.correlationId === missing.correlationId);
+    expect(logged).toBeDefined();
+  });
+});
+
+describe("chat", () => {
+  it("answers chat.complete with text, usage and cost", async () => {
+    const answer = await user.trpc.chat.complete.mutate({
+      model: tinyModel,
+      messages: [{ role: "user", content: "Hello" }],
+      maxTokens: 6,
+      temperature: 0,
+    });
+    expect(answer.text.length).toBeGreaterThan(0);
+    expect(answer).toMatchObject({
+      finishReason: "length",
+      usage: { completionTokens: 6 },
+      provider: "llama-cpp",
+      model: tinyModel,
+      costUsd: 0,
+    });
+  });
+
+  it("rejects bad input field by field before calling rpc-server", async () => {
+    stack.rpcCalls.length = 0;
+    const bad = await failure(
+      user.trpc.chat.complete.mutate({
+        model: tinyModel,
+        messages: [],
+        temperature: 3,
+        maxTokens: 0,
+      }),
+    );
+    expect(bad.code).toBe("BAD_REQUEST");
+    expect(bad.fieldErrors.map((field) => field.path).sort()).toEqual([
+      "maxTokens",
+      "messages",
+      "temperature",
+    ]);
+    expect(bad.fieldErrors.find((field) => field.path === "temperature")?.message).toBe(
+      "must be between 0 and 2",
+    );
+    expect(bad.correlationId).toMatch(/\S/);
+    expect(stack.rpcCalls).toEqual([]);
+  });
+
+  it("streams the answer over SSE token by token, then usage and cost", async () => {
+    const { events, stopped } = await streamChat(user, {
+      model: slowModel,
+      messages: [{ role: "user", content: "Tell me about the sea" }],
+      maxTokens: 8,
+    });
+    expect(stopped).toBe(false);
+    const deltas = events.filter((event) => event.type === "delta");
+    expect(deltas.length).toBe(8);
+    expect(deltas.map((event) => event.text).join("")).toBe("The sea is vast and deep and blue,");
+    expect(events.at(-1)).toMatchObject({
+      type: "done",
+      finishReason: "length",
+      usage: { completionTokens: 8 },
+      provider: "openai",
+      model: slowModel,
+    });
+  });
+
+  it("streams the real local model too", async () => {
+    const { events } = await streamChat(user, {
+      model: tinyModel,
+      messages: [{ role: "user", content: "Hello" }],
+      maxTokens: 10,
+      temperature: 0,
+    });
+    expect(events.filter((event) => event.type === "delta").length).toBeGreaterThan(1);
+    expect(events.at(-1)).toMatchObject({
+      type: "done",
+      usage: { completionTokens: 10 },
+      provider: "llama-cpp",
+    });
+  });
+
+  it("unsubscribing cancels the RPC and rpc-server stops the generation", async () => {
+    const before = stack.loopback.requests.length;
+    const { stopped, events } = await streamChat(
+      user,
+      { model: slowModel, messages: [{ role: "user", content: "Tell me a long story" }], maxTokens: 30 },
+      2,
+    );
+    expect(events).toEqual([
+      { type: "delta", text: "The" },
+      { type: "delta", text: " sea" },
+    ]);
+    expect(stopped).toBe(true);
+    // The upstream generation was closed by rpc-server, before its 30 words were all sent…
+    await vi.waitFor(() => expect(stack.loopback.requests[before]?.closedByClient).toBe(true));
+    expect(stack.loopback.requests[before]?.chunksSent).toBeLessThan(30);
+    // …and the usage ledger says the call was cancelled.
+    await vi.waitFor(() =>
+      expect(stack.usageRecords().filter((record) => record.status === "cancelled").length).toBeGreaterThan(
+        0,
+      ),
+    );
+  });
+
+  it("ends a failed stream with an error event carrying rpc-server's code, message and correlation id", async () => {
+    const { events } = await streamChat(user, {
+      model: "llama-cpp/no-such-model",
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    expect(events).toEqual([
+      {
+        type: "error",
+        code: "NOT_FOUND",
+        message: expect.stringMatching(/no-such-model.*correlation id/),
+        correlationId: expect.any(String),
+        retryAfterMs: null,
+      },
+    ]);
+  });
+});
+
+describe("usage", () => {
+  it("summarises the tenant's requests", async () => {
+    const summary = await user.trpc.usage.summary.query({});
+    expect(summary.total.requests).toBeGreaterThan(0);
+    expect(typeof summary.total.promptTokens).toBe("number");
+  });
+});

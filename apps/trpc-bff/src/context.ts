@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import { extractTraceContext, injectTraceContext } from "@noa/observability";
+import type { Logger } from "pino";
+import type { CallOptions, RpcClients } from "./rpc-clients.js";
+import { readCookie, sessionCookieName } from "./session/session-cookie.js";
+import type { Session, SessionSealer } from "./session/session-sealer.js";
+import { toTRPCError } from "./to-trpc-error.js";
+
+/** What the context factory needs, built once by `build()`. */
+export interface ContextDeps {
+  rpc: RpcClients;
+  sealer: SessionSealer;
+  logger: Logger;
+  /** Cookies get `Secure` (and the `__Host-` prefix): the BFF is served over https. */
+  secureCookies: boolean;
+  /** Origins allowed to send mutations; undefined: the origin the request was addressed to. */
+  allowedOrigins: readonly string[] | undefined;
+  /** How long a unary call to rpc-server may take (inference excepted). */
+  rpcTimeoutMs: number;
+}
+
+/** The request as the context sees it: its headers, and a way to set the session cookie on the answer. */
+export interface RequestFacts {
+  headers: IncomingHttpHeaders;
+  /** Sets the session cookie to `token`, or clears it with undefined. */
+  setSessionCookie(token: string | undefined): void;
+}
+
+const safeCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/;
+const validTraceparent = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The per-request context every procedure gets. */
+export interface BffContext {
+  headers: IncomingHttpHeaders;
+  correlationId: string;
+  /** The signed-in caller, or undefined. */
+  session: Session | undefined;
+  rpc: RpcClients;
+  logger: Logger;
+  allowedOrigins: readonly string[] | undefined;
+  /** Starts a session for `apiKey` (already validated) and sets its cookie. */
+  startSession(apiKey: string, keyPrefix: string): Promise<Session>;
+  /** Clears the session cookie. */
+  endSession(): void;
+  /**
+   * Calls rpc-server as `apiKey` with this request's correlation id and trace context, mapping any
+   * failure to a TRPCError once (toTRPCError).
+   */
+  call<T>(
+    apiKey: string,
+    rpc: (options: CallOptions) => Promise<T>,
+    options?: { signal?: AbortSignal; timeoutMs?: number | null },
+  ): Promise<T>;
+  /** Like `call`, for a server stream: the RPC is cancelled when `signal` aborts. */
+  stream<T>(
+    apiKey: string,
+    rpc: (options: CallOptions) => AsyncIterable<T>,
+    options: { signal: AbortSignal | undefined },
+  ): AsyncGenerator<T>;
+}
+
+/**
+ * Builds the context factory: the correlation id (the caller's, when it is a safe token, else a new
+ * one), the session from its encrypted cookie, and calls to rpc-server that carry the caller's own key.
+ */
+export function createContextFactory(deps: ContextDeps) {
+  const { rpc, sealer, logger, secureCookies, allowedOrigins, rpcTimeoutMs } = deps;
+  return async function createContext(request: RequestFacts): Promise<BffContext> {
+    const incoming = request.headers["x-correlation-id"];
+    const correlationId =
+      typeof incoming === "string" && safeCorrelationId.test(incoming) ? incoming : randomUUID();
+    const session = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
+    const traceContext = extractTraceContext(request.headers);
+
+    function callOptions(apiKey: string, signal: AbortSignal | undefined, timeoutMs: number | undefined) {
+      const headers = injectTraceContext(
+        { authorization: `Bearer ${apiKey}`, "x-correlation-id": correlationId },
+        traceContext,
+      );
+      // With tracing off no propagator is registered: pass the caller's trace on as it came.
+      const traceparent = request.headers.traceparent;
+      if (!headers.traceparent && typeof traceparent === "string" && validTraceparent.test(traceparent)) {
+        headers.traceparent = traceparent;
+      }
+      return { headers, signal, timeoutMs } satisfies CallOptions;
+    }
+
+    return {
+      headers: request.headers,
+      correlationId,
+      session,
+      rpc,
+      logger,
+      allowedOrigins,
+      async startSession(apiKey, keyPrefix) {
+        const sealed = await sealer.seal({ apiKey, keyPrefix });
+        request.setSessionCookie(sealed.token);
+        return sealed.session;
+      },
+      endSession() {
+        request.setSessionCookie(undefined);
+      },
+      async call(apiKey, call, options = {}) {
+        const timeoutMs = options.timeoutMs === null ? undefined : (options.timeoutMs ?? rpcTimeoutMs);
+        try {
+          return await call(callOptions(apiKey, options.signal, timeoutMs));
+        } catch (error) {
+          throw toTRPCError(error, { correlationId, logger });
+        }
+      },
+      async *stream(apiKey, call, options) {
+        try {
+          yield* call(callOptions(apiKey, options.signal, undefined));
+        } catch (error) {
+          throw toTRPCError(error, { correlationId, logger });
+        }
+      },
+    };
+  };
+}
