@@ -8,7 +8,7 @@
  * directly, one call at a time: CPU µs per call).
  */
 import { createLocalRateLimiter } from "@noa/access";
-import { createLogger } from "@noa/observability";
+import { createLogger, startTracing } from "@noa/observability";
 import {
   createModelRegistry,
   createOpenAIProvider,
@@ -23,11 +23,16 @@ import { createTestAccess } from "@noa/rpc-server/testing";
 import { pino } from "pino";
 
 const upstream = process.argv[2] ?? "";
+// BENCH_OBSERVABILITY=off: no logs, no metrics, no tracing (the observability benchmark's baseline).
+// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT is set, as in main.ts.
+const observed = process.env.BENCH_OBSERVABILITY !== "off";
 const logger = createLogger({
   service: "rpc-server",
   env: "bench",
+  level: observed ? "info" : "silent",
   destination: pino.destination({ dest: "/dev/null", sync: false }),
 });
+const tracing = startTracing({ service: "rpc-server" });
 const access = await createTestAccess({
   // The ledger batches every call's record off the request path, as in production; the store keeps none,
   // as a database would keep them elsewhere (the test fixture's in-memory store would grow without end).
@@ -64,7 +69,12 @@ const registry = createRouter({
   config: parseRoutingConfig({}),
   logger,
 });
-const server = build({ registry, logger, metrics: createMetrics({ registry }), access: access.access });
+const server = build({
+  registry,
+  logger,
+  metrics: observed ? createMetrics({ registry }) : undefined,
+  access: access.access,
+});
 const { port } = await server.listen(0, "127.0.0.1");
 
 async function providerCost(count: number): Promise<number> {
@@ -90,6 +100,9 @@ process.on("message", (message: { type: string; count?: number }) => {
   }
 });
 process.on("disconnect", () => {
-  void server.close({ graceMs: 0 }).finally(() => process.exit(0));
+  void server
+    .close({ graceMs: 0 })
+    .then(() => tracing.shutdown())
+    .finally(() => process.exit(0));
 });
-process.send?.({ type: "ready", baseUrl: `http://127.0.0.1:${port}`, key });
+process.send?.({ type: "ready", baseUrl: `http://127.0.0.1:${port}`, key, tracing: tracing.enabled });

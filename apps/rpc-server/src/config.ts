@@ -38,6 +38,25 @@ export interface Config {
   maxBodyBytes: number;
   /** NOA_REQUEST_TIMEOUT_MS: how long a client may take to send a whole request (408 after); 0: no limit. */
   requestTimeoutMs: number;
+  /** The response cache (NOA_CACHE_*). */
+  cache: CacheConfig;
+  /** NOA_METRICS_TOKEN: when set, GET /metrics needs it as a Bearer token. */
+  metricsToken: string | undefined;
+}
+
+/** Which cache tiers run, how long each keeps an answer, how big memory may grow, and who shares answers. */
+export interface CacheConfig {
+  /** NOA_CACHE_TIERS: the tiers, fastest first (`none`: no cache). */
+  tiers: Array<"memory" | "redis" | "database">;
+  /** NOA_CACHE_SCOPE: answers shared by all tenants (`shared`) or kept per tenant. */
+  shared: boolean;
+  /** NOA_CACHE_COALESCE: identical requests in flight share one upstream call. */
+  coalesce: boolean;
+  memoryTtlMs: number;
+  redisTtlMs: number;
+  databaseTtlMs: number;
+  memoryMaxEntries: number;
+  memoryMaxBytes: number;
 }
 
 /** Parses the environment; throws an Error naming the variable and what it accepts. */
@@ -77,6 +96,37 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     corsOrigins: parseCorsOrigins(env.CORS_ORIGIN),
     maxBodyBytes: integer(env, "NOA_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
     requestTimeoutMs: integer(env, "NOA_REQUEST_TIMEOUT_MS", 30_000, 0, 3_600_000),
+    cache: parseCacheConfig(env),
+    metricsToken: env.NOA_METRICS_TOKEN || undefined,
+  };
+}
+
+const cacheTierNames = ["memory", "redis", "database"] as const;
+
+function parseCacheConfig(env: NodeJS.ProcessEnv): CacheConfig {
+  const raw = env.NOA_CACHE_TIERS?.trim() || cacheTierNames.join(",");
+  const tiers =
+    raw === "none"
+      ? []
+      : raw.split(",").map((entry) => {
+          const tier = entry.trim() as CacheConfig["tiers"][number];
+          if (!cacheTierNames.includes(tier)) {
+            throw new Error(
+              `NOA_CACHE_TIERS must be "none" or a comma list of memory, redis, database (got "${raw}")`,
+            );
+          }
+          return tier;
+        });
+  const day = 24 * 60 * 60;
+  return {
+    tiers: cacheTierNames.filter((tier) => tiers.includes(tier)),
+    shared: oneOf(env, "NOA_CACHE_SCOPE", "tenant", ["tenant", "shared"]) === "shared",
+    coalesce: oneOf(env, "NOA_CACHE_COALESCE", "on", ["on", "off"]) === "on",
+    memoryTtlMs: integer(env, "NOA_CACHE_MEMORY_TTL_S", 300, 1, 365 * day) * 1000,
+    redisTtlMs: integer(env, "NOA_CACHE_REDIS_TTL_S", 3_600, 1, 365 * day) * 1000,
+    databaseTtlMs: integer(env, "NOA_CACHE_DATABASE_TTL_S", 30 * day, 1, 10 * 365 * day) * 1000,
+    memoryMaxEntries: integer(env, "NOA_CACHE_MEMORY_MAX_ENTRIES", 10_000, 1, 10_000_000),
+    memoryMaxBytes: integer(env, "NOA_CACHE_MEMORY_MAX_BYTES", 64 * 1024 * 1024, 1024, 64 * 1024 ** 3),
   };
 }
 

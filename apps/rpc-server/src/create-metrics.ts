@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import type { UsageRecord } from "@noa/access";
 import type { AttemptEvent, ModelRegistry } from "@noa/providers";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ReadinessReport } from "./create-readiness.js";
 
 const circuitStateValues = { closed: 0, "half-open": 1, open: 2 } as const;
 /** The seed design's buckets for request durations, 10 ms to 10 s. */
@@ -41,6 +42,8 @@ export interface GatewayMetrics {
   firstToken(model: string, seconds: number): void;
   /** One request settled in the usage ledger: tokens, cost, cache hit or miss. */
   usage(record: UsageRecord): void;
+  /** The last readiness check: `noa_ready` and `noa_dependency_up`. */
+  readiness(report: ReadinessReport): void;
   /** Sources read when scraped: open connections and records waiting in the usage ledger's buffer. */
   observe(sources: { connections?: () => number; usageBuffered?: () => number }): void;
 }
@@ -153,6 +156,17 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
     help: "Requests refused by a rate or token limit",
     registers,
   });
+  const ready = new Gauge({
+    name: "noa_ready",
+    help: "1 when the last readiness check passed, 0 when a dependency was down",
+    registers,
+  });
+  const dependencyUp = new Gauge({
+    name: "noa_dependency_up",
+    help: "Per dependency (database, redis, models): 1 usable, 0 down, at the last readiness check",
+    labelNames: ["dependency"],
+    registers,
+  });
   new Gauge({
     name: "noa_usage_buffer_depth",
     help: "Usage records waiting to be written to the database",
@@ -218,6 +232,12 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
       tokens.inc({ model, direction: "completion" }, record.completionTokens);
       const [provider = record.provider ?? ""] = splitTarget(model);
       providerCost.inc({ provider, model }, record.costUsd);
+    },
+    readiness(report) {
+      ready.set(report.ready ? 1 : 0);
+      for (const [dependency, state] of Object.entries(report.dependencies)) {
+        dependencyUp.set({ dependency }, state.status === "ok" ? 1 : 0);
+      }
     },
     observe(next) {
       Object.assign(sources, next);

@@ -1,27 +1,41 @@
 import { describe, expect, it } from "vitest";
-import { createReadiness } from "./create-readiness.js";
+import { createReadiness, DependencyDown } from "./create-readiness.js";
 
 describe("createReadiness", () => {
-  it("reports every dependency and warns about outages without declaring the replica unready", async () => {
-    const healthy = createReadiness({
-      pingDatabase: async () => {},
-      rateLimiter: { mode: () => "shared" },
-      ledger: { stats: () => ({ buffered: 0, written: 10, dropped: 0, failedWrites: 0 }) },
+  it("is ready when every check passes, and reports each with its latency", async () => {
+    const readiness = createReadiness({
+      checks: { database: async () => {}, redis: async () => {} },
+      usageBuffered: () => 3,
     });
-    expect(await healthy()).toEqual({ database: "ok", rateLimits: "shared", usageBuffered: 0, warnings: [] });
+    const report = await readiness();
+    expect(report.ready).toBe(true);
+    expect(report.usageBuffered).toBe(3);
+    expect(report.dependencies.database).toMatchObject({ status: "ok" });
+    expect(report.dependencies.redis?.latencyMs).toBeGreaterThanOrEqual(0);
+  });
 
-    const degraded = createReadiness({
-      pingDatabase: async () => {
-        throw new Error("connection refused");
+  it("names the dependency that is down and why, without the driver's message", async () => {
+    const readiness = createReadiness({
+      checks: {
+        database: async () => {
+          throw Object.assign(new Error("connect ECONNREFUSED postgres://admin:pw@db:5432"), {
+            code: "ECONNREFUSED",
+          });
+        },
+        redis: () => new Promise(() => {}),
+        models: async () => {
+          throw new DependencyDown("every model's circuit breaker is open");
+        },
       },
-      rateLimiter: { mode: () => "local" },
-      ledger: { stats: () => ({ buffered: 42, written: 10, dropped: 0, failedWrites: 3 }) },
+      timeoutMs: 20,
     });
-    const report = await degraded();
-    expect(report).toMatchObject({ database: "unreachable", rateLimits: "local", usageBuffered: 42 });
-    expect(report.warnings).toEqual([
-      "database unreachable: usage records are buffered in memory",
-      "Redis unreachable: rate limits are enforced per replica",
-    ]);
+    const report = await readiness();
+    expect(report.ready).toBe(false);
+    expect(report.dependencies).toMatchObject({
+      database: { status: "down", reason: "unreachable (ECONNREFUSED)" },
+      redis: { status: "down", reason: "no answer within 20 ms" },
+      models: { status: "down", reason: "every model's circuit breaker is open" },
+    });
+    expect(JSON.stringify(report)).not.toContain("pw@db");
   });
 });

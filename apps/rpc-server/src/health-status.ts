@@ -6,6 +6,8 @@ export { ServingStatus };
 export interface HealthStatus {
   /** The status, or undefined for a service the server does not know. */
   get(service: string): ServingStatus | undefined;
+  /** Sets a known service's status (ignored once shut down); listeners hear of a change. */
+  set(service: string, status: ServingStatus): void;
   /** Sets every known service NOT_SERVING for good: the server is going away. */
   shutDown(): void;
   /** True once shutDown was called; watches end after reporting it. */
@@ -25,6 +27,11 @@ export function createHealthStatus(services: string[]): HealthStatus {
     get: (service) => statuses.get(service),
     get isShutDown() {
       return isShutDown;
+    },
+    set(service, status) {
+      if (isShutDown || !statuses.has(service) || statuses.get(service) === status) return;
+      statuses.set(service, status);
+      for (const listener of listeners) listener();
     },
     shutDown() {
       isShutDown = true;

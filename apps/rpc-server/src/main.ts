@@ -10,20 +10,16 @@ import {
   parsePricingConfig,
 } from "@noa/access";
 import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
-import { createLogger } from "@noa/observability";
-import {
-  createAnthropicProvider,
-  createLlamaCppProvider,
-  createModelRegistry,
-  createOpenAIProvider,
-  createRouter,
-  type Provider,
-  parseRoutingConfig,
-} from "@noa/providers";
+import { parseJobsConfig } from "@noa/jobs";
+import { createLogger, startTracing } from "@noa/observability";
+import { createGatewayRegistry } from "@noa/providers";
 import { Redis } from "ioredis";
+import packageJson from "../package.json" with { type: "json" };
 import { parseConfig } from "./config.js";
+import { createCompletionCache } from "./create-completion-cache.js";
+import { createJobBackend } from "./create-job-backend.js";
 import { createMetrics } from "./create-metrics.js";
-import { createReadiness } from "./create-readiness.js";
+import { createReadiness, DependencyDown } from "./create-readiness.js";
 import { build } from "./server.js";
 
 /** Composition root: config, logger, database, Redis, access, providers, server; SIGTERM/SIGINT close them in order. */
@@ -31,6 +27,8 @@ async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const configFile = (config.configFile ?? {}) as { routing?: unknown; pricing?: unknown };
   const logger = createLogger({ service: "rpc-server", level: config.logLevel, pretty: config.prettyLogs });
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
+  const tracing = startTracing({ service: "rpc-server" });
 
   const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   await migrateDatabase(database, { logger });
@@ -72,25 +70,20 @@ async function main(): Promise<void> {
   });
   const ledger = createUsageLedger({ store: usageStore, logger });
   const prices = createPriceTable({ prices: parsePricingConfig(configFile.pricing ?? {}) });
-
-  const llamaCpp = createLlamaCppProvider({
-    modelPaths: config.localModelPath ? [config.localModelPath] : [],
-    modelsDir: config.modelsDir,
-    threads: config.llamaThreads,
-    maxLoadedModels: config.maxLoadedModels,
-    sequencesPerModel: config.sequencesPerModel,
+  // JobService and /v1/jobs: jobs in the database, queued in BullMQ for apps/worker (README "Jobs").
+  const jobs = await createJobBackend({
+    redisUrl: config.redisUrl,
+    database,
+    config: parseJobsConfig(process.env),
     logger,
   });
-  const providers: Provider[] = [llamaCpp];
-  if (config.openai) providers.push(createOpenAIProvider({ ...config.openai, logger }));
-  if (config.anthropic) providers.push(createAnthropicProvider({ ...config.anthropic, logger }));
-  const routing = parseRoutingConfig(configFile.routing);
-  const registry = createRouter({ registry: createModelRegistry({ providers }), config: routing, logger });
-  for (const [alias, route] of Object.entries(routing.routes)) {
-    // Fails at start, naming the target, rather than on the first request.
-    for (const target of route.targets) registry.languageModel(target);
-    logger.info({ alias, targets: route.targets }, "route");
-  }
+
+  // The same providers and router as the worker's (apps/worker), so a job runs where a call would.
+  const { registry, providers, routing } = createGatewayRegistry({
+    ...config,
+    routing: configFile.routing,
+    logger,
+  });
   const models = await registry.listModels();
   if (models.length === 0) {
     logger.warn(
@@ -99,6 +92,14 @@ async function main(): Promise<void> {
     );
   }
 
+  const cache = createCompletionCache({
+    config: config.cache,
+    redis,
+    prisma: database.prisma,
+    targetsOf: (model) => routing.routes[model]?.targets ?? [model],
+    logger,
+  });
+
   const metrics = createMetrics({ registry });
   metrics.observe({ usageBuffered: () => ledger.stats().buffered });
   const server = build({
@@ -106,18 +107,38 @@ async function main(): Promise<void> {
     logger,
     metrics,
     readiness: createReadiness({
-      pingDatabase: async () => {
-        await database.prisma.$queryRaw`SELECT 1`;
+      checks: {
+        database: async () => {
+          await database.prisma.$queryRaw`SELECT 1`;
+        },
+        redis: async () => {
+          await redis.ping();
+        },
+        models: async () => {
+          const usable = (await registry.listModels()).filter((model) => model.circuit?.state !== "open");
+          if (usable.length === 0)
+            throw new DependencyDown("no model is configured or every breaker is open");
+        },
       },
-      rateLimiter,
-      ledger,
+      usageBuffered: () => ledger.stats().buffered,
     }),
+    metricsToken: config.metricsToken,
+    status: {
+      service: "rpc-server",
+      version: packageJson.version,
+      database: database.kind,
+      providers: providers.map((provider) => provider.id),
+      routes: Object.keys(routing.routes),
+      protocols: ["grpc", "grpc-web", "connect", "openai-rest"],
+    },
     access: { authenticator, apiKeys, usage: usageStore, accounting: { rateLimiter, ledger, prices } },
     http: {
       corsOrigins: config.corsOrigins,
       maxBodyBytes: config.maxBodyBytes,
       requestTimeoutMs: config.requestTimeoutMs,
     },
+    cache: cache.deps,
+    jobs: jobs.service,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(
@@ -135,10 +156,13 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     await server.close({ graceMs: config.shutdownGraceMs });
+    await jobs.close();
     await ledger.close();
+    await cache.close();
     await registry.close();
     redis.disconnect();
     await database.close();
+    await tracing.shutdown().catch(() => {});
     logger.info("stopped");
     logger.flush();
   };

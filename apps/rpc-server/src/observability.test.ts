@@ -1,5 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { startTracing } from "@noa/observability";
+import { InMemorySpanExporter } from "@noa/observability/testing";
 import { InferenceService, Role } from "@noa/proto";
 import { createOpenAIProvider } from "@noa/providers";
 import {
@@ -13,6 +16,8 @@ import { startTestServer, type TestServer } from "./__fixtures__/start-test-serv
 
 // Issue 9: what an operator sees — every metric on /metrics once its path has run, and log lines that
 // never carry a credential or personal data, whatever the request carried.
+const spans = new InMemorySpanExporter();
+const tracing = startTracing({ service: "rpc-server", exporter: spans });
 let upstream: LoopbackServer;
 let server: TestServer;
 
@@ -30,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await upstream?.close();
+  await tracing.shutdown();
 });
 
 async function scrape(): Promise<string> {
@@ -77,7 +83,10 @@ describe("metrics", () => {
     })) {
       // drain
     }
-    const connect = createClient(InferenceService, createConnectTransport({ baseUrl: server.baseUrl }));
+    const connect = createClient(
+      InferenceService,
+      createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }),
+    );
     await expect(connect.complete({ model: server.modelId, messages: [] })).rejects.toThrow();
 
     const after = await scrape();
@@ -136,6 +145,37 @@ describe("metrics", () => {
 });
 
 describe("logs", () => {
+  it("write one line per call with the model asked for and what served it", async () => {
+    const grpc = createClient(
+      InferenceService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [server.auth] }),
+    );
+    const answer = await grpc.complete({
+      model: server.modelId,
+      // A prompt of its own, so no cache holds its answer.
+      messages: [{ role: Role.USER, content: `Hello ${randomUUID()}` }],
+      maxTokens: 3,
+    });
+    const line = server.logs.find(
+      (entry) =>
+        entry.msg === "rpc" &&
+        entry.correlationId === answer.id &&
+        entry.procedure?.toString().endsWith("/Complete"),
+    );
+    expect(line).toMatchObject({
+      service: "rpc-server",
+      protocol: "grpc",
+      code: "ok",
+      model: server.modelId,
+      served: server.modelId,
+      provider: "llama-cpp",
+      attempts: 1,
+      completionTokens: answer.usage?.completionTokens,
+      cached: false,
+    });
+    expect(typeof line?.ms).toBe("number");
+  });
+
   it("never write the API key, e-mail address or card number a request carried", async () => {
     const key = `noa_Zx9Qw2Er4T_${"k".repeat(43)}`;
     const email = "jane.doe@example.com";
@@ -162,5 +202,71 @@ describe("logs", () => {
     // The line keeps the requested model, masked.
     expect(line?.model).toBe("[redacted:email]/[redacted:card]");
     for (const secret of [key, server.adminKey, email, card]) expect(written).not.toContain(secret);
+  });
+});
+
+describe("traces", () => {
+  const traceId = "0af7651916cd43dd8448eb211c80319c";
+  const traceparent = `00-${traceId}-b7ad6b7169203331-01`;
+
+  it("continue a REST caller's trace through auth, rate limit and each provider attempt", async () => {
+    upstream.enqueueFaults({ kind: "status", status: 503 });
+    const response = await fetch(`${server.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${server.adminKey}`,
+        "content-type": "application/json",
+        traceparent,
+      },
+      body: JSON.stringify({
+        model: "openai/gpt-4o-mini",
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 4,
+      }),
+    });
+    expect(response.status).toBe(200);
+    const inTrace = spans.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    const request = inTrace.find((span) => span.name === "POST /v1/chat/completions");
+    expect(request?.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
+    expect(request?.attributes["http.response.status_code"]).toBe(200);
+    const children = inTrace.filter(
+      (span) => span.parentSpanContext?.spanId === request?.spanContext().spanId,
+    );
+    expect(children.map((span) => span.name)).toEqual(
+      expect.arrayContaining(["auth", "rate-limit admit", "provider attempt"]),
+    );
+    const attempts = inTrace.filter((span) => span.name === "provider attempt");
+    expect(attempts.map((span) => span.attributes["noa.outcome"])).toEqual(["error", "ok"]);
+  });
+
+  it("continue a gRPC caller's trace into a streaming call's provider attempt", async () => {
+    const grpc = createClient(
+      InferenceService,
+      createGrpcTransport({
+        baseUrl: server.baseUrl,
+        interceptors: [
+          server.auth,
+          (next) => (request) => {
+            request.header.set("traceparent", "00-1bf7651916cd43dd8448eb211c80319d-c7ad6b7169203332-01");
+            return next(request);
+          },
+        ],
+      }),
+    );
+    for await (const _ of grpc.streamComplete({
+      model: server.modelId,
+      messages: [{ role: Role.USER, content: "Hello" }],
+      maxTokens: 4,
+    })) {
+      // drain
+    }
+    const inTrace = spans
+      .getFinishedSpans()
+      .filter((span) => span.spanContext().traceId === "1bf7651916cd43dd8448eb211c80319d");
+    const call = inTrace.find((span) => span.name === "noa.inference.v1.InferenceService/StreamComplete");
+    expect(call?.parentSpanContext?.spanId).toBe("c7ad6b7169203332");
+    const attempt = inTrace.find((span) => span.name === "provider attempt");
+    expect(attempt?.parentSpanContext?.spanId).toBe(call?.spanContext().spanId);
+    expect(attempt?.attributes["noa.target"]).toBe(server.modelId);
   });
 });

@@ -1,4 +1,5 @@
-import { Code, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { context, extractTraceContext, SpanKind, SpanStatusCode, trace, tracer } from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
 import { correlationIdHeader, correlationIdKey } from "./request-context.js";
@@ -19,13 +20,35 @@ export function createRequestInterceptor({
   return (next) => async (request) => {
     const correlationId = request.contextValues.get(correlationIdKey);
     const started = performance.now();
+    const requested = request.stream ? undefined : (request.message as { model?: unknown }).model;
     const line = {
       correlationId,
       procedure: `${request.service.typeName}/${request.method.name}`,
       protocol: protocolOf(request.header.get("content-type")),
+      ...(typeof requested === "string" && requested !== "" ? { model: requested } : {}),
     };
+    // A server span continuing the caller's trace (traceparent), active while the handler runs.
+    const parent = extractTraceContext(request.header);
+    const span = tracer.startSpan(
+      line.procedure,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "rpc.system": line.protocol,
+          "rpc.service": request.service.typeName,
+          "rpc.method": request.method.name,
+          "noa.correlation_id": correlationId,
+        },
+      },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
     const finish = (code: Code | undefined, extra?: object) => {
       const ms = performance.now() - started;
+      span.setAttribute("rpc.connect_rpc.error_code", code === undefined ? "ok" : Code[code]);
+      if (code !== undefined && code !== Code.Canceled)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: Code[code] });
+      span.end();
       logger.info({ ...line, code: code === undefined ? "ok" : Code[code], ms: round(ms), ...extra }, "rpc");
       metrics?.rpcRequest({
         service: request.service.typeName,
@@ -43,13 +66,13 @@ export function createRequestInterceptor({
 
     let response: Awaited<ReturnType<typeof next>>;
     try {
-      response = await next(request);
+      response = await context.with(active, () => next(request));
     } catch (error) {
       throw fail(error);
     }
     response.header.set(correlationIdHeader, correlationId);
     if (!response.stream) {
-      finish(undefined);
+      finish(undefined, answerFields(response.message));
       return response;
     }
     const messages = response.message;
@@ -58,22 +81,91 @@ export function createRequestInterceptor({
       message: (async function* () {
         let sent = 0;
         let ended = false;
-        try {
-          for await (const message of messages) {
-            sent++;
-            yield message;
-          }
+        let handlerDone = false;
+        const end = (code: Code | undefined, extra: object) => {
+          if (ended) return;
           ended = true;
-          finish(undefined, { messages: sent });
+          finish(code, extra);
+        };
+        // Each step of the handler runs in the call's span, so its own spans (provider attempts) nest.
+        const iterator = messages[Symbol.asyncIterator]();
+        const step = async () => {
+          try {
+            const result = await context.with(active, () => iterator.next());
+            handlerDone = result.done === true;
+            return result;
+          } catch (error) {
+            handlerDone = true;
+            throw error;
+          }
+        };
+        const stopHandler = () => {
+          if (handlerDone) return Promise.resolve();
+          handlerDone = true;
+          return (iterator.return?.() ?? Promise.resolve()).then(
+            () => {},
+            () => {},
+          );
+        };
+        // The client went away. The writer may never come back to this generator (a write to a
+        // destroyed stream can wait forever for a drain), so the call ends here, and the handler is
+        // stopped at once: its generation ends and its usage is recorded.
+        const onClientGone = () => {
+          if (ConnectError.from(request.signal.reason).code !== Code.Canceled) return;
+          void stopHandler();
+          end(Code.Canceled, { messages: sent });
+        };
+        request.signal.addEventListener("abort", onClientGone, { once: true });
+        try {
+          let last: unknown;
+          for (let result = await step(); !result.done; result = await step()) {
+            sent++;
+            last = result.value;
+            try {
+              yield result.value;
+            } catch (error) {
+              // Writing failed: the client is gone, not a fault of the call.
+              end(Code.Canceled, { messages: sent });
+              throw error;
+            }
+          }
+          end(undefined, { messages: sent, ...answerFields(last) });
         } catch (error) {
+          if (ended) throw error;
           ended = true;
           throw fail(error);
         } finally {
-          // The consumer stopped early: the client went away.
-          if (!ended) finish(Code.Canceled, { messages: sent });
+          request.signal.removeEventListener("abort", onClientGone);
+          // The consumer stopped early: stop the handler too.
+          await stopHandler();
+          end(Code.Canceled, { messages: sent });
         }
       })(),
     };
+  };
+}
+
+/**
+ * What the log line says of an answer (a Complete response or a stream's last message): the model and
+ * provider that served it, tokens, attempts and whether the cache served it. Nothing for other messages.
+ */
+function answerFields(message: unknown): object {
+  if (typeof message !== "object" || message === null || !("usage" in message)) return {};
+  const answer = message as {
+    model?: string;
+    provider?: string;
+    attempts?: number;
+    cached?: boolean;
+    usage?: { promptTokens?: number; completionTokens?: number };
+  };
+  if (!answer.usage) return {};
+  return {
+    served: answer.model,
+    provider: answer.provider,
+    attempts: answer.attempts,
+    promptTokens: answer.usage.promptTokens,
+    completionTokens: answer.usage.completionTokens,
+    cached: answer.cached ?? false,
   };
 }
 

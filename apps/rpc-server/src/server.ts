@@ -4,13 +4,17 @@ import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ApiKeyService as ApiKeys, Authenticator, UsageStore } from "@noa/access";
+import type { JobService as Jobs } from "@noa/jobs";
+import { instrumentModelRegistry } from "@noa/observability";
 import {
   ApiKeyService,
   file_noa_inference_v1_api_key,
   file_noa_inference_v1_inference,
+  file_noa_inference_v1_job,
   file_noa_inference_v1_model,
   file_noa_inference_v1_usage,
   InferenceService,
+  JobService,
   ModelService,
   UsageService,
 } from "@noa/proto";
@@ -20,12 +24,13 @@ import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
-import { createCompletionService } from "./completion-service.js";
+import { type CompletionCacheDeps, createCompletionService } from "./completion-service.js";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { createHealthStatus, ServingStatus } from "./health-status.js";
+import type { ReadinessReport } from "./create-readiness.js";
+import { createHealthStatus } from "./health-status.js";
 import { type CorsOrigins, createCors } from "./http/create-cors.js";
+import { createOpsHandler } from "./http/create-ops-handler.js";
 import { setSecurityHeaders } from "./http/security-headers.js";
-import { instrumentModelRegistry } from "./instrument-model-registry.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdFrom, correlationIdKey } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
@@ -33,9 +38,11 @@ import { createRestHandler } from "./rest/create-rest-handler.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";
 import { createHealthService } from "./services/health-service.js";
 import { createInferenceService } from "./services/inference-service.js";
+import { createJobRpcService } from "./services/job-service.js";
 import { createModelService } from "./services/model-service.js";
 import { createReflectionService } from "./services/reflection-service.js";
 import { createUsageRpcService } from "./services/usage-service.js";
+import { tracedAuthenticator, tracedRateLimiter } from "./traced.js";
 
 /** What the server needs, built by the composition root (main.ts) or by a test. */
 export interface ServerDeps {
@@ -54,8 +61,16 @@ export interface ServerDeps {
     /** How long a client may take to send a whole request (408 after); 0: no limit. Default 30 s. */
     requestTimeoutMs?: number;
   };
-  /** Served at GET /ready (main.ts: createReadiness); without it /ready reports only serving or not. */
-  readiness?: () => Promise<object>;
+  /** Served at GET /health/ready (main.ts: createReadiness); without it, ready while serving. */
+  readiness?: () => Promise<ReadinessReport>;
+  /** How often readiness runs to update grpc.health.v1 statuses. Default 5 s. */
+  readinessIntervalMs?: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+  /** Versions and configuration for GET /status (nothing secret). */
+  status?: Record<string, unknown>;
+  /** More for GET /health/detailed (e.g. queue depths). */
+  details?: () => Promise<Record<string, unknown>>;
   /** Who may call and what they used: authentication, key management, rate limits, the usage ledger. */
   access: {
     authenticator: Authenticator;
@@ -63,6 +78,10 @@ export interface ServerDeps {
     usage: Pick<UsageStore, "summarize">;
     accounting: Omit<AccountingDeps, "logger">;
   };
+  /** The response cache and request coalescing under both faces (main.ts: NOA_CACHE_*); undefined: none. */
+  cache?: CompletionCacheDeps;
+  /** The job service (main.ts builds it over PostgreSQL and BullMQ); undefined: JobService and /v1/jobs are not served. */
+  jobs?: Jobs;
 }
 
 /** A built, not yet listening, rpc-server. */
@@ -81,9 +100,15 @@ export function build({
   logger,
   readMaxBytes = 4 * 1024 * 1024,
   readiness,
+  readinessIntervalMs = 5_000,
+  metricsToken,
+  status,
+  details,
   metrics,
   access,
   http = {},
+  cache,
+  jobs,
 }: ServerDeps): RpcServer {
   const { corsOrigins, maxBodyBytes = 1024 * 1024, requestTimeoutMs = 30_000 } = http;
   const health = createHealthStatus([
@@ -91,15 +116,18 @@ export function build({
     ModelService.typeName,
     ApiKeyService.typeName,
     UsageService.typeName,
+    ...(jobs ? [JobService.typeName] : []),
   ]);
   const shutdown = new AbortController();
-  const registry = metrics ? instrumentModelRegistry(models, metrics) : models;
-  const { ledger } = access.accounting;
+  const registry = instrumentModelRegistry(models, metrics);
+  const authenticator = tracedAuthenticator(access.authenticator);
+  const { ledger, rateLimiter } = access.accounting;
   const completions = createCompletionService({
     registry,
     logger,
     accounting: {
       ...access.accounting,
+      rateLimiter: tracedRateLimiter(rateLimiter),
       ledger: metrics
         ? {
             record(record) {
@@ -110,15 +138,28 @@ export function build({
         : ledger,
       logger,
     },
+    cache,
   });
   const rest = createRestHandler({
     completions,
     registry,
-    authenticator: access.authenticator,
+    authenticator,
     logger,
     metrics,
     shutdownSignal: shutdown.signal,
     limits: { maxBytes: maxBodyBytes, timeoutMs: requestTimeoutMs },
+    jobs,
+  });
+  const ops = createOpsHandler({
+    health,
+    registry,
+    authenticator,
+    logger,
+    readiness,
+    metrics,
+    metricsToken,
+    status,
+    details,
   });
   const cors = createCors(corsOrigins);
   const handler = connectNodeAdapter({
@@ -130,6 +171,7 @@ export function build({
         createApiKeyRpcService({ apiKeys: access.apiKeys, authenticator: access.authenticator }),
       );
       router.service(UsageService, createUsageRpcService({ usage: access.usage }));
+      if (jobs) router.service(JobService, createJobRpcService({ jobs, registry }));
       router.service(Health, createHealthService({ status: health }));
       router.service(
         ServerReflection,
@@ -139,6 +181,7 @@ export function build({
             file_noa_inference_v1_model,
             file_noa_inference_v1_api_key,
             file_noa_inference_v1_usage,
+            file_noa_inference_v1_job,
             file_grpc_health_v1_health,
             file_grpc_reflection_v1_reflection,
           ],
@@ -147,7 +190,7 @@ export function build({
     },
     interceptors: [
       createRequestInterceptor({ logger, metrics }),
-      createAuthInterceptor({ authenticator: access.authenticator, publicServices: [Health.typeName] }),
+      createAuthInterceptor({ authenticator, publicServices: [Health.typeName] }),
     ],
     contextValues: (request) =>
       createContextValues().set(correlationIdKey, correlationIdFrom(request.headers["x-correlation-id"])),
@@ -156,42 +199,7 @@ export function build({
     fallback(request, response) {
       // Connect's response type narrows `write`'s callback; it is node's http or http2 response all the same.
       if (rest(request, response as ServerResponse | Http2ServerResponse)) return;
-      const path = request.url?.split("?")[0];
-      if (request.method === "GET" && path === "/metrics" && metrics) {
-        metrics.registry.metrics().then(
-          (text) => {
-            response.writeHead(200, { "content-type": metrics.registry.contentType });
-            response.end(text);
-          },
-          (error: unknown) => {
-            logger.error({ err: error }, "metrics collection failed");
-            response.writeHead(500, { "content-type": "text/plain" });
-            response.end("metrics collection failed\n");
-          },
-        );
-        return;
-      }
-      if (request.method === "GET" && path === "/ready") {
-        const serving = health.get("") === ServingStatus.SERVING;
-        (readiness ?? (async () => ({})))().then(
-          (report) => {
-            response.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
-            response.end(JSON.stringify({ status: serving ? "ready" : "shutting down", ...report }));
-          },
-          (error: unknown) => {
-            logger.error({ err: error }, "readiness check failed");
-            response.writeHead(503, { "content-type": "application/json" });
-            response.end(JSON.stringify({ status: "unknown" }));
-          },
-        );
-        return;
-      }
-      if (request.method === "GET" && path === "/health") {
-        const serving = health.get("") === ServingStatus.SERVING;
-        response.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
-        response.end(JSON.stringify({ status: serving ? "ok" : "shutting down" }));
-        return;
-      }
+      if (ops.handle(request, response as ServerResponse | Http2ServerResponse)) return;
       response.writeHead(404, { "content-type": "application/json" });
       response.end(JSON.stringify({ error: { message: `no route for ${request.method} ${request.url}` } }));
     },
@@ -206,9 +214,21 @@ export function build({
   );
   metrics?.observe({ connections: () => server.connections() });
 
+  let readinessTimer: NodeJS.Timeout | undefined;
+  const refreshReadiness = () =>
+    ops.refresh().catch((error: unknown) => logger.error({ err: error }, "readiness check failed"));
+
   return {
-    listen: (port, host) => server.listen(port, host),
+    async listen(port, host) {
+      const address = await server.listen(port, host);
+      if (readiness) {
+        void refreshReadiness();
+        readinessTimer = setInterval(refreshReadiness, readinessIntervalMs).unref();
+      }
+      return address;
+    },
     async close({ graceMs }) {
+      clearInterval(readinessTimer);
       health.shutDown();
       const closed = server.close({ graceMs: graceMs + 1_000 });
       const graceOver = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());

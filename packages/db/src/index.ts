@@ -8,5 +8,13 @@ export {
   migrateDatabase,
 } from "./migrate-database.js";
 export { type PgConnectionConfig, parseDatabaseUrl } from "./parse-database-url.js";
+export { createPgJobStore } from "./pg-job-store.js";
 export { createPrismaApiKeyStore, type PrismaApiKeyStoreOptions } from "./prisma-api-key-store.js";
+export {
+  createPrismaCacheTier,
+  type PrismaCacheTier,
+  type PrismaCacheTierOptions,
+  type PrismaCacheWrite,
+} from "./prisma-cache-tier.js";
+export { createPrismaUsageExportSource } from "./prisma-usage-export-source.js";
 export { createPrismaUsageStore } from "./prisma-usage-store.js";

@@ -1,2 +1,18 @@
 export { type CreateLoggerOptions, createLogger, redact } from "./create-logger.js";
+export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
+export {
+  type Context,
+  context,
+  extractTraceContext,
+  failSpan,
+  injectTraceContext,
+  inSpan,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  startTracing,
+  type Tracing,
+  trace,
+  tracer,
+} from "./tracing.js";

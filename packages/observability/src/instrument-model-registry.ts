@@ -1,14 +1,25 @@
 import type { AttemptEvent, CallOptions, LanguageModel, ModelRegistry } from "@noa/providers";
-import type { GatewayMetrics } from "./create-metrics.js";
+import { type Context, context, failSpan, SpanKind, tracer } from "./tracing.js";
 
-type Observer = Pick<GatewayMetrics, "providerAttempt" | "fallback" | "firstToken">;
+/** What the instrumented registry reports, e.g. to an app's metrics. */
+export interface ModelCallObserver {
+  /** One try of one provider target (routing wrappers' AttemptEvent). */
+  providerAttempt(event: AttemptEvent): void;
+  /** A request moved on to `target` after its first target failed or was skipped. */
+  fallback(target: string): void;
+  /** Time from a streaming call to its first generated text, by the model id asked for. */
+  firstToken(model: string, seconds: number): void;
+}
+
+type Observer = ModelCallObserver;
 
 /**
- * The registry with every model measured: each provider attempt (outcome, latency, retries), each move
- * to a fallback target, and a stream's time to its first text. Wraps the router, so answers served
- * without calling a provider (a cache in front of it) count no provider request.
+ * The registry with every model measured and traced: each provider attempt (metrics: outcome, latency,
+ * retries; a `provider attempt` span under the request's), each move to a fallback target, and a
+ * stream's time to its first text. Wraps the router, so answers served without calling a provider (a
+ * cache in front of it) count no provider request.
  */
-export function instrumentModelRegistry(registry: ModelRegistry, metrics: Observer): ModelRegistry {
+export function instrumentModelRegistry(registry: ModelRegistry, metrics?: Observer): ModelRegistry {
   return {
     listModels: () => registry.listModels(),
     getModel: (id) => registry.getModel(id),
@@ -19,18 +30,22 @@ export function instrumentModelRegistry(registry: ModelRegistry, metrics: Observ
   };
 }
 
-function instrumentModel(id: string, model: LanguageModel, metrics: Observer): LanguageModel {
+function instrumentModel(id: string, model: LanguageModel, metrics?: Observer): LanguageModel {
   const observed = (options: CallOptions): CallOptions => {
+    // Attempts are reported when they end; their spans are made then, with their real start time,
+    // under the context of the call (the request's span).
+    const parent = context.active();
     let first: string | undefined;
     const fellBackTo = new Set<string>();
     return {
       ...options,
       onAttempt(event: AttemptEvent) {
-        metrics.providerAttempt(event);
+        traceAttempt(event, parent);
+        metrics?.providerAttempt(event);
         if (first === undefined) first = event.target;
         else if (event.target !== first && !fellBackTo.has(event.target)) {
           fellBackTo.add(event.target);
-          metrics.fallback(event.target);
+          metrics?.fallback(event.target);
         }
         options.onAttempt?.(event);
       },
@@ -46,10 +61,25 @@ function instrumentModel(id: string, model: LanguageModel, metrics: Observer): L
       for await (const part of model.stream(observed(options))) {
         if (!timed && part.type === "text-delta" && part.text !== "") {
           timed = true;
-          metrics.firstToken(id, (performance.now() - started) / 1000);
+          metrics?.firstToken(id, (performance.now() - started) / 1000);
         }
         yield part;
       }
     },
   };
+}
+
+function traceAttempt(event: AttemptEvent, parent: Context): void {
+  const end = Date.now();
+  const span = tracer.startSpan(
+    "provider attempt",
+    {
+      kind: SpanKind.CLIENT,
+      startTime: end - event.durationMs,
+      attributes: { "noa.target": event.target, "noa.attempt": event.attempt, "noa.outcome": event.outcome },
+    },
+    parent,
+  );
+  if (event.error) failSpan(span, event.error);
+  span.end(end);
 }

@@ -23,7 +23,9 @@ describe("maskSensitiveText", () => {
   });
 
   it("leaves numbers that are not card or phone numbers alone", () => {
-    const text = "took 1534 ms for 4111111111111112 tokens on 2026-11-26, version 1.2.3, 1234567 bytes";
+    const text =
+      "took 1534 ms for 4111111111111112 tokens on 2026-11-26, version 1.2.3, 1234567 bytes, " +
+      "request dc42da89-6f91-4971-8c92-c061d550f22c and 12345678-1234-5678-9abc-123456789012";
     expect(maskSensitiveText(text)).toBe(text);
   });
 

@@ -10,7 +10,8 @@ const sensitive = new RegExp(
     /(?<bearer>\bBearer\s+[A-Za-z0-9._~+/=-]+)/.source,
     /(?<jwt>\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)/.source,
     /(?<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})/.source,
-    /(?<digits>\+?\(?\d(?:[\d\s().-]{5,22}\d))/.source,
+    // Whole tokens only: digits inside an id (a UUID, a hex hash) are not a number.
+    /(?<![\w.+-])(?<digits>\+?\(?\d(?:[\d\s().-]{5,22}\d))(?![\w-])/.source,
   ].join("|"),
   "g",
 );

@@ -9,7 +9,41 @@ export {
   DEFAULT_ANTHROPIC_MODELS,
 } from "./anthropic/anthropic-provider.js";
 export { mapAnthropicError } from "./anthropic/map-anthropic-error.js";
+export {
+  type CacheIdentity,
+  cacheKey,
+  canonicalRequest,
+  isRepeatable,
+} from "./cache/cache-key.js";
+export {
+  type CachedAnswer,
+  type CacheTier,
+  type CacheTierName,
+  type CacheWrite,
+  parseCachedAnswer,
+} from "./cache/cache-tier.js";
+export {
+  createMemoryCacheTier,
+  type MemoryCacheTier,
+  type MemoryCacheTierOptions,
+} from "./cache/memory-cache-tier.js";
+export { createRedisCacheTier, type RedisCacheTierOptions } from "./cache/redis-cache-tier.js";
+export {
+  type CacheHit,
+  type CachePlan,
+  createResponseCache,
+  type ResponseCache,
+  type ResponseCacheOptions,
+} from "./cache/response-cache.js";
+export { type WithCacheOptions, withCache } from "./cache/with-cache.js";
+export {
+  createInFlightTable,
+  type InFlightTable,
+  type WithCoalescingOptions,
+  withCoalescing,
+} from "./cache/with-coalescing.js";
 export { collectStream } from "./collect-stream.js";
+export { createGatewayRegistry, type GatewayRegistryOptions } from "./create-gateway-registry.js";
 export { CircuitOpenError } from "./errors/circuit-open-error.js";
 export { InvalidRequestError } from "./errors/invalid-request-error.js";
 export { isRetryableStatus } from "./errors/is-retryable-status.js";
@@ -21,6 +55,10 @@ export { StreamInterruptedError } from "./errors/stream-interrupted-error.js";
 export { TimeoutError } from "./errors/timeout-error.js";
 export type {
   AttemptEvent,
+  CacheEvent,
+  CacheMode,
+  CacheOptions,
+  CacheSource,
   CallOptions,
   ChatMessage,
   ChatRole,

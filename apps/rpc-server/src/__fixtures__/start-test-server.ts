@@ -23,6 +23,8 @@ export async function startTestServer(
     access?: Awaited<ReturnType<typeof createTestAccess>>;
     /** CORS, body limit and request timeout, as main.ts passes them. */
     http?: ServerDeps["http"];
+    /** The response cache, as main.ts builds it (createCompletionCache); none by default. */
+    cache?: ServerDeps["cache"];
   } = {},
 ) {
   const testAccess = options.access ?? (await createTestAccess());
@@ -49,6 +51,7 @@ export async function startTestServer(
     metrics: createMetrics({ registry }),
     access: testAccess.access,
     http: options.http,
+    cache: options.cache,
   });
   const { port } = await server.listen(0, "127.0.0.1");
   return {

@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Authenticator, Principal } from "@noa/access";
+import type { JobService } from "@noa/jobs";
+import { extractTraceContext, inSpan, type Span, SpanKind, SpanStatusCode } from "@noa/observability";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { CompletionService } from "../completion-service.js";
 import type { GatewayMetrics } from "../create-metrics.js";
+import { credentialsOf } from "../http/credentials-of.js";
+import { createJobRoutes } from "./jobs.js";
 import { chatCompletionFormat, parseChatCompletionRequest } from "./openai-chat-completions.js";
 import { completionFormat, parseCompletionRequest } from "./openai-completions.js";
 import { getOpenAIModel, listOpenAIModels } from "./openai-models.js";
@@ -25,6 +29,8 @@ export interface RestHandlerDeps {
   /** Aborts every REST call in flight when the server's shutdown grace is over. */
   shutdownSignal: AbortSignal;
   limits: BodyLimits;
+  /** The job service behind /v1/jobs; undefined: those routes are not served. */
+  jobs?: JobService;
 }
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -48,6 +54,7 @@ const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/mode
  */
 export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Response) => boolean {
   const { completions, registry, authenticator, logger, metrics, shutdownSignal, limits } = deps;
+  const jobRoutes = deps.jobs && createJobRoutes({ jobs: deps.jobs, registry, limits });
   const started = Math.floor(Date.now() / 1000);
   // One shutdown listener for all exchanges rather than one each (EventTarget listeners are not cheap).
   const inFlight = new Set<AbortController>();
@@ -99,7 +106,7 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     },
   };
 
-  async function serve(req: Request, res: Response, path: string): Promise<void> {
+  async function serve(req: Request, res: Response, path: string, span: Span): Promise<void> {
     const startedAt = performance.now();
     const exchange = createRestExchange(req, res, { signal: shutdownSignal, inFlight });
     const method = req.method ?? "GET";
@@ -108,6 +115,11 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     if (!route && path.startsWith(modelsPrefix) && path.length > modelsPrefix.length) {
       route = modelRoute;
       param = safeDecode(path.slice(modelsPrefix.length));
+    }
+    const jobRoute = route ? undefined : jobRoutes?.match(path);
+    if (jobRoute) {
+      route = jobRoute.route;
+      param = jobRoute.param;
     }
     try {
       if (!route) {
@@ -156,6 +168,13 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         "rest",
       );
       metrics?.httpRequest({ method, route: template, status, seconds: ms / 1000 });
+      span.updateName(`${method} ${template}`);
+      span.setAttributes({
+        "http.route": template,
+        "http.response.status_code": status,
+        "noa.correlation_id": exchange.correlationId,
+      });
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     }
   }
 
@@ -164,7 +183,17 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     if (!path.startsWith("/v1/")) return false;
-    serve(req, res, path).catch((error: unknown) => {
+    const method = req.method ?? "GET";
+    // A server span continuing the caller's trace (traceparent), active for the whole exchange.
+    inSpan(
+      `${method} /v1`,
+      {
+        kind: SpanKind.SERVER,
+        parent: extractTraceContext(req.headers),
+        attributes: { "http.request.method": method },
+      },
+      (span) => serve(req, res, path, span),
+    ).catch((error: unknown) => {
       logger.error({ err: error }, "REST request handling failed");
       res.destroy?.();
     });
@@ -173,14 +202,6 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
 }
 
 /** Only the headers the authenticator reads, rather than a copy of them all. */
-function credentialsOf(req: Request): Headers {
-  const headers = new Headers();
-  const { authorization, "x-api-key": apiKey } = req.headers;
-  if (typeof authorization === "string") headers.set("authorization", authorization);
-  if (typeof apiKey === "string") headers.set("x-api-key", apiKey);
-  return headers;
-}
-
 function safeDecode(segment: string): string {
   try {
     return decodeURIComponent(segment);

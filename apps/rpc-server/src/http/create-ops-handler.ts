@@ -1,0 +1,170 @@
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { Code } from "@connectrpc/connect";
+import { type Authenticator, type Principal, requireScope } from "@noa/access";
+import type { ModelRegistry } from "@noa/providers";
+import type { Logger } from "pino";
+import { classifyError } from "../classify-error.js";
+import type { GatewayMetrics } from "../create-metrics.js";
+import type { ReadinessReport } from "../create-readiness.js";
+import { type HealthStatus, ServingStatus } from "../health-status.js";
+import { credentialsOf } from "./credentials-of.js";
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+
+/** The checks readiness runs, and the services whose gRPC health each one decides. */
+const servicesByDependency: Record<string, string[]> = {
+  models: ["noa.inference.v1.InferenceService"],
+  database: [
+    "noa.inference.v1.ApiKeyService",
+    "noa.inference.v1.UsageService",
+    "noa.inference.v1.JobService",
+  ],
+  redis: ["noa.inference.v1.JobService"],
+};
+
+export interface OpsHandlerDeps {
+  health: HealthStatus;
+  registry: ModelRegistry;
+  authenticator: Authenticator;
+  logger: Logger;
+  /** main.ts: createReadiness over PostgreSQL, Redis and the models; without it, ready while serving. */
+  readiness?: () => Promise<ReadinessReport>;
+  metrics?: GatewayMetrics;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+  /** Versions and configuration for GET /status (nothing secret). */
+  status?: Record<string, unknown>;
+  /** More for GET /health/detailed (e.g. queue depths). */
+  details?: () => Promise<Record<string, unknown>>;
+}
+
+/**
+ * The operations routes: `GET /health` (liveness), `GET /health/ready` (also `/ready`: 503 until every
+ * dependency is usable, naming those that are not; it also sets each service's grpc.health.v1 status),
+ * `GET /health/detailed` (admin key: uptime, memory, CPU, dependencies, models with breaker state),
+ * `GET /status` (any valid key: versions and configuration) and `GET /metrics` (Prometheus; behind a
+ * bearer token when one is configured). Returns false for any other request.
+ */
+export function createOpsHandler(deps: OpsHandlerDeps): {
+  handle(req: Request, res: Response): boolean;
+  /** Runs readiness and updates the gRPC health statuses; the server calls it periodically. */
+  refresh(): Promise<ReadinessReport | undefined>;
+} {
+  const { health, registry, authenticator, logger, readiness, metrics, metricsToken, status, details } = deps;
+  const started = Date.now();
+
+  async function refresh(): Promise<ReadinessReport | undefined> {
+    if (!readiness) return undefined;
+    const report = await readiness();
+    metrics?.readiness(report);
+    if (health.isShutDown) return report;
+    const serving = (ok: boolean) => (ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    const down = new Set<string>();
+    for (const [dependency, state] of Object.entries(report.dependencies)) {
+      if (state.status === "down")
+        for (const service of servicesByDependency[dependency] ?? []) down.add(service);
+    }
+    for (const service of new Set(Object.values(servicesByDependency).flat())) {
+      health.set(service, serving(!down.has(service)));
+    }
+    health.set("", serving(report.ready));
+    return report;
+  }
+
+  const routes: Record<string, (req: Request, res: Response) => Promise<void>> = {
+    "/health": async (_req, res) => {
+      const serving = !health.isShutDown;
+      send(res, serving ? 200 : 503, { status: serving ? "ok" : "shutting down" });
+    },
+    "/health/ready": async (_req, res) => {
+      const report = await refresh();
+      const ready = !health.isShutDown && (report?.ready ?? true);
+      const state = health.isShutDown ? "shutting down" : ready ? "ready" : "not ready";
+      send(res, ready ? 200 : 503, { status: state, ...report });
+    },
+    "/health/detailed": async (req, res) => {
+      const principal = await authenticate(req);
+      requireScope(principal, "admin");
+      const [report, models, extra] = await Promise.all([
+        readiness?.(),
+        registry.listModels(),
+        details?.() ?? Promise.resolve({}),
+      ]);
+      const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      send(res, 200, {
+        status: health.isShutDown ? "shutting down" : report && !report.ready ? "not ready" : "ready",
+        uptimeS: Math.round((Date.now() - started) / 1000),
+        memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external },
+        cpu: { userS: cpu.user / 1e6, systemS: cpu.system / 1e6 },
+        ...report,
+        models: models.map((model) => ({
+          id: model.id,
+          provider: model.provider,
+          loaded: model.loaded,
+          ...(model.targets ? { targets: model.targets } : {}),
+          ...(model.circuit ? { circuit: model.circuit.state } : {}),
+        })),
+        ...extra,
+      });
+    },
+    "/status": async (req, res) => {
+      await authenticate(req);
+      send(res, 200, { node: process.version, ...status });
+    },
+    "/metrics": async (req, res) => {
+      if (!metrics) return send(res, 404, { error: { message: "metrics are not enabled" } });
+      if (metricsToken && !bearerMatches(req.headers.authorization, metricsToken)) {
+        return send(res, 401, {
+          error: { message: "GET /metrics needs Authorization: Bearer <NOA_METRICS_TOKEN>" },
+        });
+      }
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(text);
+    },
+  };
+  routes["/ready"] = routes["/health/ready"] as (typeof routes)[string];
+
+  async function authenticate(req: Request): Promise<Principal> {
+    return authenticator.authenticate(credentialsOf(req));
+  }
+
+  return {
+    refresh,
+    handle(req, res) {
+      const path = req.url?.split("?")[0] ?? "/";
+      const route = routes[path];
+      if (!route || req.method !== "GET") return false;
+      route(req, res).catch((error: unknown) => {
+        const { code, message } = classifyError(error);
+        if (message === "internal error") logger.error({ err: error, path }, "operations route failed");
+        send(res, httpStatusOf(code), { error: { message } });
+      });
+      return true;
+    },
+  };
+}
+
+function send(res: Response, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The few codes these routes produce. */
+function httpStatusOf(code: Code): number {
+  if (code === Code.Unauthenticated) return 401;
+  if (code === Code.PermissionDenied) return 403;
+  if (code === Code.Unavailable) return 503;
+  return 500;
+}

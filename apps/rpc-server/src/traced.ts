@@ -1,0 +1,24 @@
+import type { Authenticator, RateLimiter } from "@noa/access";
+import { inSpan } from "@noa/observability";
+
+/** The authenticator with each authentication in an `auth` span. */
+export function tracedAuthenticator(authenticator: Authenticator): Authenticator {
+  return {
+    ...authenticator,
+    authenticate: (headers) => inSpan("auth", {}, () => authenticator.authenticate(headers)),
+  };
+}
+
+/** The rate limiter with each admission in a `rate-limit admit` span. */
+export function tracedRateLimiter(rateLimiter: RateLimiter): RateLimiter {
+  return {
+    admit: (key, limits) =>
+      inSpan("rate-limit admit", {}, async (span) => {
+        const result = await rateLimiter.admit(key, limits);
+        span.setAttribute("noa.rate_limit.allowed", result.allowed);
+        return result;
+      }),
+    // Charging runs after the answer, off the caller's critical path: no span of its own.
+    chargeTokens: (key, tokens, limits) => rateLimiter.chargeTokens(key, tokens, limits),
+  };
+}

@@ -1,0 +1,2 @@
+/** For tests: a span exporter that keeps every finished span in memory (pass it to startTracing). */
+export { InMemorySpanExporter } from "@opentelemetry/sdk-trace-node";
