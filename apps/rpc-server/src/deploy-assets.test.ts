@@ -5,13 +5,18 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Secret, Service } from "kubernetes-models/v1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
+import {
+  deployDir as deploy,
+  exportedMetrics,
+  isWorkerMetric,
+  referencedMetrics,
+} from "./__fixtures__/deploy-metrics.js";
 import { startTestServer, type TestServer } from "./__fixtures__/start-test-server.js";
 
 // deploy/ holds the Grafana dashboard and the Prometheus alert rules; every metric they query must be
-// one NOA exports, read from a live /metrics (a renamed metric would silently empty a panel).
-const deploy = new URL("../../../deploy/", import.meta.url);
-const metricPrefixes = /\b(?:http_|ai_provider_|noa_|process_|nodejs_)[a-zA-Z0-9_]*/g;
-
+// one NOA exports, read from a live /metrics (a renamed metric would silently empty a panel). The
+// worker's own metrics (jobs, queues, webhooks) are checked against a live worker in
+// jobs-observability.test.ts.
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
@@ -20,51 +25,35 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function exported(): Promise<Set<string>> {
-  const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-  const names = new Set<string>();
-  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    names.add(name as string);
-    if (type === "histogram")
-      for (const suffix of ["_bucket", "_count", "_sum"]) names.add(`${name}${suffix}`);
-    if (type === "summary") for (const suffix of ["_count", "_sum"]) names.add(`${name}${suffix}`);
-  }
-  return names;
-}
-
-function referenced(expressions: string[]): Set<string> {
-  return new Set(expressions.flatMap((expression) => expression.match(metricPrefixes) ?? []));
+async function missingFromRpcServer(names: Set<string>): Promise<string[]> {
+  const available = exportedMetrics(await (await fetch(`${server.baseUrl}/metrics`)).text());
+  return [...names].filter((name) => !isWorkerMetric(name) && !available.has(name));
 }
 
 describe("deploy assets", () => {
   it("the Grafana dashboard queries only metrics NOA exports", async () => {
-    const dashboard = JSON.parse(readFileSync(new URL("grafana/noa-dashboard.json", deploy), "utf8")) as {
-      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
-    };
-    expect(dashboard.panels.length).toBeGreaterThan(10);
-    const names = referenced(dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr)));
-    expect(names.size).toBeGreaterThan(10);
-    const available = await exported();
-    expect([...names].filter((name) => !available.has(name))).toEqual([]);
+    const { dashboard } = referencedMetrics();
+    expect(dashboard.size).toBeGreaterThan(15);
+    expect([...dashboard].filter(isWorkerMetric).length).toBeGreaterThan(3);
+    expect(await missingFromRpcServer(dashboard)).toEqual([]);
   });
 
   it("the Prometheus alert rules query only metrics NOA exports", async () => {
     const rules = parse(readFileSync(new URL("prometheus/alerts.yml", deploy), "utf8")) as {
-      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+      groups: Array<{ rules: Array<{ alert: string }> }>;
     };
-    const all = rules.groups.flatMap((group) => group.rules);
-    expect(all.map((rule) => rule.alert)).toEqual(
+    expect(rules.groups.flatMap((group) => group.rules.map((rule) => rule.alert))).toEqual(
       expect.arrayContaining([
         "NoaHighErrorRate",
         "NoaHighLatencyP99",
         "NoaCircuitBreakerOpen",
         "NoaProviderCostSpike",
+        "NoaQueueBacklog",
+        "NoaDeadLetterGrowing",
         "NoaNotReady",
       ]),
     );
-    const names = referenced(all.map((rule) => rule.expr));
-    const available = await exported();
-    expect([...names].filter((name) => !available.has(name))).toEqual([]);
+    expect(await missingFromRpcServer(referencedMetrics().alerts)).toEqual([]);
   });
 });
 

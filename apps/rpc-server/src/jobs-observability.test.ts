@@ -5,6 +5,7 @@ import { startTracing } from "@noa/observability";
 import { InMemorySpanExporter } from "@noa/observability/testing";
 import { JobState, Role } from "@noa/proto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { exportedMetrics, isWorkerMetric, referencedMetrics } from "./__fixtures__/deploy-metrics.js";
 import { type JobCluster, startJobCluster, type TestWorker } from "./__fixtures__/start-job-cluster.js";
 
 // Issue 9 for jobs: one trace from the submitting request through the worker's attempt and the webhook
@@ -104,6 +105,12 @@ describe("a job's trace, metrics and logs", () => {
     expect(text).toMatch(/^noa_webhook_deliveries_total\{outcome="delivered"\} [1-9]/m);
     expect(text).toMatch(/^noa_queue_depth\{priority="high"\} 0$/m);
     expect(text).toMatch(/^noa_dead_letter_size 0$/m);
+    // The worker's part of the Grafana dashboard and the alert rules queries what it exports.
+    const { dashboard, alerts } = referencedMetrics();
+    const available = exportedMetrics(text);
+    expect([...dashboard, ...alerts].filter((name) => isWorkerMetric(name) && !available.has(name))).toEqual(
+      [],
+    );
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({

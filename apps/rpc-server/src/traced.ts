@@ -1,5 +1,6 @@
 import type { Authenticator, RateLimiter } from "@noa/access";
 import { inSpan } from "@noa/observability";
+import type { CacheTier } from "@noa/providers";
 
 /** The authenticator with each authentication in an `auth` span. */
 export function tracedAuthenticator(authenticator: Authenticator): Authenticator {
@@ -21,4 +22,18 @@ export function tracedRateLimiter(rateLimiter: RateLimiter): RateLimiter {
     // Charging runs after the answer, off the caller's critical path: no span of its own.
     chargeTokens: (key, tokens, limits) => rateLimiter.chargeTokens(key, tokens, limits),
   };
+}
+
+/** A cache tier with each read and write in a `cache <tier> get|set` span (a read says whether it hit). */
+export function tracedCacheTier<T extends CacheTier>(tier: T): T {
+  return Object.assign(Object.create(tier) as T, {
+    get: (key: string) =>
+      inSpan(`cache ${tier.name} get`, {}, async (span) => {
+        const entry = await tier.get(key);
+        span.setAttribute("noa.cache.hit", entry !== undefined);
+        return entry;
+      }),
+    set: (key: string, entry: Parameters<CacheTier["set"]>[1]) =>
+      inSpan(`cache ${tier.name} set`, {}, () => tier.set(key, entry)),
+  });
 }

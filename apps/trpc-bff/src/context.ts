@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { extractTraceContext, injectTraceContext } from "@noa/observability";
+import { injectTraceContext } from "@noa/observability";
 import type { Logger } from "pino";
 import type { CallOptions, RpcClients } from "./rpc-clients.js";
 import { readCookie, sessionCookieName } from "./session/session-cookie.js";
@@ -71,13 +71,12 @@ export function createContextFactory(deps: ContextDeps) {
     const correlationId =
       typeof incoming === "string" && safeCorrelationId.test(incoming) ? incoming : randomUUID();
     const session = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
-    const traceContext = extractTraceContext(request.headers);
-
     function callOptions(apiKey: string, signal: AbortSignal | undefined, timeoutMs: number | undefined) {
-      const headers = injectTraceContext(
-        { authorization: `Bearer ${apiKey}`, "x-correlation-id": correlationId },
-        traceContext,
-      );
+      // The active context is the request's span (server.ts), a child of the caller's trace.
+      const headers = injectTraceContext({
+        authorization: `Bearer ${apiKey}`,
+        "x-correlation-id": correlationId,
+      });
       // With tracing off no propagator is registered: pass the caller's trace on as it came.
       const traceparent = request.headers.traceparent;
       if (!headers.traceparent && typeof traceparent === "string" && validTraceparent.test(traceparent)) {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Transport } from "@connectrpc/connect";
+import { extractTraceContext, inSpan, SpanKind } from "@noa/observability";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import { createContextFactory } from "./context.js";
@@ -82,7 +83,25 @@ export function build(deps: BffDeps): BffServer {
   const server: Server = createServer((request, response) => {
     const url = request.url ?? "/";
     if (url === "/trpc" || url.startsWith("/trpc/")) {
-      trpc(request, response);
+      // A server span per tRPC request, continuing the browser's trace when it sends one; the calls to
+      // rpc-server made while it runs carry it on (context.ts).
+      const procedure = url.slice("/trpc/".length).split("?")[0] || "/";
+      void inSpan(
+        `tRPC ${procedure}`,
+        {
+          kind: SpanKind.SERVER,
+          parent: extractTraceContext(request.headers),
+          attributes: { "http.request.method": request.method ?? "GET", "rpc.method": procedure },
+        },
+        (span) =>
+          new Promise<void>((resolve) => {
+            response.once("close", () => {
+              span.setAttribute("http.response.status_code", response.statusCode);
+              resolve();
+            });
+            trpc(request, response);
+          }),
+      );
       return;
     }
     if (url === "/health") {

@@ -29,7 +29,12 @@ export const jobModel = "openai/gpt-4o-mini";
  * OpenAI provider against a loopback server (jobs get 2 attempts, retried after 50 ms). Composed as
  * rpc-server's and the worker's main.ts do. close() stops and removes it all.
  */
-export async function startJobStack(options: { staticDir?: string } = {}) {
+export async function startJobStack(
+  options: {
+    staticDir?: string /** Extra environment for the worker process. */;
+    workerEnv?: Record<string, string>;
+  } = {},
+) {
   const cleanups: Array<() => Promise<unknown>> = [];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -114,7 +119,7 @@ export async function startJobStack(options: { staticDir?: string } = {}) {
       await registry.close();
     });
 
-    const worker = await startWorker(env);
+    const worker = await startWorker({ ...env, ...options.workerEnv });
     cleanups.push(async () => {
       if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGTERM");
       await once(worker, "exit");
