@@ -78,6 +78,8 @@ export interface CompletionCall {
  * With `cache`, calls go through the response cache (per tenant unless shared) and identical calls in
  * flight are coalesced; a cached answer is still admitted against the rate limit, costs 0 and is
  * recorded with its tier.
+ * Prompts and answers are not logged unless `logContent` (NOA_LOG_CONTENT) asks for one line per call
+ * with both, which the logger masks like every other line.
  * Errors are the domain's own (AccessError, NoSuchModelError, ProviderError…); each face maps them once.
  */
 export function createCompletionService({
@@ -85,11 +87,13 @@ export function createCompletionService({
   logger,
   accounting,
   cache,
+  logContent = false,
 }: {
   registry: ModelRegistry;
   logger: Logger;
   accounting: AccountingDeps;
   cache?: CompletionCacheDeps;
+  logContent?: boolean;
 }) {
   /** The routed model behind the cache and coalescing wrappers, keyed by the model as requested and resolved. */
   const modelFor = (model: string): LanguageModel => {
@@ -139,6 +143,11 @@ export function createCompletionService({
         const cached = hit();
         return cached ? cached.model : trace.served();
       };
+      const logAnswer = (completion: string) => {
+        if (!logContent) return;
+        const prompt = options.messages.map((message) => ({ role: message.role, content: message.content }));
+        logger.info({ correlationId, model, prompt, completion }, "completion content");
+      };
       const finish = (finishReason: FinishReason, usage: Usage): CompletionFinish => {
         const status = finishReason === "cancelled" ? "cancelled" : "ok";
         const served = servedBy();
@@ -161,6 +170,7 @@ export function createCompletionService({
         async generate() {
           try {
             const result = await languageModel.generate(callOptions);
+            logAnswer(result.text);
             return { text: result.text, ...finish(result.finishReason, result.usage) };
           } catch (error) {
             fail(error, { promptTokens: 0, completionTokens: 0 });
@@ -170,14 +180,17 @@ export function createCompletionService({
         async *stream() {
           let delivered = 0;
           let settled = false;
+          let text = "";
           try {
             for await (const part of languageModel.stream(callOptions)) {
               if (part.type === "text-delta") {
                 delivered++;
+                if (logContent) text += part.text;
                 yield { type: "text", text: part.text };
                 continue;
               }
               settled = true;
+              logAnswer(text);
               yield { type: "finish", ...finish(part.finishReason, part.usage) };
             }
           } catch (error) {

@@ -42,6 +42,8 @@ export interface Config {
   cache: CacheConfig;
   /** NOA_METRICS_TOKEN: when set, GET /metrics needs it as a Bearer token. */
   metricsToken: string | undefined;
+  /** NOA_LOG_CONTENT=on: log each completion's prompt and answer (masked); off by default. */
+  logContent: boolean;
 }
 
 /** Which cache tiers run, how long each keeps an answer, how big memory may grow, and who shares answers. */
@@ -98,6 +100,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     requestTimeoutMs: integer(env, "NOA_REQUEST_TIMEOUT_MS", 30_000, 0, 3_600_000),
     cache: parseCacheConfig(env),
     metricsToken: env.NOA_METRICS_TOKEN || undefined,
+    logContent: oneOf(env, "NOA_LOG_CONTENT", "off", ["on", "off"]) === "on",
   };
 }
 

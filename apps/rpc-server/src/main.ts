@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       usageBuffered: () => ledger.stats().buffered,
     }),
     metricsToken: config.metricsToken,
+    logContent: config.logContent,
     status: {
       service: "rpc-server",
       version: packageJson.version,

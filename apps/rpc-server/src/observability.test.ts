@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { startTracing } from "@noa/observability";
+import { maskSensitiveText, startTracing } from "@noa/observability";
 import { InMemorySpanExporter } from "@noa/observability/testing";
 import { InferenceService, Role } from "@noa/proto";
 import { createOpenAIProvider } from "@noa/providers";
@@ -268,5 +268,41 @@ describe("traces", () => {
     const attempt = inTrace.find((span) => span.name === "provider attempt");
     expect(attempt?.parentSpanContext?.spanId).toBe(call?.spanContext().spanId);
     expect(attempt?.attributes["noa.target"]).toBe(server.modelId);
+  });
+});
+
+describe("prompt and answer logging", () => {
+  it("is off by default, and with NOA_LOG_CONTENT on writes them masked on one line per call", async () => {
+    const marker = `Tell me about the sea, ${randomUUID()}, or mail jane.doe@example.com`;
+    const grpc = (target: TestServer) =>
+      createClient(
+        InferenceService,
+        createGrpcTransport({ baseUrl: target.baseUrl, interceptors: [target.auth] }),
+      );
+    await grpc(server).complete({
+      model: server.modelId,
+      messages: [{ role: Role.USER, content: marker }],
+      maxTokens: 3,
+    });
+    expect(JSON.stringify(server.logs)).not.toContain(marker.slice(0, 40));
+
+    const logging = await startTestServer({ logContent: true });
+    try {
+      const answer = await grpc(logging).complete({
+        model: logging.modelId,
+        messages: [{ role: Role.USER, content: marker }],
+        maxTokens: 3,
+      });
+      const line = logging.logs.find((entry) => entry.msg === "completion content");
+      expect(line).toMatchObject({
+        correlationId: answer.id,
+        model: logging.modelId,
+        prompt: [{ role: "user", content: marker.replace("jane.doe@example.com", "[redacted:email]") }],
+        // The answer goes through the same masking as every string.
+        completion: maskSensitiveText(answer.text),
+      });
+    } finally {
+      await logging.close();
+    }
   });
 });

@@ -50,6 +50,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Largest request message accepted, in bytes. */
   readMaxBytes?: number;
+  /** Log each completion's prompt and answer (NOA_LOG_CONTENT); off by default. */
+  logContent?: boolean;
   /** Recorded by every face and served at GET /metrics; main.ts builds it with createMetrics. */
   metrics?: GatewayMetrics;
   /** HTTP hygiene for every route on the port (main.ts reads CORS_ORIGIN, NOA_MAX_BODY_BYTES, NOA_REQUEST_TIMEOUT_MS). */
@@ -99,6 +101,7 @@ export function build({
   registry: models,
   logger,
   readMaxBytes = 4 * 1024 * 1024,
+  logContent = false,
   readiness,
   readinessIntervalMs = 5_000,
   metricsToken,
@@ -139,6 +142,7 @@ export function build({
       logger,
     },
     cache,
+    logContent,
   });
   const rest = createRestHandler({
     completions,

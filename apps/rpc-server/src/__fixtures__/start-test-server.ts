@@ -25,6 +25,8 @@ export async function startTestServer(
     http?: ServerDeps["http"];
     /** The response cache, as main.ts builds it (createCompletionCache); none by default. */
     cache?: ServerDeps["cache"];
+    /** Log prompts and answers (NOA_LOG_CONTENT). */
+    logContent?: boolean;
   } = {},
 ) {
   const testAccess = options.access ?? (await createTestAccess());
@@ -52,6 +54,7 @@ export async function startTestServer(
     access: testAccess.access,
     http: options.http,
     cache: options.cache,
+    logContent: options.logContent,
   });
   const { port } = await server.listen(0, "127.0.0.1");
   return {
