@@ -7,6 +7,7 @@
  * Over IPC: sends `{ type: "ready", baseUrl, key }`; answers `mark` and `stats` (CPU µs since the mark).
  */
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { createLocalRateLimiter } from "@noa/access";
 import { createLogger } from "@noa/observability";
 import {
@@ -26,14 +27,13 @@ import { createMetrics } from "@noa/rpc-server/metrics";
 import { build } from "@noa/rpc-server/server";
 import { createTestAccess } from "@noa/rpc-server/testing";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 
 const upstream = process.argv[2] ?? "";
 const tierNames = (process.argv[3] ?? "memory,redis").split(",");
 const logger = createLogger({
   service: "rpc-server",
   env: "bench",
-  destination: pino.destination({ dest: "/dev/null", sync: false }),
+  file: process.env.BENCH_LOG_FILE ?? "/dev/null",
 });
 const access = await createTestAccess({
   usageStore: { insertMany: async () => {}, summarize: async () => [] },
@@ -72,6 +72,9 @@ const registry = createRouter({
 
 const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1, enableOfflineQueue: false });
 redis.on("error", () => {});
+// Commands fail at once until the connection is ready (no offline queue), and a failing tier is skipped
+// for a while: serve only once Redis answers, or the first run would measure misses.
+await once(redis, "ready");
 const prefix = `noa-bench:cache:${randomUUID()}:`;
 const tiers: CacheTier[] = [];
 if (tierNames.includes("memory")) tiers.push(createMemoryCacheTier());

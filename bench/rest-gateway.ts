@@ -20,7 +20,6 @@ import {
 import { createMetrics } from "@noa/rpc-server/metrics";
 import { build } from "@noa/rpc-server/server";
 import { createTestAccess } from "@noa/rpc-server/testing";
-import { pino } from "pino";
 
 const upstream = process.argv[2] ?? "";
 // BENCH_OBSERVABILITY=off: no logs, no metrics, no tracing (the observability benchmark's baseline).
@@ -30,7 +29,7 @@ const logger = createLogger({
   service: "rpc-server",
   env: "bench",
   level: observed ? "info" : "silent",
-  destination: pino.destination({ dest: "/dev/null", sync: false }),
+  file: "/dev/null",
 });
 const tracing = startTracing({ service: "rpc-server" });
 const access = await createTestAccess({

@@ -13,7 +13,9 @@ export interface CreateLoggerOptions {
   env?: string;
   /** Human-readable lines through pino-pretty (development only). */
   pretty?: boolean;
-  /** Where lines go; defaults to stdout, written asynchronously (flushed on exit). */
+  /** A file to write lines to instead of stdout (written the same way). */
+  file?: string;
+  /** A stream that takes every line as it is logged (tests). */
   destination?: DestinationStream;
 }
 
@@ -32,6 +34,7 @@ export function createLogger({
   level = "info",
   env = process.env.NODE_ENV ?? "production",
   pretty = false,
+  file,
   destination,
 }: CreateLoggerOptions): Logger {
   const options: LoggerOptions = {
@@ -50,7 +53,7 @@ export function createLogger({
     },
   };
   if (pretty) return pino({ ...options, transport: { target: "pino-pretty" } });
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  return pino(options, destination ?? pino.destination({ dest: file ?? 1, sync: false }));
 }
 
 /** A copy of `value` with secret fields replaced and every string masked; errors become plain objects. */
