@@ -7,9 +7,8 @@
  * load generator (rest-load.ts, autocannon) and the gRPC one (grpc-load.ts). Writes docs/benchmarks.md
  * between the cache markers.
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
+import { nextMessage, startBenchProcess } from "./bench-process.js";
 import type { GrpcLoadCommand } from "./grpc-load.js";
 import type { LoadCommand, LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
@@ -18,26 +17,8 @@ const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
 // Other work on the machine shows in every number: say how busy it was.
 const loadBefore = loadavg()[0] ?? 0;
 
-function start(script: string, args: string[] = []): ChildProcess {
-  return fork(fileURLToPath(new URL(script, import.meta.url)), args, {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-}
-
-/** Sends a message (if any) and waits for the child's next message. */
-function next<T>(child: ChildProcess, message?: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`a benchmark process exited (${code})`));
-    child.once("exit", onExit);
-    child.once("message", (reply: T & { type?: string; message?: string }) => {
-      child.off("exit", onExit);
-      if (reply.type === "error") reject(new Error(reply.message));
-      else resolve(reply);
-    });
-    if (message) child.send(message);
-  });
-}
+const start = (script: string, args: string[] = []) => startBenchProcess(script, { args });
+const next = nextMessage;
 
 const upstream = start("./rest-upstream.ts");
 const { baseURL } = await next<{ baseURL: string }>(upstream);

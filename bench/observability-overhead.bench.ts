@@ -5,11 +5,10 @@
  * cost is what is compared; the load generator is rest-load.ts. Each mode runs twice, alternating; the
  * better run of each counts. Writes docs/benchmarks.md between the observability-overhead markers.
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, cpus } from "node:os";
-import { fileURLToPath } from "node:url";
+import { nextMessage, startBenchProcess } from "./bench-process.js";
 import type { LoadCommand, LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
@@ -28,25 +27,9 @@ const sink = createServer((req, res) => {
 await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
 const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
 
-function start(script: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return fork(fileURLToPath(new URL(script, import.meta.url)), ["http://127.0.0.1:9/unused"], {
-    execArgv: ["--import", "tsx"],
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-}
-
-function next<T>(child: ChildProcess, message?: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`a benchmark process exited (${code})`));
-    child.once("exit", onExit);
-    child.once("message", (reply: T) => {
-      child.off("exit", onExit);
-      resolve(reply);
-    });
-    if (message) child.send(message);
-  });
-}
+const start = (script: string, env: NodeJS.ProcessEnv = {}) =>
+  startBenchProcess(script, { args: ["http://127.0.0.1:9/unused"], env });
+const next = nextMessage;
 
 const loader = start("./rest-load.ts");
 await next(loader);

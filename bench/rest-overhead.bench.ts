@@ -6,9 +6,8 @@
  * info logging all on) and the load generator (rest-load.ts, autocannon). Writes docs/benchmarks.md
  * between the rest-overhead markers.
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { availableParallelism, cpus } from "node:os";
-import { fileURLToPath } from "node:url";
+import { nextMessage, startBenchProcess } from "./bench-process.js";
 import type { LoadCommand, LoadResult, Target } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
@@ -17,26 +16,9 @@ const ttfbCount = Number(process.env.BENCH_TTFB_REQUESTS ?? 1_000);
 // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of NOA's process there.
 const cpuProfileDir = process.env.BENCH_CPU_PROF;
 
-function start(script: string, args: string[] = [], execArgv: string[] = []): ChildProcess {
-  return fork(fileURLToPath(new URL(script, import.meta.url)), args, {
-    execArgv: ["--import", "tsx", ...execArgv],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-}
-
-/** Sends a message (if any) and waits for the child's next message. */
-function next<T>(child: ChildProcess, message?: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`a benchmark process exited (${code})`));
-    child.once("exit", onExit);
-    child.once("message", (reply: T & { type?: string; message?: string }) => {
-      child.off("exit", onExit);
-      if (reply.type === "error") reject(new Error(reply.message));
-      else resolve(reply);
-    });
-    if (message) child.send(message);
-  });
-}
+const start = (script: string, args: string[] = [], execArgv: string[] = []) =>
+  startBenchProcess(script, { args, execArgv });
+const next = nextMessage;
 
 const upstream = start("./rest-upstream.ts");
 const { baseURL } = await next<{ baseURL: string }>(upstream);

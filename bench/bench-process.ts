@@ -1,0 +1,28 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** Starts one of the benchmark's processes (a TypeScript file beside this one, through tsx), with IPC. */
+export function startBenchProcess(
+  script: string,
+  options: { args?: string[]; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
+): ChildProcess {
+  return fork(fileURLToPath(new URL(script, import.meta.url)), options.args ?? [], {
+    execArgv: ["--import", "tsx", ...(options.execArgv ?? [])],
+    ...(options.env && { env: { ...process.env, ...options.env } }),
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+/** Sends a message (if any) and waits for the child's next message; rejects on `{type: "error"}` or exit. */
+export function nextMessage<T>(child: ChildProcess, message?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`a benchmark process exited (${code})`));
+    child.once("exit", onExit);
+    child.once("message", (reply: T & { type?: string; message?: string }) => {
+      child.off("exit", onExit);
+      if (reply.type === "error") reject(new Error(reply.message));
+      else resolve(reply);
+    });
+    if (message) child.send(message);
+  });
+}
