@@ -14,9 +14,11 @@ RUN apt-get update \
 COPY . .
 # Only this app and the workspace packages it uses, from the lockfile.
 RUN pnpm install --frozen-lockfile --filter "@noa/trpc-bff..."
+# The playground page, built once into apps/trpc-bff/dist/playground (the BFF serves it from there).
+RUN pnpm --filter @noa/trpc-bff build
 
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 BFF_PORT=3000
+ENV NODE_ENV=production BFF_HOST=0.0.0.0 BFF_PORT=3000
 WORKDIR /noa
 COPY --from=build --chown=node:node /noa /noa
 USER node

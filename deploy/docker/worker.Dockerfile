@@ -16,11 +16,11 @@ COPY . .
 RUN pnpm install --frozen-lockfile --filter "@noa/worker..."
 
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 WORKER_PORT=9464
+ENV NODE_ENV=production HOST=0.0.0.0 NOA_WORKER_PORT=8081
 WORKDIR /noa
 COPY --from=build --chown=node:node /noa /noa
 USER node
-EXPOSE 9464
+EXPOSE 8081
 HEALTHCHECK --interval=30s --timeout=3s \
-  CMD node -e "fetch('http://127.0.0.1:9464/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:8081/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 CMD ["node", "--import", "tsx", "apps/worker/src/main.ts"]
