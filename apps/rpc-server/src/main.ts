@@ -12,7 +12,7 @@ import {
 import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
 import { parseJobsConfig } from "@noa/jobs";
 import { createLogger, startTracing } from "@noa/observability";
-import { createGatewayRegistry } from "@noa/providers";
+import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
 import { Redis } from "ioredis";
 import packageJson from "../package.json" with { type: "json" };
 import { parseConfig } from "./config.js";
@@ -78,11 +78,17 @@ async function main(): Promise<void> {
     logger,
   });
 
+  // Breaker openings go to every replica over Redis pub/sub; the subscriber needs a connection of its
+  // own, which waits for Redis (offline queue on) and resubscribes after an outage.
+  const breakerSubscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  breakerSubscriber.on("error", () => {});
+  const breakerEvents = createRedisBreakerEvents({ publisher: redis, subscriber: breakerSubscriber });
   // The same providers and router as the worker's (apps/worker), so a job runs where a call would.
   const { registry, providers, routing } = createGatewayRegistry({
     ...config,
     routing: configFile.routing,
     logger,
+    breakerEvents,
   });
   const models = await registry.listModels();
   if (models.length === 0) {
@@ -161,6 +167,8 @@ async function main(): Promise<void> {
     await ledger.close();
     await cache.close();
     await registry.close();
+    await breakerEvents.close();
+    breakerSubscriber.disconnect();
     redis.disconnect();
     await database.close();
     await tracing.shutdown().catch(() => {});

@@ -15,7 +15,7 @@ import {
   createWebhookProcessor,
 } from "@noa/jobs";
 import { createLogger, instrumentModelRegistry, startTracing } from "@noa/observability";
-import { createGatewayRegistry } from "@noa/providers";
+import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
 import { Redis } from "ioredis";
 import { parseWorkerConfig } from "./config.js";
 import { createWorkerMetrics } from "./create-worker-metrics.js";
@@ -73,7 +73,16 @@ async function main(): Promise<void> {
   const events = createJobEvents({ publisher: connection, subscriber, prefix });
   const metrics = createWorkerMetrics({ queues });
 
-  const gateway = createGatewayRegistry({ ...config, routing: config.configFile.routing, logger });
+  // Breaker openings are shared with rpc-server and the other workers over Redis pub/sub.
+  const breakerSubscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  breakerSubscriber.on("error", () => {});
+  const breakerEvents = createRedisBreakerEvents({ publisher: connection, subscriber: breakerSubscriber });
+  const gateway = createGatewayRegistry({
+    ...config,
+    routing: config.configFile.routing,
+    logger,
+    breakerEvents,
+  });
   // Each provider attempt is a span under the job's attempt (the trace of the request that queued it).
   const registry = instrumentModelRegistry(gateway.registry);
   const models = await registry.listModels();
@@ -171,6 +180,8 @@ async function main(): Promise<void> {
     await queues.close();
     await ledger.close();
     await registry.close();
+    await breakerEvents.close();
+    breakerSubscriber.disconnect();
     connection.disconnect();
     subscriber.disconnect();
     await database.close();

@@ -5,7 +5,7 @@ import type { Logger } from "./logger.js";
 import type { ModelRegistry } from "./model-registry.js";
 import { createModelRegistry } from "./model-registry.js";
 import { createOpenAIProvider } from "./openai/openai-provider.js";
-import { createRouter } from "./routing/create-router.js";
+import { type BreakerEvents, createRouter } from "./routing/create-router.js";
 import { parseRoutingConfig, type RoutingConfig } from "./routing/routing-config.js";
 
 /** The providers an app serves, as its config names them. */
@@ -19,6 +19,8 @@ export interface GatewayRegistryOptions {
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
   /** The `routing` part of NOA_CONFIG. */
   routing: unknown;
+  /** Shares breaker openings with the other replicas (createRedisBreakerEvents). */
+  breakerEvents?: BreakerEvents;
   logger: Logger;
 }
 
@@ -47,7 +49,12 @@ export function createGatewayRegistry(options: GatewayRegistryOptions): {
   if (options.openai) providers.push(createOpenAIProvider({ ...options.openai, logger }));
   if (options.anthropic) providers.push(createAnthropicProvider({ ...options.anthropic, logger }));
   const routing = parseRoutingConfig(options.routing);
-  const registry = createRouter({ registry: createModelRegistry({ providers }), config: routing, logger });
+  const registry = createRouter({
+    registry: createModelRegistry({ providers }),
+    config: routing,
+    logger,
+    breakerEvents: options.breakerEvents,
+  });
   for (const [alias, route] of Object.entries(routing.routes)) {
     // Fails at start, naming the target, rather than on the first request.
     for (const target of route.targets) registry.languageModel(target);

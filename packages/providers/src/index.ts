@@ -109,7 +109,13 @@ export {
   type CircuitState,
   createCircuitBreaker,
 } from "./routing/circuit-breaker.js";
-export { createRouter, type RouterOptions } from "./routing/create-router.js";
+export { createRedisBreakerEvents } from "./routing/create-redis-breaker-events.js";
+export {
+  type BreakerEvents,
+  type BreakerOpened,
+  createRouter,
+  type RouterOptions,
+} from "./routing/create-router.js";
 export { parseRoutingConfig, type Route, type RoutingConfig } from "./routing/routing-config.js";
 export { withCircuitBreaker } from "./routing/with-circuit-breaker.js";
 export { withFallback } from "./routing/with-fallback.js";

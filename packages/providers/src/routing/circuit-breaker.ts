@@ -16,7 +16,8 @@ export interface CircuitBreakerOptions {
   /** How long it stays open before a probe is let through (seed design: 60 s). */
   cooldownMs: number;
   now?: () => number;
-  onStateChange?: (state: CircuitState) => void;
+  /** Told of every change; `remote` when another replica's breaker opened this one (openFor). */
+  onStateChange?: (state: CircuitState, cause: "local" | "remote") => void;
 }
 
 /** One target's breaker. Every successful `tryAcquire` must be followed by exactly one of success, failure or release. */
@@ -28,6 +29,11 @@ export interface CircuitBreaker {
   recordFailure(): void;
   /** The call ended without telling anything about the target's health (cancelled, caller error). */
   release(): void;
+  /**
+   * Opens the breaker until `retryAt` (epoch ms) because the same target's breaker opened on another
+   * replica; a no-op when it is already open until then or later. Probing then resumes here as usual.
+   */
+  openFor(retryAt: number): void;
   snapshot(): CircuitSnapshot;
 }
 
@@ -39,10 +45,10 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
   let openedAt = 0;
   let probeInFlight = false;
 
-  const moveTo = (next: CircuitState) => {
+  const moveTo = (next: CircuitState, cause: "local" | "remote" = "local") => {
     if (next === state) return;
     state = next;
-    onStateChange?.(next);
+    onStateChange?.(next, cause);
   };
   const open = () => {
     openedAt = now();
@@ -71,6 +77,13 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     },
     release() {
       probeInFlight = false;
+    },
+    openFor(retryAt) {
+      if (state === "open" && openedAt + cooldownMs >= retryAt) return;
+      if (retryAt <= now()) return;
+      openedAt = retryAt - cooldownMs;
+      probeInFlight = false;
+      moveTo("open", "remote");
     },
     snapshot() {
       const reopening = state === "open" && now() >= openedAt + cooldownMs;

@@ -15,6 +15,25 @@ export interface RouterOptions {
   logger?: Logger;
   now?: () => number;
   retryDeps?: RetryDeps;
+  /**
+   * Shares breaker openings across replicas (createRedisBreakerEvents): a target whose breaker opens
+   * here is skipped by the other replicas too, until the same retry time.
+   */
+  breakerEvents?: BreakerEvents;
+}
+
+/** A breaker opening as replicas tell each other. */
+export interface BreakerOpened {
+  target: string;
+  /** When probing may resume (epoch ms). */
+  retryAt: number;
+}
+
+/** The channel breaker openings travel on between replicas. */
+export interface BreakerEvents {
+  publish(event: BreakerOpened): void;
+  /** Calls `listener` for openings published by other replicas; returns the unsubscribe. */
+  subscribe(listener: (event: BreakerOpened) => void): () => void;
 }
 
 /**
@@ -28,16 +47,23 @@ export function createRouter({
   logger,
   now = Date.now,
   retryDeps,
+  breakerEvents,
 }: RouterOptions): ModelRegistry {
   const breakers = new Map<string, CircuitBreaker>();
   const breakerOf = (target: string) => {
     let breaker = breakers.get(target);
     if (!breaker) {
-      breaker = createCircuitBreaker({
+      const created: CircuitBreaker = createCircuitBreaker({
         ...config.circuitBreaker,
         now,
-        onStateChange: (state) => logger?.warn({ target, state }, "circuit breaker changed state"),
+        onStateChange: (state, cause) => {
+          logger?.warn({ target, state, cause }, "circuit breaker changed state");
+          const retryAt = created.snapshot().retryAt;
+          if (state === "open" && cause === "local" && retryAt !== undefined)
+            breakerEvents?.publish({ target, retryAt });
+        },
       });
+      breaker = created;
       breakers.set(target, breaker);
     }
     return breaker;
@@ -62,6 +88,8 @@ export function createRouter({
     targets: route.targets,
   });
 
+  const unsubscribe = breakerEvents?.subscribe(({ target, retryAt }) => breakerOf(target).openFor(retryAt));
+
   return {
     async listModels() {
       const models = (await registry.listModels()).map(withCircuit);
@@ -78,6 +106,9 @@ export function createRouter({
       if (targets.length === 0) throw new NoSuchModelError(id);
       return withFallback(id, targets);
     },
-    close: () => registry.close(),
+    close: () => {
+      unsubscribe?.();
+      return registry.close();
+    },
   };
 }
