@@ -3,7 +3,7 @@
  * same request with the cache skipped, answered by the OpenAI provider from the fastest possible
  * upstream, bench/rest-upstream.ts) and against an instant in-process model: requests/s, latency and NOA's
  * CPU per request, at concurrency 1 and 50, each path in a NOA process of its own. A NOA with only the
- * Redis tier measures hits served from Redis. Processes: the upstream, NOA (cache-gateway.ts), the REST
+ * Redis tier measures hits served from Redis. Processes: the upstream, NOA (rest-gateway.ts with cache tiers), the REST
  * load generator (rest-load.ts, autocannon) and the gRPC one (grpc-load.ts). Writes docs/benchmarks.md
  * between the cache markers.
  */
@@ -47,7 +47,7 @@ interface Run {
  * measured around each run.
  */
 async function measure(tiers: string, face: "REST" | "gRPC", path: Path): Promise<Run[]> {
-  const gateway = start("./cache-gateway.ts", [baseURL, tiers]);
+  const gateway = start("./rest-gateway.ts", [baseURL, tiers]);
   const { baseUrl, key } = await next<{ baseUrl: string; key: string }>(gateway);
   const model = path === "instant" ? "bench/instant" : "openai/gpt-4o-mini";
   const rest: Extract<LoadCommand, { type: "load" }> = {

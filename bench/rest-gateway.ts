@@ -1,17 +1,27 @@
 /**
- * NOA as the REST benchmark runs it, in its own process: the real router and OpenAI provider pointed at
- * the upstream (argv[2]), API-key authentication, in-memory rate limiting (limits high enough never to
- * refuse), the usage ledger (to a store that keeps nothing), a metrics registry, and NOA's logger (createLogger: redaction on)
- * at info writing every line to /dev/null asynchronously, as main.ts does. A second provider, `bench/instant`, answers at once in-process, to tell NOA's
- * own cost from the OpenAI provider's. Over IPC: sends `{ type: "ready", baseUrl, key }`; answers `mark`
- * (start counting), `stats` (CPU µs since the mark, peak RSS) and `provider` (the OpenAI provider called
- * directly, one call at a time: CPU µs per call).
+ * NOA as the benchmarks run it, in its own process: the real router and OpenAI provider pointed at the
+ * upstream (argv[2]), API-key authentication, in-memory rate limiting (limits high enough never to
+ * refuse), the usage ledger (to a store that keeps nothing), a metrics registry, and NOA's logger
+ * (createLogger: redaction on) at info writing every line to /dev/null (BENCH_LOG_FILE) asynchronously,
+ * as main.ts does. A second provider, `bench/instant`, answers at once in-process, to tell NOA's own cost
+ * from the OpenAI provider's. With argv[3] (`memory,redis` or `redis`), the response cache with those
+ * tiers (Redis on 127.0.0.1:6379 under a key prefix of its own, deleted on exit) and request coalescing.
+ * Over IPC: sends `{ type: "ready", baseUrl, key }`; answers `mark` (start counting), `stats` (CPU µs
+ * since the mark, peak RSS) and `provider` (the OpenAI provider called directly, one call at a time: CPU
+ * µs per call).
  */
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { createLocalRateLimiter } from "@noa/access";
 import { createLogger, startTracing } from "@noa/observability";
 import {
+  type CacheTier,
+  createInFlightTable,
+  createMemoryCacheTier,
   createModelRegistry,
   createOpenAIProvider,
+  createRedisCacheTier,
+  createResponseCache,
   createRouter,
   type LanguageModel,
   type Provider,
@@ -20,8 +30,10 @@ import {
 import { createMetrics } from "@noa/rpc-server/metrics";
 import { build } from "@noa/rpc-server/server";
 import { createTestAccess } from "@noa/rpc-server/testing";
+import { Redis } from "ioredis";
 
 const upstream = process.argv[2] ?? "";
+const tierNames = process.argv[3]?.split(",") ?? [];
 // BENCH_OBSERVABILITY=off: no logs, no metrics, no tracing (the observability benchmark's baseline).
 // Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT is set, as in main.ts.
 const observed = process.env.BENCH_OBSERVABILITY !== "off";
@@ -29,7 +41,7 @@ const logger = createLogger({
   service: "rpc-server",
   env: "bench",
   level: observed ? "info" : "silent",
-  file: "/dev/null",
+  file: process.env.BENCH_LOG_FILE ?? "/dev/null",
 });
 const tracing = startTracing({ service: "rpc-server" });
 const access = await createTestAccess({
@@ -68,12 +80,36 @@ const registry = createRouter({
   config: parseRoutingConfig({}),
   logger,
 });
+const cache = tierNames.length > 0 ? await createCache(tierNames) : undefined;
 const server = build({
   registry,
   logger,
   metrics: observed ? createMetrics({ registry }) : undefined,
   access: access.access,
+  ...(cache && { cache: { responses: cache.responses, inFlight: createInFlightTable(), shared: false } }),
 });
+
+async function createCache(names: string[]) {
+  const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  redis.on("error", () => {});
+  // Commands fail at once until the connection is ready (no offline queue), and a failing tier is
+  // skipped for a while: serve only once Redis answers, or the first run would measure misses.
+  await once(redis, "ready");
+  const prefix = `noa-bench:cache:${randomUUID()}:`;
+  const tiers: CacheTier[] = [];
+  if (names.includes("memory")) tiers.push(createMemoryCacheTier());
+  if (names.includes("redis")) tiers.push(createRedisCacheTier({ redis, prefix }));
+  const responses = createResponseCache({ tiers, logger });
+  return {
+    responses,
+    async close() {
+      await responses.settled();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}
 const { port } = await server.listen(0, "127.0.0.1");
 
 async function providerCost(count: number): Promise<number> {
@@ -101,6 +137,7 @@ process.on("message", (message: { type: string; count?: number }) => {
 process.on("disconnect", () => {
   void server
     .close({ graceMs: 0 })
+    .then(() => cache?.close())
     .then(() => tracing.shutdown())
     .finally(() => process.exit(0));
 });
