@@ -1,8 +1,9 @@
 import { Code } from "@connectrpc/connect";
 import type { UsageRecord } from "@noa/access";
+import type { ReadinessReport } from "@noa/observability";
 import type { AttemptEvent, ModelRegistry } from "@noa/providers";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { ReadinessReport } from "./create-readiness.js";
+import { codeNames } from "./classify-error.js";
 
 const circuitStateValues = { closed: 0, "half-open": 1, open: 2 } as const;
 /** The seed design's buckets for request durations, 10 ms to 10 s. */
@@ -200,7 +201,7 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
       }
     },
     rpcRequest({ service, method, protocol, code, seconds }) {
-      rpcRequests.inc({ service, method, protocol, code: code === undefined ? "ok" : codeLabel(code) });
+      rpcRequests.inc({ service, method, protocol, code: code === undefined ? "ok" : codeNames[code] });
       rpcDuration.observe({ service, method, protocol }, seconds);
       if (code !== undefined) {
         httpErrors.inc({ category: categoryOfCode(code) });
@@ -250,13 +251,8 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
   }
 }
 
-/** `unavailable`, `resource_exhausted`… as Connect names codes. */
-function codeLabel(code: Code): string {
-  return Code[code].replace(/[A-Z]/g, (letter, index: number) => (index ? "_" : "") + letter.toLowerCase());
-}
-
 /** A bounded error category from an HTTP status. */
-export function categoryOfStatus(status: number): string {
+function categoryOfStatus(status: number): string {
   switch (status) {
     case 400:
     case 405:

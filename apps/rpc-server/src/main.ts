@@ -11,7 +11,7 @@ import {
 } from "@noa/access";
 import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
 import { parseJobsConfig } from "@noa/jobs";
-import { createLogger, startTracing } from "@noa/observability";
+import { createLogger, createReadiness, DependencyDown, startTracing } from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
 import { Redis } from "ioredis";
 import packageJson from "../package.json" with { type: "json" };
@@ -19,7 +19,6 @@ import { parseConfig } from "./config.js";
 import { createCompletionCache } from "./create-completion-cache.js";
 import { createJobBackend } from "./create-job-backend.js";
 import { createMetrics } from "./create-metrics.js";
-import { createReadiness, DependencyDown } from "./create-readiness.js";
 import { build } from "./server.js";
 
 /** Composition root: config, logger, database, Redis, access, providers, server; SIGTERM/SIGINT close them in order. */

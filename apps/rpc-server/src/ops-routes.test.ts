@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createReadiness } from "@noa/observability";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "@noa/proto/grpc/health/v1";
 import { createModelRegistry, createRouter, parseRoutingConfig } from "@noa/providers";
 import { createFakeLanguageModel } from "@noa/providers/testing";
@@ -11,7 +12,6 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestAccess } from "./__fixtures__/create-test-access.js";
 import { createMetrics } from "./create-metrics.js";
-import { createReadiness } from "./create-readiness.js";
 import { build, type RpcServer } from "./server.js";
 
 // Issue 9's health surface: readiness follows a real Redis going away and coming back (no restart),

@@ -5,7 +5,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ApiKeyService as ApiKeys, Authenticator, UsageStore } from "@noa/access";
 import type { JobService as Jobs } from "@noa/jobs";
-import { instrumentModelRegistry } from "@noa/observability";
+import { instrumentModelRegistry, type ReadinessReport } from "@noa/observability";
 import {
   ApiKeyService,
   file_noa_inference_v1_api_key,
@@ -26,7 +26,6 @@ import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
 import { type CompletionCacheDeps, createCompletionService } from "./completion-service.js";
 import type { GatewayMetrics } from "./create-metrics.js";
-import type { ReadinessReport } from "./create-readiness.js";
 import { createHealthStatus } from "./health-status.js";
 import { type CorsOrigins, createCors } from "./http/create-cors.js";
 import { createOpsHandler } from "./http/create-ops-handler.js";

@@ -14,7 +14,7 @@ import {
   createJobWorkers,
   createWebhookProcessor,
 } from "@noa/jobs";
-import { createLogger, instrumentModelRegistry, startTracing } from "@noa/observability";
+import { createLogger, createReadiness, instrumentModelRegistry, startTracing } from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
 import { Redis } from "ioredis";
 import { parseWorkerConfig } from "./config.js";
@@ -142,14 +142,16 @@ async function main(): Promise<void> {
           }),
           logger,
           isReady: () => !stopping,
-          checks: {
-            database: async () => {
-              await database.pool.query("SELECT 1");
+          readiness: createReadiness({
+            checks: {
+              database: async () => {
+                await database.pool.query("SELECT 1");
+              },
+              redis: async () => {
+                await connection.ping();
+              },
             },
-            redis: async () => {
-              await connection.ping();
-            },
-          },
+          }),
           metrics: metrics.registry,
           metricsToken: config.metricsToken,
           port: config.dashboardPort,

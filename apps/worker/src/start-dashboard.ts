@@ -5,6 +5,7 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import { type Authenticator, hasScope } from "@noa/access";
 import type { JobQueues } from "@noa/jobs";
+import { bearerMatches, type ReadinessReport } from "@noa/observability";
 import express from "express";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -30,8 +31,8 @@ export async function startDashboard(deps: {
   authenticator: Authenticator;
   logger: Logger;
   isReady: () => boolean;
-  /** Each dependency's check: resolves when usable. */
-  checks?: Record<string, () => Promise<void>>;
+  /** The worker's dependencies (createReadiness over PostgreSQL and Redis); without it, ready while running. */
+  readiness?: () => Promise<ReadinessReport>;
   metrics?: Registry;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
@@ -53,26 +54,16 @@ export async function startDashboard(deps: {
     response.status(ready ? 200 : 503).json({ status: ready ? "ok" : "shutting down" });
   });
   app.get("/health/ready", async (_request, response) => {
-    const entries = await Promise.all(
-      Object.entries(deps.checks ?? {}).map(async ([name, check]) => {
-        const started = performance.now();
-        const ok = await withTimeout(check(), 2_000).then(
-          () => true,
-          () => false,
-        );
-        const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-        return [name, { status: ok ? "ok" : "down", latencyMs }] as const;
-      }),
-    );
-    const ready = deps.isReady() && entries.every(([, state]) => state.status === "ok");
+    const report = await deps.readiness?.();
+    const ready = deps.isReady() && (report?.ready ?? true);
     response.status(ready ? 200 : 503).json({
       status: deps.isReady() ? (ready ? "ready" : "not ready") : "shutting down",
-      dependencies: Object.fromEntries(entries),
+      ...report,
     });
   });
   app.get("/metrics", async (request, response) => {
     if (!deps.metrics) return void response.status(404).json({ error: { message: "metrics are off" } });
-    if (deps.metricsToken && request.header("authorization") !== `Bearer ${deps.metricsToken}`) {
+    if (deps.metricsToken && !bearerMatches(request.header("authorization"), deps.metricsToken)) {
       return void response
         .status(401)
         .json({ error: { message: "GET /metrics needs Authorization: Bearer <NOA_METRICS_TOKEN>" } });
@@ -128,14 +119,4 @@ export async function startDashboard(deps: {
         server.closeAllConnections();
       }),
   };
-}
-
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

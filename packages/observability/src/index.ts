@@ -1,4 +1,12 @@
+export { bearerMatches } from "./bearer-matches.js";
 export { type CreateLoggerOptions, createLogger, redact } from "./create-logger.js";
+export {
+  createReadiness,
+  type DependencyCheck,
+  DependencyDown,
+  type DependencyState,
+  type ReadinessReport,
+} from "./create-readiness.js";
 export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
 export {

@@ -1,14 +1,13 @@
-import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { Code } from "@connectrpc/connect";
 import { type Authenticator, type Principal, requireScope } from "@noa/access";
+import { bearerMatches, type ReadinessReport } from "@noa/observability";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
-import { classifyError } from "../classify-error.js";
 import type { GatewayMetrics } from "../create-metrics.js";
-import type { ReadinessReport } from "../create-readiness.js";
 import { type HealthStatus, ServingStatus } from "../health-status.js";
+import { correlationIdFrom, correlationIdHeader } from "../request-context.js";
+import { toOpenAIError } from "../rest/to-openai-error.js";
 import { credentialsOf } from "./credentials-of.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -140,9 +139,11 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
       const route = routes[path];
       if (!route || req.method !== "GET") return false;
       route(req, res).catch((error: unknown) => {
-        const { code, message } = classifyError(error);
-        if (message === "internal error") logger.error({ err: error, path }, "operations route failed");
-        send(res, httpStatusOf(code), { error: { message } });
+        // The REST face's mapping: status, OpenAI's error body with the correlation id, bugs logged.
+        const correlationId = correlationIdFrom(req.headers[correlationIdHeader]);
+        const { status, body } = toOpenAIError(error, { correlationId, logger });
+        res.setHeader(correlationIdHeader, correlationId);
+        send(res, status, body);
       });
       return true;
     },
@@ -153,18 +154,4 @@ function send(res: Response, status: number, body: unknown): void {
   if (res.headersSent) return;
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
   res.end(JSON.stringify(body));
-}
-
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** The few codes these routes produce. */
-function httpStatusOf(code: Code): number {
-  if (code === Code.Unauthenticated) return 401;
-  if (code === Code.PermissionDenied) return 403;
-  if (code === Code.Unavailable) return 503;
-  return 500;
 }

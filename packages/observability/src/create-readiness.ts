@@ -20,8 +20,8 @@ export interface ReadinessReport {
 export type DependencyCheck = () => Promise<void>;
 
 /**
- * Readiness of a replica: every check (main.ts: PostgreSQL, Redis, at least one usable model) is run
- * at once, each bounded by `timeoutMs`. The replica keeps serving what it can while a dependency is
+ * Readiness of a replica: every check (rpc-server: PostgreSQL, Redis, at least one usable model; the
+ * worker: PostgreSQL and Redis) is run at once, each bounded by `timeoutMs`. The replica keeps serving what it can while a dependency is
  * down (rate limits per replica, usage records buffered); readiness says so, and which one.
  */
 export function createReadiness({
