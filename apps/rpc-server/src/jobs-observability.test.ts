@@ -1,8 +1,5 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startTracing } from "@noa/observability";
-import { InMemorySpanExporter } from "@noa/observability/testing";
+import { InMemorySpanExporter, startOtlpCollector } from "@noa/observability/testing";
 import { JobState, Role } from "@noa/proto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { exportedMetrics, isWorkerMetric, referencedMetrics } from "./__fixtures__/deploy-metrics.js";
@@ -11,44 +8,22 @@ import { type JobCluster, startJobCluster, type TestWorker } from "./__fixtures_
 // Issue 9 for jobs: one trace from the submitting request through the worker's attempt and the webhook
 // (rpc-server's spans in memory here, the worker process's over OTLP/HTTP to a loopback collector), and
 // the worker's metrics, readiness and per-transition log lines.
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-}
-
 const spans = new InMemorySpanExporter();
 const tracing = startTracing({ service: "rpc-server", exporter: spans });
-const exported: OtlpSpan[] = [];
-const collector = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (chunk: Buffer) => chunks.push(chunk));
-  req.on("end", () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-      resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: OtlpSpan[] }> }>;
-    };
-    for (const resource of body.resourceSpans ?? []) {
-      for (const scope of resource.scopeSpans ?? []) exported.push(...(scope.spans ?? []));
-    }
-    res.writeHead(200, { "content-type": "application/json" }).end("{}");
-  });
-});
-
+let collector: Awaited<ReturnType<typeof startOtlpCollector>>;
 let cluster: JobCluster;
 let worker: TestWorker;
 beforeAll(async () => {
-  collector.listen(0, "127.0.0.1");
-  await once(collector, "listening");
+  collector = await startOtlpCollector();
   cluster = await startJobCluster({ workers: 0 });
   worker = await cluster.startWorker({
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
     OTEL_BSP_SCHEDULE_DELAY: "50",
   });
 });
 afterAll(async () => {
   await cluster?.close();
-  collector.close();
+  await collector?.close();
   await tracing.shutdown();
 });
 
@@ -90,10 +65,10 @@ describe("a job's trace, metrics and logs", () => {
       );
     expect(submit).toBeDefined();
     await vi.waitFor(() => {
-      const names = exported.filter((span) => span.traceId === traceId).map((span) => span.name);
+      const names = collector.spans.filter((span) => span.traceId === traceId).map((span) => span.name);
       expect(names).toEqual(expect.arrayContaining(["job attempt", "provider attempt", "webhook delivery"]));
     });
-    const attempt = exported.find((span) => span.traceId === traceId && span.name === "job attempt");
+    const attempt = collector.spans.find((span) => span.traceId === traceId && span.name === "job attempt");
     expect(attempt?.parentSpanId).toBe(submit?.spanContext().spanId);
   });
 

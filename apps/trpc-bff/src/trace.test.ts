@@ -1,8 +1,5 @@
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startTracing } from "@noa/observability";
-import { InMemorySpanExporter } from "@noa/observability/testing";
+import { InMemorySpanExporter, startOtlpCollector } from "@noa/observability/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestClient } from "./__fixtures__/create-test-client.js";
 import { type JobStack, jobModel, startJobStack } from "./__fixtures__/start-job-stack.js";
@@ -12,35 +9,20 @@ import { type JobStack, jobModel, startJobStack } from "./__fixtures__/start-job
 // in memory); the worker exports over OTLP/HTTP to a loopback collector.
 const spans = new InMemorySpanExporter();
 const tracing = startTracing({ service: "noa-test", exporter: spans });
-const exported: Array<{ traceId: string; name: string; parentSpanId?: string }> = [];
-const collector = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (chunk: Buffer) => chunks.push(chunk));
-  req.on("end", () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-      resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: typeof exported }> }>;
-    };
-    for (const resource of body.resourceSpans ?? []) {
-      for (const scope of resource.scopeSpans ?? []) exported.push(...(scope.spans ?? []));
-    }
-    res.writeHead(200, { "content-type": "application/json" }).end("{}");
-  });
-});
-
+let collector: Awaited<ReturnType<typeof startOtlpCollector>>;
 let stack: JobStack;
 beforeAll(async () => {
-  collector.listen(0, "127.0.0.1");
-  await once(collector, "listening");
+  collector = await startOtlpCollector();
   stack = await startJobStack({
     workerEnv: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: "50",
     },
   });
 });
 afterAll(async () => {
   await stack?.close();
-  collector.close();
+  await collector?.close();
   await tracing.shutdown();
 });
 
@@ -62,7 +44,7 @@ describe("one trace from the browser to the worker", () => {
       );
     expect(submit?.parentSpanContext?.spanId).toBe(bffSpan?.spanContext().spanId);
     await vi.waitFor(() => {
-      const attempt = exported.find((span) => span.name === "job attempt" && span.traceId === traceId);
+      const attempt = collector.spans.find((span) => span.name === "job attempt" && span.traceId === traceId);
       expect(attempt?.parentSpanId, `job ${job.id}`).toBe(submit?.spanContext().spanId);
     });
   });
