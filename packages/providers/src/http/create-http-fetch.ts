@@ -33,9 +33,21 @@ export function createHttpFetch({ maxSockets = 256, keepAliveMs = 4_000 }: HttpF
   const httpAgent = new http.Agent(agentOptions);
   let httpsAgent: https.Agent | undefined;
 
+  // SDKs call the same few URLs over and over: parse each once (URLs are not mutated below).
+  const parsed = new Map<string, URL>();
+  const parseUrl = (input: string): URL => {
+    let url = parsed.get(input);
+    if (!url) {
+      url = new URL(input);
+      if (parsed.size >= 64) parsed.clear();
+      parsed.set(input, url);
+    }
+    return url;
+  };
+
   const httpFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url =
-      typeof input === "string" ? new URL(input) : input instanceof URL ? input : new URL(input.url);
+      typeof input === "string" ? parseUrl(input) : input instanceof URL ? input : new URL(input.url);
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw abortReason(signal);
     const isHttps = url.protocol === "https:";
@@ -45,8 +57,12 @@ export function createHttpFetch({ maxSockets = 256, keepAliveMs = 4_000 }: HttpF
     const agent = isHttps ? httpsAgent : httpAgent;
     const headers = toHeaderRecord(init.headers);
     const method = init.method?.toUpperCase() ?? "GET";
-    const body = await toRequestBody(init.body, headers);
+    const body = typeof init.body === "string" ? init.body : await toRequestBody(init.body, headers);
     if (signal?.aborted) throw abortReason(signal);
+    // As fetch does: a body of known length goes with content-length, in one write with the headers,
+    // rather than chunked (several buffers, and more work for the server).
+    if (typeof body === "string") headers["content-length"] ??= String(Buffer.byteLength(body));
+    else if (body instanceof Uint8Array) headers["content-length"] ??= String(body.byteLength);
 
     return new Promise<Response>((resolve, reject) => {
       const request = (isHttps ? https : http).request(url, { method, headers, agent });
@@ -89,9 +105,10 @@ class HttpResponse {
   readonly status: number;
   readonly statusText: string;
   readonly ok: boolean;
-  readonly headers: Headers;
   readonly type = "basic";
   readonly redirected = false;
+  #rawHeaders: string[];
+  #headers: Headers | undefined;
   #stream: ReadableStream<Uint8Array> | null | undefined;
   #used = false;
   #settled = false;
@@ -112,11 +129,7 @@ class HttpResponse {
     this.status = message.statusCode ?? 0;
     this.statusText = message.statusMessage ?? "";
     this.ok = this.status >= 200 && this.status < 300;
-    const headers = new Headers();
-    const raw = message.rawHeaders;
-    for (let index = 0; index < raw.length; index += 2)
-      headers.append(raw[index] as string, raw[index + 1] as string);
-    this.headers = headers;
+    this.#rawHeaders = message.rawHeaders;
     if (isHead || NULL_BODY_STATUSES.has(this.status)) this.#stream = null;
     // Like fetch, undo a content-encoding the server applied (none is asked for: no accept-encoding is sent).
     const decoder = this.#stream === null ? undefined : createDecoder(message.headers["content-encoding"]);
@@ -149,6 +162,18 @@ class HttpResponse {
     this.request.destroy();
     this.source.destroy();
     this.#onError?.(error);
+  }
+
+  /** Built on first use: most callers read only the status and the body. */
+  get headers(): Headers {
+    if (!this.#headers) {
+      const headers = new Headers();
+      const raw = this.#rawHeaders;
+      for (let index = 0; index < raw.length; index += 2)
+        headers.append(raw[index] as string, raw[index + 1] as string);
+      this.#headers = headers;
+    }
+    return this.#headers;
   }
 
   get bodyUsed(): boolean {

@@ -11,6 +11,7 @@ import type {
 } from "../language-model.js";
 import type { Logger } from "../logger.js";
 import { convertToOpenAIMessages } from "./convert-to-openai-messages.js";
+import type { ChatCompletionsTransport } from "./create-chat-completions-transport.js";
 import { isOpenAIReasoningModel } from "./is-openai-reasoning-model.js";
 import { mapOpenAIError } from "./map-openai-error.js";
 import { mapOpenAIFinishReason } from "./map-openai-finish-reason.js";
@@ -20,9 +21,10 @@ import {
   OPENAI_PROVIDER_ID,
 } from "./openai-api.js";
 
-/** What an OpenAI language model needs: a client built with `maxRetries: 0` (NOA's router retries) and the model id. */
+/** What an OpenAI language model needs: the provider's client (its API key is kept out of messages), its transport and the model id. */
 export interface OpenAILanguageModelOptions {
   client: OpenAI;
+  transport: ChatCompletionsTransport;
   modelId: string;
   logger?: Logger;
 }
@@ -34,13 +36,14 @@ const noUsage: Usage = { promptTokens: 0, completionTokens: 0 };
 
 /**
  * A Chat Completions model (OpenAI or any OpenAI-compatible server) behind the LanguageModel contract.
- * The caller's signal goes to the SDK request, so aborting closes the upstream connection. Aborted calls
+ * The caller's signal goes to the request, so aborting closes the upstream connection. Aborted calls
  * end `cancelled` with usage estimated as one completion token per content chunk received and 0 prompt
  * tokens (OpenAI reports usage only at the end); `generate` is one non-streaming request, so its
  * cancelled result is empty. A stream cut before its finish reason throws a retryable ProviderError.
  */
 export function createOpenAILanguageModel({
   client,
+  transport,
   modelId,
   logger,
 }: OpenAILanguageModelOptions): LanguageModel {
@@ -76,10 +79,7 @@ export function createOpenAILanguageModel({
     let finishReason: FinishReason | undefined;
     let usage: Usage | undefined;
     try {
-      const chunks = await client.chat.completions.create(
-        { ...params, stream: true, stream_options: { include_usage: true } },
-        { signal },
-      );
+      const chunks = await transport.stream({ ...params, stream_options: { include_usage: true } }, signal);
       // On abort the SDK ends this loop without an error; the signal tells a cancel from a cut.
       for await (const chunk of chunks) {
         if (signal?.aborted) break;
@@ -126,7 +126,7 @@ export function createOpenAILanguageModel({
     const params = toRequestParams(options);
     let completion: ChatCompletion;
     try {
-      completion = await client.chat.completions.create({ ...params, stream: false }, { signal });
+      completion = await transport.complete(params, signal);
     } catch (error) {
       if (signal?.aborted) return { text: "", finishReason: "cancelled", usage: noUsage };
       throw mapError(error);

@@ -3,6 +3,7 @@ import { NoSuchModelError } from "../errors/no-such-model-error.js";
 import { createHttpFetch } from "../http/create-http-fetch.js";
 import type { LanguageModel, ModelInfo, Provider } from "../language-model.js";
 import type { Logger } from "../logger.js";
+import { createChatCompletionsTransport } from "./create-chat-completions-transport.js";
 import { OPENAI_DEFAULT_BASE_URL, OPENAI_PROVIDER_ID } from "./openai-api.js";
 import { createOpenAILanguageModel } from "./openai-language-model.js";
 
@@ -26,7 +27,8 @@ export const OPENAI_DEFAULT_MODELS: readonly string[] = ["gpt-4o-mini", "gpt-4o"
 
 /**
  * OpenAI's Chat Completions (or any OpenAI-compatible server at `baseURL`) as the `openai` provider,
- * through the official SDK with its retries off: retries and fallback belong to NOA's router.
+ * with the official SDK's wire semantics (its error classes and stream decoder) over a lean transport;
+ * retries and fallback belong to NOA's router.
  */
 export function createOpenAIProvider({
   apiKey,
@@ -39,6 +41,7 @@ export function createOpenAIProvider({
   if (!apiKey) throw new Error("createOpenAIProvider needs a non-empty apiKey");
   // Node's global fetch costs several times the CPU of node:http per call; the SDK takes any fetch.
   const ownFetch = fetch ? undefined : createHttpFetch();
+  // The client holds the key, base URL and logger, and decodes streams; requests go through the transport.
   const client = new OpenAI({
     apiKey,
     baseURL,
@@ -47,10 +50,13 @@ export function createOpenAIProvider({
     project: null,
     adminAPIKey: null,
     webhookSecret: null,
-    maxRetries: 0,
-    timeout: timeoutMs,
     fetch: fetch ?? ownFetch,
     ...(logger ? { logger: toSDKLogger(logger), logLevel: "warn" as const } : { logLevel: "off" as const }),
+  });
+  const transport = createChatCompletionsTransport({
+    client,
+    fetch: fetch ?? (ownFetch as typeof globalThis.fetch),
+    timeoutMs,
   });
 
   return {
@@ -67,7 +73,7 @@ export function createOpenAIProvider({
     languageModel(modelId: string): LanguageModel {
       // Any id: OpenAI-compatible servers name their models freely, and the upstream answers 404 for unknown ones.
       if (!modelId) throw new NoSuchModelError(`${OPENAI_PROVIDER_ID}/`);
-      return createOpenAILanguageModel({ client, modelId, logger });
+      return createOpenAILanguageModel({ client, transport, modelId, logger });
     },
     // The SDK holds no sockets of its own: a fetch passed in belongs to whoever passed it.
     close: async () => {
