@@ -49,12 +49,23 @@ export function classifyError(error: unknown): ErrorClass {
         message: `model provider "${error.provider}" refused the request (HTTP ${error.statusCode}); check its parameters for this model`,
       };
     }
+    if (isUnknownUpstreamModel(error)) {
+      return {
+        code: Code.NotFound,
+        message: `model provider "${error.provider}" does not serve this model (HTTP 404); list the models with ListModels or GET /v1/models`,
+      };
+    }
     return {
       code: Code.Unavailable,
       message: `model provider "${error.provider}" failed to answer; try again later`,
     };
   }
   return { code: Code.Internal, message: "internal error" };
+}
+
+/** An upstream's own 404 for a model id it was given as is (OpenAI-compatible servers name their models freely). */
+function isUnknownUpstreamModel(error: ProviderError): boolean {
+  return !error.isRetryable && error.statusCode === 404;
 }
 
 /** The name of the code a client will see for this error (`unavailable`…), for the usage ledger and logs. */

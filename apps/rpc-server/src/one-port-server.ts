@@ -32,11 +32,12 @@ export function createOnePortServer(
   } = {},
 ): OnePortServer {
   const { requestTimeoutMs = 300_000 } = options;
+  const headersTimeoutMs = requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000;
   // Only receiving the request is timed: a long streamed answer is bounded by the model's own timeouts.
   const http1Server = http.createServer(
     {
       requestTimeout: requestTimeoutMs,
-      headersTimeout: requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000,
+      headersTimeout: headersTimeoutMs,
       // How often Node looks for requests past those limits.
       connectionsCheckingInterval: Math.min(
         30_000,
@@ -45,12 +46,22 @@ export function createOnePortServer(
     },
     handler,
   );
-  const http2Server = http2.createServer({}, handler);
+  // The same limits for HTTP/2, which Node does not enforce there: a session must open its first stream,
+  // and each request must arrive whole, within them.
+  const http2Server = http2.createServer(
+    {},
+    requestTimeoutMs > 0 ? withHttp2RequestTimeout(handler, requestTimeoutMs) : handler,
+  );
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   http2Server.on("session", (session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    const firstStream = setTimeout(() => session.destroy(), headersTimeoutMs);
+    session.once("stream", () => clearTimeout(firstStream));
+    session.once("close", () => {
+      clearTimeout(firstStream);
+      sessions.delete(session);
+    });
   });
 
   // Nagle's algorithm would hold each small streamed write until the client's (delayed) ACK of the last:
@@ -62,6 +73,9 @@ export function createOnePortServer(
     // Read (not "data": a flowing socket would lose the bytes the http parser takes from the handle)
     // until the first bytes tell the protocol, then put them back for the chosen server.
     let head = Buffer.alloc(0);
+    // A client that never says which protocol it speaks is not kept waiting for.
+    const undecided = setTimeout(() => socket.destroy(), headersTimeoutMs);
+    socket.once("close", () => clearTimeout(undecided));
     const onReadable = () => {
       for (let chunk: Buffer | null = socket.read(); chunk !== null; chunk = socket.read()) {
         head = Buffer.concat([head, chunk]);
@@ -71,6 +85,7 @@ export function createOnePortServer(
       // Wait for more bytes only while the connection could still be HTTP/2.
       if (compared === 0 || (isHttp2 && compared < http2Preface.length)) return;
       socket.off("readable", onReadable);
+      clearTimeout(undecided);
       socket.unshift(head);
       (isHttp2 ? http2Server : http1Server).emit("connection", socket);
     };
@@ -109,5 +124,31 @@ export function createOnePortServer(
       for (const socket of sockets) socket.destroy();
       await closed;
     },
+  };
+}
+
+/**
+ * An HTTP/2 request whose body has not fully arrived `timeoutMs` after its headers is answered 408 (as
+ * Node answers HTTP/1.1) when nothing was sent yet, and its stream is then reset with NO_ERROR, which
+ * tells the client to stop sending (RFC 9113 §8.1); the handler's read of the body ends with it.
+ */
+function withHttp2RequestTimeout(handler: Handler, timeoutMs: number): Handler {
+  return (req, res) => {
+    const stream = (req as http2.Http2ServerRequest).stream;
+    if (!stream.endAfterHeaders) {
+      const timer = setTimeout(() => {
+        if (req.complete || stream.closed) return;
+        const response = res as http2.Http2ServerResponse;
+        if (!response.headersSent) {
+          response.writeHead(408, { "content-type": "text/plain; charset=utf-8" });
+          response.end("the request was not received in time\n");
+        }
+        stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      }, timeoutMs);
+      const clear = () => clearTimeout(timer);
+      req.once("end", clear);
+      stream.once("close", clear);
+    }
+    handler(req, res);
   };
 }

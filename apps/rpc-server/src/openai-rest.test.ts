@@ -275,6 +275,13 @@ describe("errors in OpenAI's shape", () => {
     expect(unknown.code).toBe("model_not_found");
     expect(unknown.message).toMatch(/GET \/v1\/models/);
     expect((await errorOf(client.models.retrieve("llama-cpp/nope"))).status).toBe(404);
+    // An OpenAI-compatible upstream names its models itself: its own 404 is the caller's unknown model too.
+    const unknownUpstream = await errorOf(
+      client.chat.completions.create({ model: "openai/gpt-nonexistent", messages: user("Hi") }),
+    );
+    expect(unknownUpstream).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(unknownUpstream.code).toBe("model_not_found");
+    expect(unknownUpstream.message).toMatch(/does not serve this model.*GET \/v1\/models/);
 
     const tooHot = await errorOf(
       client.chat.completions.create({ model: server.modelId, messages: user("Hi"), temperature: 3 }),

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { CompletionService } from "../completion-service.js";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { credentialsOf } from "../http/credentials-of.js";
+import { discardRequestBody } from "./discard-request-body.js";
 import { createJobRoutes } from "./jobs.js";
 import { chatCompletionFormat, parseChatCompletionRequest } from "./openai-chat-completions.js";
 import { completionFormat, parseCompletionRequest } from "./openai-completions.js";
@@ -36,6 +37,9 @@ export interface RestHandlerDeps {
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 type Action = (exchange: RestExchange, principal: Principal, param: string) => Promise<void>;
+
+/** A refused body is read away for at most 2 s or 64 MiB before its connection is closed. */
+const refusedBodyLimits = { maxMs: 2_000, maxBytes: 64 * 1024 * 1024 };
 
 /** A route: its template for logs (never a raw id) and its action per method. */
 interface Route {
@@ -143,9 +147,11 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
           correlationId: exchange.correlationId,
           logger,
         });
-        // An unread body stays on an HTTP/1.1 connection: close it rather than read megabytes to reuse it.
-        if ((status === 413 || status === 408) && req.httpVersionMajor === 1) headers.connection = "close";
         exchange.sendJson(status, body, headers);
+        // An unread body stays on an HTTP/1.1 connection: read it away for a moment, then close.
+        if ((status === 413 || status === 408) && req.httpVersionMajor === 1) {
+          discardRequestBody(req as IncomingMessage, refusedBodyLimits);
+        }
       } else if (!res.writableEnded && !exchange.clientGone()) {
         // Unreachable unless an action threw after its response began: do not leave the client hanging.
         logger.error({ err: error, correlationId: exchange.correlationId }, "REST response failed mid-way");
@@ -168,13 +174,15 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         "rest",
       );
       metrics?.httpRequest({ method, route: template, status, seconds: ms / 1000 });
-      span.updateName(`${method} ${template}`);
-      span.setAttributes({
-        "http.route": template,
-        "http.response.status_code": status,
-        "noa.correlation_id": exchange.correlationId,
-      });
-      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (span.isRecording()) {
+        span.updateName(`${method} ${template}`);
+        span.setAttributes({
+          "http.route": template,
+          "http.response.status_code": status,
+          "noa.correlation_id": exchange.correlationId,
+        });
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      }
     }
   }
 

@@ -94,6 +94,8 @@ export function toOpenAIError(
   if (error instanceof NoSuchModelError) {
     text = `model "${error.modelId}" does not exist; GET /v1/models lists the available models`;
     openaiCode = "model_not_found";
+  } else if (error instanceof ProviderError && code === Code.NotFound) {
+    openaiCode = "model_not_found";
   }
   if (code === Code.ResourceExhausted) {
     openaiCode = "rate_limit_exceeded";

@@ -75,7 +75,16 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   async function lookUp(digest: string, prefix: string): Promise<Principal> {
-    const record = await store.findByPrefix(prefix);
+    let record: Awaited<ReturnType<typeof store.findByPrefix>>;
+    try {
+      record = await store.findByPrefix(prefix);
+    } catch (error) {
+      // The store is down, not the key wrong: nothing is cached, and the caller may try again.
+      logger?.warn({ err: error, prefix }, "API key lookup failed");
+      throw new AccessError("unavailable", "API keys cannot be checked right now; try again shortly", {
+        cause: error,
+      });
+    }
     if (!record || !hashesMatch(record.hash, digest)) return refuse(digest, prefix, invalidKeyMessage);
     if (record.revokedAt)
       return refuse(digest, prefix, "the API key has been revoked; ask an admin for a new one");

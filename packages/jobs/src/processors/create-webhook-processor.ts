@@ -42,6 +42,14 @@ export function createWebhookProcessor(deps: {
   async function deliverWebhook(bullJob: Job<QueuedJobData>): Promise<void> {
     const job = await deps.store.get(bullJob.data.jobId);
     if (!job?.callbackUrl) return;
+    // A worker that died after recording a delivery but before BullMQ took it as done leaves it to run
+    // again: this finish was already called back, so it is not sent twice. (Between the receiver's answer
+    // and the record there is still a gap: callbacks are at least once; receivers dedupe on x-noa-job-id.)
+    const finishedAt = job.finishedAt?.getTime() ?? 0;
+    if (job.deliveries.some((delivery) => delivery.delivered && delivery.at.getTime() >= finishedAt)) {
+      deps.logger.info({ jobId: job.id, correlationId: job.correlationId }, "webhook already delivered");
+      return;
+    }
     const attempt = bullJob.attemptsMade + 1;
     const outcome = await postWebhook({
       url: job.callbackUrl,

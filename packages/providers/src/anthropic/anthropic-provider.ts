@@ -79,11 +79,12 @@ export function createAnthropicProvider({
   };
 }
 
-/** The SDK logs `(message, ...details)`; ours takes the object first, pino style. */
+/**
+ * The SDK logs `(message, ...details)`; ours takes the object first, pino style. The details are dropped:
+ * they can hold request bodies or raw stream data, that is prompt and answer text.
+ */
 function sdkLogger(logger: Logger): NonNullable<ConstructorParameters<typeof Anthropic>[0]>["logger"] {
-  const forward =
-    (level: keyof Logger) =>
-    (message: string, ...details: unknown[]) =>
-      logger[level]({ provider: ANTHROPIC_PROVIDER_ID, details }, message);
+  const forward = (level: keyof Logger) => (message: string) =>
+    logger[level]({ provider: ANTHROPIC_PROVIDER_ID }, message);
   return { error: forward("error"), warn: forward("warn"), info: forward("info"), debug: forward("debug") };
 }

@@ -82,11 +82,12 @@ export function createOpenAIProvider({
   };
 }
 
-/** The SDK logs `(message, ...details)`; pino-style loggers take `(object, message)`. */
+/**
+ * The SDK logs `(message, ...details)`; pino-style loggers take `(object, message)`. The details are
+ * dropped: for a malformed stream they are the raw chunk, which holds answer text.
+ */
 function toSDKLogger(logger: Logger): NonNullable<ConstructorParameters<typeof OpenAI>[0]>["logger"] {
-  const bind =
-    (level: keyof Logger) =>
-    (message: string, ...details: unknown[]) =>
-      logger[level]({ provider: OPENAI_PROVIDER_ID, details }, message);
+  const bind = (level: keyof Logger) => (message: string) =>
+    logger[level]({ provider: OPENAI_PROVIDER_ID }, message);
   return { error: bind("error"), warn: bind("warn"), info: bind("info"), debug: bind("debug") };
 }
