@@ -1,9 +1,13 @@
 /**
  * What observability costs NOA's REST face: requests/s and CPU per request with logging (info, through
- * the redacting logger), metrics and tracing (every span exported over OTLP/HTTP to a loopback sink)
- * all on, against all off. NOA alone (rest-gateway.ts's instant in-process model), so the face's own
- * cost is what is compared; the load generator is rest-load.ts. Each mode runs twice, alternating; the
- * better run of each counts. Writes docs/benchmarks.md between the observability-overhead markers.
+ * the redacting logger), metrics and tracing (spans exported over OTLP/HTTP to a loopback sink, as JSON
+ * unless the run sets OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) all on, against all off. "On" runs
+ * twice: exporting every span, and with the standard sampler at 10 % of traces
+ * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`), as production tracing
+ * usually runs. NOA alone (rest-gateway.ts's instant in-process model), so the face's own cost is what
+ * is compared; the load generator is rest-load.ts. Each mode runs twice, alternating; the better run of
+ * each counts. Writes docs/benchmarks.md between the observability-overhead markers, unless
+ * BENCH_WRITE_DOCS=off (figures from a busy machine: printed only).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +19,8 @@ import { writeSection } from "./write-section.js";
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
 const connections = 50;
 
+// The gateways inherit this process's environment: OTEL_EXPORTER_OTLP_PROTOCOL chooses the encoding.
+const protocol = process.env.OTEL_EXPORTER_OTLP_PROTOCOL === "http/protobuf" ? "protobuf" : "JSON";
 let spansReceived = 0;
 const sink = createServer((req, res) => {
   req.on("data", () => {});
@@ -40,15 +46,24 @@ interface Run {
   cpuUs: number;
 }
 
-async function measure(mode: "on" | "off"): Promise<Run> {
-  const gateway = start(
-    "./rest-gateway.ts",
-    mode === "on"
-      ? { BENCH_OBSERVABILITY: "on", OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_BSP_SCHEDULE_DELAY: "200" }
-      : { BENCH_OBSERVABILITY: "off", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
-  );
+type Mode = "off" | "on" | "on, sampled";
+const modes: Mode[] = ["off", "on", "on, sampled"];
+const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_BSP_SCHEDULE_DELAY: "200" };
+const modeEnv: Record<Mode, NodeJS.ProcessEnv> = {
+  off: { BENCH_OBSERVABILITY: "off", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
+  on: { BENCH_OBSERVABILITY: "on", ...tracingEnv, OTEL_TRACES_SAMPLER: "parentbased_always_on" },
+  "on, sampled": {
+    BENCH_OBSERVABILITY: "on",
+    ...tracingEnv,
+    OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+    OTEL_TRACES_SAMPLER_ARG: "0.1",
+  },
+};
+
+async function measure(mode: Mode): Promise<Run> {
+  const gateway = start("./rest-gateway.ts", modeEnv[mode]);
   const { baseUrl, key, tracing } = await next<{ baseUrl: string; key: string; tracing: boolean }>(gateway);
-  if (tracing !== (mode === "on")) throw new Error(`tracing should be ${mode}`);
+  if (tracing !== (mode !== "off")) throw new Error(`tracing should be ${mode === "off" ? "off" : "on"}`);
   const command: LoadCommand = {
     type: "load",
     connections,
@@ -71,30 +86,33 @@ async function measure(mode: "on" | "off"): Promise<Run> {
   return { perSecond: result.perSecond, p99Ms: result.p99Ms, cpuUs: cpuUs / result.requests };
 }
 
-const runs: Record<"on" | "off", Run[]> = { on: [], off: [] };
+const runs: Record<Mode, Run[]> = { off: [], on: [], "on, sampled": [] };
 for (let round = 0; round < 2; round++) {
-  for (const mode of ["off", "on"] as const) runs[mode].push(await measure(mode));
+  for (const mode of modes) runs[mode].push(await measure(mode));
 }
 loader.disconnect();
 sink.close();
-const best = (mode: "on" | "off") => runs[mode].reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) as Run;
+const best = (mode: Mode) => runs[mode].reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) as Run;
 const off = best("off");
-const on = best("on");
-const cost = 1 - on.perSecond / off.perSecond;
-console.log({ runs, cost, spansReceived });
+const cost = (mode: Mode) => 1 - best(mode).perSecond / off.perSecond;
+console.log({ runs, cost: { on: cost("on"), sampled: cost("on, sampled") }, spansReceived });
 if (spansReceived === 0) throw new Error("no spans reached the OTLP sink: tracing was not on");
 
 const fmt = (value: number) => Math.round(value).toLocaleString("en-US");
-writeSection(
-  "observability-overhead",
-  [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}; \`POST /v1/chat/completions\` on NOA's instant in-process model at concurrency ${connections}, ${durationS} s per run after a 2 s warm-up, each mode run twice alternating (the better run shown). "On": info logs through the redacting logger (to /dev/null, asynchronously), metrics recorded, and every span exported over OTLP/HTTP to a loopback sink (${fmt(spansReceived)} export requests received); "off": no logs, no metrics, no tracing.`,
-    "",
-    "| observability | requests/s | p99 (ms) | NOA CPU per request (µs) |",
-    "|---|---|---|---|",
-    `| off | ${fmt(off.perSecond)} | ${off.p99Ms.toFixed(1)} | ${fmt(off.cpuUs)} |`,
-    `| on | ${fmt(on.perSecond)} | ${on.p99Ms.toFixed(1)} | ${fmt(on.cpuUs)} |`,
-    "",
-    `Cost of observability: ${(cost * 100).toFixed(1)} % fewer requests/s (target < 15 % — ${cost < 0.15 ? "met" : "**missed**"}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
-  ].join("\n"),
-);
+const percent = (mode: Mode) => `${(cost(mode) * 100).toFixed(1)} %`;
+const verdict = (mode: Mode) => (cost(mode) < 0.15 ? "met" : "**missed**");
+const row = (label: string, run: Run) =>
+  `| ${label} | ${fmt(run.perSecond)} | ${run.p99Ms.toFixed(1)} | ${fmt(run.cpuUs)} |`;
+const text = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}; \`POST /v1/chat/completions\` on NOA's instant in-process model at concurrency ${connections}, ${durationS} s per run after a 2 s warm-up, each mode run twice alternating (the better run shown). "On": info logs through the redacting logger (to /dev/null, asynchronously), metrics recorded, and spans exported over OTLP/HTTP (${protocol}) to a loopback sink (${fmt(spansReceived)} export requests received in all), either every span or, with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\` and \`OTEL_TRACES_SAMPLER_ARG=0.1\`, those of one trace in ten; "off": no logs, no metrics, no tracing.`,
+  "",
+  "| observability | requests/s | p99 (ms) | NOA CPU per request (µs) |",
+  "|---|---|---|---|",
+  row("off", off),
+  row("on, every span exported", best("on")),
+  row("on, 10 % of traces sampled", best("on, sampled")),
+  "",
+  `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
+].join("\n");
+if (process.env.BENCH_WRITE_DOCS === "off") console.log(text);
+else writeSection("observability-overhead", text);

@@ -34,13 +34,16 @@ import { Redis } from "ioredis";
 
 const upstream = process.argv[2] ?? "";
 const tierNames = process.argv[3]?.split(",") ?? [];
-// BENCH_OBSERVABILITY=off: no logs, no metrics, no tracing (the observability benchmark's baseline).
+// BENCH_OBSERVABILITY=off: no logs, no metrics, no tracing (the observability benchmark's baseline);
+// `logs` or `metrics` (or `logs,metrics`): only those, to measure one part apart; default `on`: both.
 // Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT is set, as in main.ts.
-const observed = process.env.BENCH_OBSERVABILITY !== "off";
+const observability = process.env.BENCH_OBSERVABILITY ?? "on";
+const observed = (part: "logs" | "metrics") =>
+  observability === "on" || observability.split(",").includes(part);
 const logger = createLogger({
   service: "rpc-server",
   env: "bench",
-  level: observed ? "info" : "silent",
+  level: observed("logs") ? "info" : "silent",
   file: process.env.BENCH_LOG_FILE ?? "/dev/null",
 });
 const tracing = startTracing({ service: "rpc-server" });
@@ -84,7 +87,7 @@ const cache = tierNames.length > 0 ? await createCache(tierNames) : undefined;
 const server = build({
   registry,
   logger,
-  metrics: observed ? createMetrics({ registry }) : undefined,
+  metrics: observed("metrics") ? createMetrics({ registry }) : undefined,
   access: access.access,
   ...(cache && { cache: { responses: cache.responses, inFlight: createInFlightTable(), shared: false } }),
 });

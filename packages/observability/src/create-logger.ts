@@ -56,7 +56,11 @@ export function createLogger({
   return pino(options, destination ?? pino.destination({ dest: file ?? 1, sync: false }));
 }
 
-/** A copy of `value` with secret fields replaced and every string masked; errors become plain objects. */
+/**
+ * `value` with secret fields replaced and every string masked; errors become plain objects. Plain
+ * objects and arrays are copied only when something in them changes (a log line's fields usually hold
+ * nothing to mask), other objects always become plain copies of their own fields.
+ */
 export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return maskSensitiveText(value);
   if (value === null || typeof value !== "object" || depth > 8) return value;
@@ -70,11 +74,51 @@ export function redact(value: unknown, depth = 0): unknown {
       ...(error.cause !== undefined ? { cause: redact(error.cause, depth + 1) } : {}),
     };
   }
-  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  if (value instanceof Date) return value;
-  const copy: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(value)) {
-    copy[name] = secretField.test(name) && field != null ? "[redacted]" : redact(field, depth + 1);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      const masked = redact(item, depth + 1);
+      if (masked === item) continue;
+      copy ??= value.slice();
+      copy[index] = masked;
+    }
+    return copy ?? value;
   }
-  return copy;
+  if (value instanceof Date) return value;
+  const prototype = Object.getPrototypeOf(value);
+  // A class instance (a URL, Headers, a Map) is written as the plain copy, never through its toJSON.
+  let copy: Record<string, unknown> | undefined =
+    prototype === Object.prototype || prototype === null ? undefined : {};
+  const fields = value as Record<string, unknown>;
+  const names = Object.keys(fields);
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index] as string;
+    const field = fields[name];
+    const masked = field != null && isSecretField(name) ? "[redacted]" : redact(field, depth + 1);
+    if (copy) copy[name] = masked;
+    else if (masked !== field) {
+      copy = {};
+      for (let before = 0; before < index; before++) {
+        const kept = names[before] as string;
+        copy[kept] = fields[kept];
+      }
+      copy[name] = masked;
+    }
+  }
+  return copy ?? value;
+}
+
+/** Field names seen, and whether they name a secret: a handful of names, tested once each. */
+const fieldVerdicts = new Map<string, boolean>();
+
+function isSecretField(name: string): boolean {
+  let secret = fieldVerdicts.get(name);
+  if (secret === undefined) {
+    secret = secretField.test(name);
+    // Names come from code, but nested objects (headers, upstream bodies) may bring many: stay bounded.
+    if (fieldVerdicts.size >= 4096) fieldVerdicts.clear();
+    fieldVerdicts.set(name, secret);
+  }
+  return secret;
 }

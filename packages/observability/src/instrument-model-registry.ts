@@ -1,5 +1,5 @@
 import type { AttemptEvent, CallOptions, LanguageModel, ModelRegistry } from "@noa/providers";
-import { type Context, context, failSpan, SpanKind, tracer } from "./tracing.js";
+import { type Context, context, failSpan, isSampledHere, SpanKind, trace, tracer } from "./tracing.js";
 
 /** What the instrumented registry reports, e.g. to an app's metrics. */
 export interface ModelCallObserver {
@@ -36,14 +36,16 @@ function instrumentModel(id: string, model: LanguageModel, metrics?: Observer): 
     // under the context of the call (the request's span).
     const parent = context.active();
     let first: string | undefined;
-    const fellBackTo = new Set<string>();
+    // Made at the first fallback only: most calls are served by their first target.
+    let fellBackTo: Set<string> | undefined;
     return {
       ...options,
       onAttempt(event: AttemptEvent) {
         traceAttempt(event, parent);
         metrics?.providerAttempt(event);
         if (first === undefined) first = event.target;
-        else if (event.target !== first && !fellBackTo.has(event.target)) {
+        else if (event.target !== first && !fellBackTo?.has(event.target)) {
+          fellBackTo ??= new Set();
           fellBackTo.add(event.target);
           metrics?.fallback(event.target);
         }
@@ -70,6 +72,8 @@ function instrumentModel(id: string, model: LanguageModel, metrics?: Observer): 
 }
 
 function traceAttempt(event: AttemptEvent, parent: Context): void {
+  const within = trace.getSpan(parent);
+  if (within && !isSampledHere(within)) return;
   const end = Date.now();
   const span = tracer.startSpan(
     "provider attempt",

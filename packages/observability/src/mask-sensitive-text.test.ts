@@ -13,6 +13,13 @@ describe("maskSensitiveText", () => {
     expect(masked).toContain("Bearer [redacted:token]");
   });
 
+  it("masks keys that hold no digit", () => {
+    expect(maskSensitiveText("upstream said sk-proj-abcdefghijklmnopqrstuv")).toBe(
+      "upstream said [redacted:key]",
+    );
+    expect(maskSensitiveText("key noa_abcdefghijklmnopqrstuvwxyzABC")).toBe("key [redacted:key]");
+  });
+
   it("masks e-mail addresses, Luhn-valid card numbers and phone numbers", () => {
     const masked = maskSensitiveText(
       "mail jane.doe+gw@example.co.uk, card 4111 1111 1111 1111 or 5500-0000-0000-0004, call +44 20 7946 0958 or (555) 123-4567",

@@ -16,12 +16,9 @@ const sensitive = new RegExp(
   "g",
 );
 
-/** Characters that can start something `sensitive` matches; text without any skips the regex. */
-const worthScanning = /[@\d]|Bearer|eyJ/;
-
 /** `text` with credentials and personal data replaced by `[redacted:<kind>]`. */
 export function maskSensitiveText(text: string): string {
-  if (!worthScanning.test(text)) return text;
+  if (!mayHoldSensitive(text)) return text;
   return text.replace(sensitive, (match, ...args) => {
     const groups = args.at(-1) as Record<string, string | undefined>;
     if (groups.key) return "[redacted:key]";
@@ -33,6 +30,48 @@ export function maskSensitiveText(text: string): string {
     if (digits.length >= 7 && digits.length <= 15 && looksLikePhone(match)) return "[redacted:phone]";
     return match;
   });
+}
+
+/**
+ * False only when `sensitive` cannot mask anything in `text`: no `@`, `Bearer`, `eyJ`, `noa`/`sk` before
+ * `-` or `_`, and no run of number characters (digits, whitespace, `()+-.`) holding 7 digits, the fewest
+ * a phone number has. One pass over the characters, so that ids, routes and model names (most of what
+ * a log line holds) skip the regex.
+ */
+function mayHoldSensitive(text: string): boolean {
+  let digits = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code >= 48 && code <= 57) {
+      if (++digits === 7) return true;
+      continue;
+    }
+    // Characters a number may hold between its digits (and, to stay safe, any non-ASCII one).
+    if (code === 32 || code === 40 || code === 41 || code === 43 || code === 45 || code === 46) continue;
+    if ((code >= 9 && code <= 13) || code > 127) continue;
+    digits = 0;
+    switch (code) {
+      case 64: // @
+        return true;
+      case 66: // Bearer
+        if (text.startsWith("earer", index + 1)) return true;
+        break;
+      case 101: // eyJ
+        if (text.startsWith("yJ", index + 1)) return true;
+        break;
+      case 110: // noa- or noa_
+        if (text.startsWith("oa", index + 1) && isDashOrUnderscore(text.charCodeAt(index + 3))) return true;
+        break;
+      case 115: // sk- or sk_
+        if (text.charCodeAt(index + 1) === 107 && isDashOrUnderscore(text.charCodeAt(index + 2))) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+function isDashOrUnderscore(code: number): boolean {
+  return code === 45 || code === 95;
 }
 
 /** The Luhn checksum every payment card number satisfies. */

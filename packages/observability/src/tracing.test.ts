@@ -1,6 +1,13 @@
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { extractTraceContext, injectTraceContext, inSpan, startTracing, trace } from "./tracing.js";
+import {
+  extractTraceContext,
+  injectTraceContext,
+  inSpan,
+  samplerFrom,
+  startTracing,
+  trace,
+} from "./tracing.js";
 
 const exporter = new InMemorySpanExporter();
 const tracing = startTracing({ service: "test", exporter });
@@ -15,6 +22,25 @@ describe("startTracing", () => {
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1", OTEL_SDK_DISABLED: "true" },
       }).enabled,
     ).toBe(false);
+  });
+});
+
+describe("samplerFrom", () => {
+  it("reads OTEL_TRACES_SAMPLER and its ratio, and defaults to parentbased_always_on", () => {
+    expect(samplerFrom({}).toString()).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
+    expect(samplerFrom({ OTEL_TRACES_SAMPLER: "bogus" }).toString()).toMatch(
+      /^ParentBased\{root=AlwaysOnSampler/,
+    );
+    expect(
+      samplerFrom({
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.1",
+      }).toString(),
+    ).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.1\}/);
+    expect(
+      samplerFrom({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "7" }).toString(),
+    ).toBe("TraceIdRatioBased{1}");
+    expect(samplerFrom({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toBe("AlwaysOffSampler");
   });
 });
 
@@ -35,6 +61,21 @@ describe("spans and propagation", () => {
     expect(auth?.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
     expect(outgoing.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     expect(trace.getSpanContext(extractTraceContext(outgoing))?.traceId).toBe(traceId);
+  });
+
+  it("records nothing under a caller's unsampled trace, and still passes that trace on", async () => {
+    const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
+    const parent = extractTraceContext({ traceparent: `00-${traceId}-00f067aa0ba902b7-00` });
+    let outgoing: Record<string, string> = {};
+    const answer = await inSpan("request", { parent }, () =>
+      inSpan("auth", {}, async () => {
+        outgoing = injectTraceContext();
+        return 42;
+      }),
+    );
+    expect(answer).toBe(42);
+    expect(exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId)).toEqual([]);
+    expect(outgoing.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
   });
 
   it("records a failure's type, not its message", async () => {
