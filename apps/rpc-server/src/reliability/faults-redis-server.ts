@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { vi } from "vitest";
 
@@ -8,11 +11,16 @@ import { vi } from "vitest";
 export interface PrivateRedis {
   url: string;
   port: number;
+  /** Where a persistent server keeps its append-only file (undefined: nothing persists). */
+  dir: string | undefined;
   /** Kills the process (SIGKILL: no goodbye to its clients, as a crash or a lost machine). */
   stop(): Promise<void>;
-  /** Starts it again on the same port, empty, and waits until it answers PING. */
+  /**
+   * Starts it again on the same port (and directory), and waits until it answers PING: empty, or with
+   * every write it acknowledged before the kill when persistent.
+   */
   start(): Promise<void>;
-  /** Stops it for good. */
+  /** Stops it for good and removes its directory. */
   close(): Promise<void>;
 }
 
@@ -28,17 +36,23 @@ export async function freePort(): Promise<number> {
 
 /**
  * `redis-server --port <free> --save "" --appendonly no` on loopback: nothing persists, so a restart
- * comes back empty, as a Redis that lost its memory does. Its breaker and rate-limit channels are the
- * test's own, so no other test's replicas hear them.
+ * comes back empty, as a Redis that lost its memory does. With `persistent`, it runs as production
+ * BullMQ needs it (`--appendonly yes --appendfsync always` in a temporary directory of its own): every
+ * write it acknowledged survives a SIGKILL and is there again after start(). Its breaker and rate-limit
+ * channels are the test's own, so no other test's replicas hear them.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
+  const dir = options.persistent ? await mkdtemp(path.join(tmpdir(), "noa-faults-redis-")) : undefined;
+  const persistence = dir
+    ? ["--appendonly", "yes", "--appendfsync", "always", "--dir", dir]
+    : ["--appendonly", "no"];
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
     const process = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence],
       { stdio: "ignore" },
     );
     child = process;
@@ -67,6 +81,16 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     await exited;
   }
 
-  await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start, close: stop };
+  async function close(): Promise<void> {
+    await stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+
+  try {
+    await start();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { url: `redis://127.0.0.1:${port}`, port, dir, stop, start, close };
 }

@@ -1,10 +1,16 @@
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createDatabase, createPrismaApiKeyStore } from "@noa/db";
 import { createTestDatabase, type TestDatabase } from "@noa/db/testing";
-import { ApiKeyService, InferenceService, Role, Scope } from "@noa/proto";
+import { createJobQueues } from "@noa/jobs";
+import { ApiKeyService, InferenceService, JobService, JobState, Role, Scope } from "@noa/proto";
 import {
   ANTHROPIC_LOOPBACK_API_KEY,
   type LoopbackFault,
@@ -12,14 +18,18 @@ import {
   startAnthropicLoopbackServer,
   startOpenAILoopbackServer,
 } from "@noa/providers/testing";
+import { Redis } from "ioredis";
 import { describe, expect, it, vi } from "vitest";
 import { createTestAccess, withKey } from "../__fixtures__/create-test-access.js";
 import { startTestServer } from "../__fixtures__/start-test-server.js";
 import { type CallResult, grpcStream, restChat } from "./faults-calls.js";
 import { startLoad, summarize } from "./faults-load.js";
 import { type NoaProcess, spawnNoaProcess } from "./faults-noa-process.js";
-import { startPrivateRedis } from "./faults-redis-server.js";
+import { freePort, startPrivateRedis } from "./faults-redis-server.js";
 import { startTcpProxy } from "./faults-tcp-proxy.js";
+import { spawnScaleOutProcess } from "./scale-out-process.js";
+import { startScaleOutUpstream } from "./scale-out-upstream.js";
+import { startScaleOutWebhookReceiver } from "./scale-out-webhook-receiver.js";
 
 // Issue 10's fault-injection suite: real rpc-server processes (src/main.ts, as `pnpm start` runs it)
 // under concurrent load from REST (whole and streamed) and gRPC clients, on real PostgreSQL and Redis,
@@ -194,6 +204,116 @@ function describeUnexpected(unexpected: CallResult[]): string {
         `${result.phase} ${result.face} ${result.error} after ${result.ms} ms, ${result.tokens} tokens (${result.id}): ${result.detail ?? ""}`,
     )
     .join("\n");
+}
+
+/** The webhook secret of the jobs case's worker. */
+const jobsWebhookSecret = "whsec_faults_0123456789abcdef0123456789abcdef";
+
+/**
+ * One rpc-server and one worker process (the real main.ts of each) on their own database, a persistent
+ * private Redis and a job prefix of their own, with an OpenAI-wire upstream that records each call and a
+ * loopback callback receiver (allowed by NOA_WEBHOOK_ALLOW_HTTP / _LOOPBACK).
+ */
+async function startJobStack(track: ReturnType<typeof disposer>) {
+  const redis = track(await startPrivateRedis({ persistent: true }));
+  const database = track(await createTestDatabase({ migrate: false }));
+  const upstream = track(await startScaleOutUpstream({ models: ["gpt-4o-mini"], failing: [] }));
+  const webhooks = track(await startScaleOutWebhookReceiver());
+  const workerDir = await mkdtemp(path.join(tmpdir(), "noa-faults-worker-"));
+  track({ close: () => rm(workerDir, { recursive: true, force: true }) });
+  await mkdir(path.join(workerDir, "models"));
+  // One HTTP request per job attempt, so the upstream's record counts attempts exactly.
+  const config = { routing: { retry: { maxAttempts: 1 } } };
+  const configFile = path.join(workerDir, "noa-config.json");
+  await writeFile(configFile, JSON.stringify(config));
+  const workerPort = await freePort();
+  const env = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    NOA_JOBS_PREFIX: `noa-faults-jobs-${randomBytes(5).toString("hex")}`,
+    OPENAI_API_KEY: upstream.apiKey,
+    OPENAI_BASE_URL: upstream.baseURL,
+    NOA_WEBHOOK_ALLOW_HTTP: "true",
+    NOA_WEBHOOK_ALLOW_LOOPBACK: "true",
+    NOA_WEBHOOK_BACKOFF_BASE_MS: "100",
+    NOA_RATE_LIMIT_BURST: "1000000",
+    NOA_RATE_LIMIT_PER_SECOND: "1000000",
+    NOA_KEY_CACHE_TTL_MS: "600000",
+    NOA_SHUTDOWN_GRACE_MS: "1000",
+  };
+  // A worker still starting when the test ends is killed too.
+  let workerChild: ChildProcess | undefined;
+  track({
+    close: async () => {
+      if (!workerChild || workerChild.exitCode !== null || workerChild.signalCode !== null) return;
+      const exited = new Promise((resolve) => workerChild?.once("exit", resolve));
+      workerChild.kill("SIGKILL");
+      await exited;
+    },
+  });
+  const [noa, worker] = await Promise.allSettled([
+    spawnNoaProcess({ env, config }),
+    spawnScaleOutProcess({
+      name: "worker",
+      kind: "worker",
+      onSpawn: (child) => {
+        workerChild = child;
+      },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+        OTEL_SDK_DISABLED: "true",
+        NOA_DATA_DIR: workerDir,
+        NOA_MODELS_DIR: path.join(workerDir, "models"),
+        NOA_CONFIG: configFile,
+        NOA_WEBHOOK_SECRET: jobsWebhookSecret,
+        NOA_WEBHOOK_TIMEOUT_MS: "60000",
+        NOA_WORKER_PORT: String(workerPort),
+        NOA_WORKER_CONCURRENCY: "5",
+        NOA_WORKER_RATE_LIMIT: "0",
+        NOA_JOB_BACKOFF_BASE_MS: "100",
+        // A job whose lock is gone is taken again within 2 s (after a lock of 30 s, the default).
+        NOA_WORKER_STALLED_INTERVAL_MS: "2000",
+        ...env,
+      },
+    }),
+  ]);
+  if (noa.status === "fulfilled") track(noa.value);
+  if (noa.status === "rejected") throw noa.reason;
+  if (worker.status === "rejected") throw worker.reason;
+  const admin = createClient(
+    ApiKeyService,
+    createGrpcTransport({ baseUrl: noa.value.baseUrl, interceptors: [withKey(noa.value.adminKey)] }),
+  );
+  const { key } = await admin.createApiKey({ name: "jobs", tenant: "acme", scopes: [Scope.JOBS] });
+  const jobs = createClient(
+    JobService,
+    createGrpcTransport({ baseUrl: noa.value.baseUrl, interceptors: [withKey(key)] }),
+  );
+  return {
+    redis,
+    database,
+    upstream,
+    webhooks,
+    noa: noa.value,
+    worker: worker.value,
+    prefix: env.NOA_JOBS_PREFIX,
+    workerReadyUrl: `http://127.0.0.1:${workerPort}/health/ready`,
+    jobs,
+  };
+}
+
+/** The HTTP status of a readiness endpoint (0: no answer within 10 s). */
+async function readyStatus(url: string): Promise<number> {
+  return fetch(url, { signal: AbortSignal.timeout(10_000) }).then(
+    async (response) => {
+      await response.body?.cancel();
+      return response.status;
+    },
+    () => 0,
+  );
 }
 
 describe.concurrent("faults under load", () => {
@@ -643,5 +763,258 @@ describe.concurrent("faults under load", () => {
     // (which may retry writes for up to 5 s) and the rest: a bound that catches a process that does not
     // exit by itself, generous enough for a loaded 2-core machine (the figure itself is in the summary).
     expect(exitMs).toBeLessThan(graceMs + 1_000 + 25_000);
+  });
+
+  // Production BullMQ runs on a Redis that persists every write before acknowledging it (AOF, fsync
+  // always). Killed and restarted on the same directory, it comes back with the queues as they were:
+  // jobs that were running go on (their locks survived), queued ones are taken, and what happened while
+  // it was down (a submission refused or held, a job finished, a callback delivered) is not lost or
+  // done twice. What README "Jobs" promises and this case holds the product to: every accepted job
+  // COMPLETED once (PostgreSQL is the record, a state change is guarded there); the inference itself
+  // at least once (BullMQ runs a job again when its lock is lost; it should not be lost here); callbacks
+  // at least once (receivers dedupe on x-noa-job-id), so at most twice, each with the same job in it.
+  it("Redis killed and restarted while jobs run: jobs resume, none lost, none run twice to completion", {
+    timeout: testTimeoutMs,
+  }, async ({ onTestFinished }) => {
+    const track = disposer(onTestFinished);
+    const stack = await startJobStack(track);
+    const { redis, upstream, webhooks, noa, worker, jobs, database } = stack;
+    const tag = randomBytes(4).toString("hex");
+    const marker = (index: number) => `job ${tag} #${index}#`;
+    const indexOf = (prompt: string) => Number(/#(\d+)#/.exec(prompt)?.[1] ?? -1);
+    type Phase = "before" | "outage" | "after";
+    const accepted = new Map<number, { id: string; phase: Phase; startedAt: number; endedAt: number }>();
+    const refused: Array<{ index: number; phase: Phase; startedAt: number }> = [];
+    const unclean: string[] = [];
+    let submitted = 0;
+    const submit = async (index: number, phase: Phase) => {
+      submitted++;
+      const startedAt = performance.now();
+      try {
+        const { job } = await jobs.submitJob(
+          {
+            spec: {
+              kind: {
+                case: "inference",
+                value: {
+                  model: primary,
+                  messages: [{ role: Role.USER, content: marker(index) }],
+                  maxTokens: 4,
+                },
+              },
+            },
+            callbackUrl: `${webhooks.url}/${index}`,
+          },
+          { timeoutMs: 90_000 },
+        );
+        accepted.set(index, { id: job?.id ?? "", phase, startedAt, endedAt: performance.now() });
+      } catch (error) {
+        const connectError = ConnectError.from(error);
+        if (connectError.code === Code.Unavailable) refused.push({ index, phase, startedAt });
+        else unclean.push(`#${index} (${phase}): ${Code[connectError.code]} ${connectError.rawMessage}`);
+      }
+    };
+    /** Submits jobs from..to-1, `parallel` at a time. */
+    const submitRange = async (from: number, to: number, phase: Phase, parallel = 5) => {
+      for (let start = from; start < to; start += parallel) {
+        await Promise.all(
+          Array.from({ length: Math.min(parallel, to - start) }, (_, k) => submit(start + k, phase)),
+        );
+      }
+    };
+    const rpcReadyUrl = `${noa.baseUrl}/health/ready`;
+    expect([await readyStatus(rpcReadyUrl), await readyStatus(stack.workerReadyUrl)]).toEqual([200, 200]);
+
+    // Before: 30 jobs; once a third of them has called back, the upstream and the callback receiver hold
+    // what reaches them, so the kill finds inference calls and callbacks in flight.
+    await submitRange(0, 30, "before");
+    await vi.waitFor(() => expect(webhooks.accepted.length).toBeGreaterThanOrEqual(10), {
+      timeout: 60_000,
+      interval: 100,
+    });
+    upstream.pause();
+    webhooks.pause();
+    const held = () => upstream.calls.filter((call) => call.state === "held").length;
+    await vi.waitFor(() => expect(held()).toBeGreaterThan(0), { timeout: 30_000, interval: 50 });
+    const heldAtKill = { inference: held(), callbacks: webhooks.held().length };
+    const completedBeforeKill = await database.pool
+      .query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE state = 'completed'")
+      .then(({ rows }) => rows[0]?.n ?? 0);
+
+    // Submissions go on as Redis dies: three are on their way when it is killed (one may pass the
+    // availability check just before and meet the dead connection between its PostgreSQL insert and its
+    // enqueue), twelve more start one every 100 ms once it is dead, none waiting for another.
+    const inFlightAtKill = submitRange(30, 33, "outage", 3);
+    await redis.stop();
+    const killedAt = performance.now();
+    const duringOutage = Promise.all(
+      Array.from({ length: 12 }, (_, k) => sleep(k * 100).then(() => submit(33 + k, "outage"))),
+    );
+    const outageSubmissions = Promise.all([inFlightAtKill, duringOutage]);
+    let outageSubmissionsSettled = false;
+    const outageSettled = outageSubmissions.then(() => {
+      outageSubmissionsSettled = true;
+    });
+    const readiness = { rpcDuringOutage: 0, workerDuringOutage: 0, rpcAfter: 0, workerAfter: 0 };
+    await vi.waitFor(
+      async () => {
+        readiness.rpcDuringOutage = await readyStatus(rpcReadyUrl);
+        readiness.workerDuringOutage = await readyStatus(stack.workerReadyUrl);
+        expect(readiness).toMatchObject({ rpcDuringOutage: 503, workerDuringOutage: 503 });
+      },
+      { timeout: 30_000, interval: 200 },
+    );
+    // The held calls and callbacks go on and finish while Redis is still down.
+    upstream.resume();
+    webhooks.resume();
+    await vi.waitFor(() => expect(held()).toBe(0), { timeout: 30_000, interval: 50 });
+    // Every outage submission has started; those that hang on a connection waiting for Redis must not
+    // keep it down for good.
+    await vi.waitFor(() => expect(submitted).toBe(45), { timeout: 30_000, interval: 50 });
+    await Promise.race([outageSettled, sleep(3_000)]);
+
+    const outageSubmissionsSettledBeforeRestart = outageSubmissionsSettled;
+    const restartedAt = performance.now();
+    await redis.start();
+    await vi.waitFor(
+      async () => {
+        readiness.rpcAfter = await readyStatus(rpcReadyUrl);
+        readiness.workerAfter = await readyStatus(stack.workerReadyUrl);
+        expect(readiness).toMatchObject({ rpcAfter: 200, workerAfter: 200 });
+      },
+      { timeout: 30_000, interval: 200 },
+    );
+    await submitRange(45, 60, "after");
+    await outageSubmissions;
+
+    // Every accepted job reaches COMPLETED (GetJob answers from PostgreSQL).
+    const ids = [...accepted.values()].map((job) => job.id);
+    const finalState = new Map<string, JobState>();
+    await vi.waitFor(
+      async () => {
+        for (const id of ids) {
+          if (finalState.get(id) === JobState.COMPLETED) continue;
+          const { job } = await jobs.getJob({ id });
+          finalState.set(id, job?.state ?? JobState.UNSPECIFIED);
+        }
+        const pending = ids.filter((id) => finalState.get(id) !== JobState.COMPLETED);
+        expect(
+          pending,
+          `not completed: ${pending.map((id) => `${id} ${JobState[finalState.get(id) ?? 0]}`)}`,
+        ).toEqual([]);
+      },
+      { timeout: 90_000, interval: 500 },
+    );
+    // Then the queues drain: nothing waits, runs or is retried any more (a rerun or a second callback
+    // would have happened by now).
+    const inspector = new Redis(redis.url, { maxRetriesPerRequest: null });
+    track({ close: async () => inspector.disconnect() });
+    const queues = createJobQueues({ connection: inspector, prefix: stack.prefix });
+    track({ close: () => queues.close() });
+    await vi.waitFor(
+      async () => {
+        for (const queue of [queues.jobs, queues.webhooks]) {
+          const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+          expect(counts, queue.name).toEqual({ waiting: 0, active: 0, delayed: 0, prioritized: 0 });
+        }
+        const callbacksFor = new Set(webhooks.accepted.map((hook) => hook.jobId));
+        expect(ids.filter((id) => !callbacksFor.has(id))).toEqual([]);
+      },
+      { timeout: 60_000, interval: 250 },
+    );
+
+    // PostgreSQL holds the accepted jobs and nothing else: a refused submission left no row behind.
+    const { rows } = await database.pool.query<{ id: string; state: string }>(
+      "SELECT id, state::text AS state FROM jobs",
+    );
+    const rowsNotAccepted = rows.filter((row) => !ids.includes(row.id));
+    // Inference calls that went through to the end, per job; COMPLETED transitions as the worker logged them.
+    const completions = new Map<number, number>();
+    for (const call of upstream.calls)
+      if (call.prompt.includes(`job ${tag} `) && call.state === "completed")
+        completions.set(indexOf(call.prompt), (completions.get(indexOf(call.prompt)) ?? 0) + 1);
+    const completedLines = new Map<string, number>();
+    for (const line of worker.logs)
+      if (line.msg === "job completed")
+        completedLines.set(String(line.jobId), (completedLines.get(String(line.jobId)) ?? 0) + 1);
+    const callbacks = new Map<string, string[]>();
+    for (const hook of webhooks.accepted)
+      callbacks.set(hook.jobId, [...(callbacks.get(hook.jobId) ?? []), hook.body]);
+    const acceptedIndexes = [...accepted.keys()];
+    const lost = ids.filter((id) => finalState.get(id) !== JobState.COMPLETED);
+    const inferenceMissing = acceptedIndexes.filter((index) => !completions.has(index));
+    const inferenceRepeated = acceptedIndexes.filter((index) => (completions.get(index) ?? 0) > 1);
+    const completedTwice = ids.filter((id) => (completedLines.get(id) ?? 0) > 1);
+    const callbackDuplicates = [...callbacks].filter(([, bodies]) => bodies.length > 1);
+    const callbackTooMany = callbackDuplicates.filter(([, bodies]) => bodies.length > 2);
+    const callbackBodiesDiffer = callbackDuplicates.filter(([, bodies]) => new Set(bodies).size > 1);
+    const phaseCount = (phase: Phase) => [...accepted.values()].filter((job) => job.phase === phase).length;
+
+    const startedInOutage = (startedAt: number) => startedAt > killedAt && startedAt < restartedAt;
+    const outageAccepted = [...accepted.values()].filter((job) => startedInOutage(job.startedAt));
+    const inFlightAccepted = [30, 31, 32].flatMap((index) => accepted.get(index) ?? []);
+    console.log(
+      "reliability-summary",
+      JSON.stringify({
+        case: "redis-restart-jobs",
+        redis: "appendonly yes, appendfsync always",
+        processStartMs: noa.startMs,
+        serverErrorLogs: errorLogs(noa),
+        jobsSubmitted: submitted,
+        jobsAccepted: accepted.size,
+        acceptedByPhase: {
+          before: phaseCount("before"),
+          outage: phaseCount("outage"),
+          after: phaseCount("after"),
+        },
+        refusedDuringOutage: refused.filter((refusal) => refusal.phase === "outage").length,
+        // The three on their way as Redis was killed.
+        inFlightAtKill: {
+          refused: refused.filter((refusal) => refusal.index >= 30 && refusal.index < 33).length,
+          acceptedBeforeRestart: inFlightAccepted.filter((job) => job.endedAt < restartedAt).length,
+          acceptedAfterRestart: inFlightAccepted.filter((job) => job.endedAt >= restartedAt).length,
+        },
+        // The submissions begun while Redis was dead: refused at once, or held until it was back.
+        startedDuringOutage: {
+          refused: refused.filter((refusal) => startedInOutage(refusal.startedAt)).length,
+          acceptedBeforeRestart: outageAccepted.filter((job) => job.endedAt < restartedAt).length,
+          acceptedAfterRestart: outageAccepted.filter((job) => job.endedAt >= restartedAt).length,
+        },
+        refusedOtherwise: refused.filter((refusal) => refusal.phase !== "outage").length,
+        uncleanAnswers: unclean.length,
+        outageSubmissionsSettledBeforeRestart,
+        completedBeforeKill,
+        heldAtKill,
+        jobsCompleted: ids.filter((id) => finalState.get(id) === JobState.COMPLETED).length,
+        jobsLost: lost.length,
+        rowsNotAccepted: rowsNotAccepted.length,
+        duplicatedCompletions: completedTwice.length,
+        upstreamCallsCompleted: [...completions.values()].reduce((sum, n) => sum + n, 0),
+        upstreamCallsCut: upstream.calls.filter(
+          (call) => call.prompt.includes(`job ${tag} `) && call.state === "cut",
+        ).length,
+        inferenceRepeated: inferenceRepeated.length,
+        callbacksReceived: webhooks.accepted.length,
+        callbackDuplicates: callbackDuplicates.length,
+        callbackDuplicatesWithDifferentBody: callbackBodiesDiffer.length,
+        readiness,
+      }),
+    );
+
+    expect(unclean).toEqual([]);
+    expect(refused.filter((refusal) => refusal.phase !== "outage")).toEqual([]);
+    expect(phaseCount("before") + phaseCount("after")).toBe(45);
+    expect(lost).toEqual([]);
+    expect(inferenceMissing).toEqual([]);
+    expect(rowsNotAccepted).toEqual([]);
+    expect(completedTwice).toEqual([]);
+    expect(callbackTooMany.map(([id]) => id)).toEqual([]);
+    expect(callbackBodiesDiffer.map(([id]) => id)).toEqual([]);
+    expect(readiness).toEqual({
+      rpcDuringOutage: 503,
+      workerDuringOutage: 503,
+      rpcAfter: 200,
+      workerAfter: 200,
+    });
   });
 });

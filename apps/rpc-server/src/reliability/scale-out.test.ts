@@ -647,6 +647,16 @@ describe.runIf(heavy)("workers killed after storing their work and before acknow
       await locker.query("LOCK TABLE jobs IN EXCLUSIVE MODE");
       cluster.upstream.resume();
       await vi.waitFor(() => expect(callsFor("inference", "completed")).toBe(1));
+      // Both writes (the delivery record, the completion) must be waiting on the locks before the kill:
+      // a worker killed before it sent its statement would have stored nothing.
+      await vi.waitFor(async () => {
+        const { rows } = await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+          [(locker as unknown as { processID: number }).processID],
+        );
+        expect(rows[0]?.n).toBeGreaterThanOrEqual(2);
+      });
 
       for (const worker of cluster.workers.filter((entry) => entry.alive())) {
         worker.child.kill("SIGKILL");
@@ -675,8 +685,7 @@ describe.runIf(heavy)("workers killed after storing their work and before acknow
     expect(inferenceRuns, "the stalled job ran its inference again although its completion was stored").toBe(
       1,
     );
-    // Fails today: the webhook processor posts without looking at the deliveries already recorded
-    // (packages/jobs/src/processors/create-webhook-processor.ts, deliverWebhook).
+    // The webhook processor skips a callback whose delivery is already recorded for this finish.
     expect(
       callbacks,
       "the stalled callback was sent again although its delivery was recorded as delivered",
