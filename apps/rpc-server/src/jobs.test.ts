@@ -623,7 +623,10 @@ describe("a worker killed mid-job", () => {
     expect(cluster.webhooks.received.filter((hook) => hook.path === "/hooks/sigkill")).toHaveLength(1);
   });
 
-  it("on SIGTERM lets running jobs finish for the grace period, then releases them to another worker", async () => {
+  // Starts two worker processes of its own, as the next one does.
+  it("on SIGTERM lets running jobs finish for the grace period, then releases them to another worker", {
+    timeout: 180_000,
+  }, async () => {
     const alive = (worker: (typeof cluster.workers)[number]) =>
       worker.process.exitCode === null && worker.process.signalCode === null;
     const leaving = await cluster.startWorker({ NOA_SHUTDOWN_GRACE_MS: "300" });
@@ -649,7 +652,10 @@ describe("a worker killed mid-job", () => {
     expect(next.logs.some((line) => line.msg === "job completed" && line.jobId === id)).toBe(true);
   });
 
-  it("dead-letters a job whose workers keep dying, and RetryJob runs it again", async () => {
+  // Starts two worker processes of its own: on a loaded CI machine that alone can take a minute.
+  it("dead-letters a job whose workers keep dying, and RetryJob runs it again", {
+    timeout: 180_000,
+  }, async () => {
     const alive = (worker: (typeof cluster.workers)[number]) =>
       worker.process.exitCode === null && worker.process.signalCode === null;
     // Workers that let a job stall once at most; the others leave.
