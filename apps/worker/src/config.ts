@@ -19,6 +19,8 @@ export interface WorkerConfig {
   stalledIntervalMs: number;
   /** NOA_WORKER_MAX_STALLED_COUNT: how many dead workers a job survives before it is dead-lettered. */
   maxStalledCount: number;
+  /** NOA_JOBS_SWEEP_INTERVAL_MS: how often queued jobs the queue lost are looked for; 0: never. */
+  sweepIntervalMs: number;
   shutdownGraceMs: number;
   /** NOA_WEBHOOK_SECRET; undefined: read (or create once) `<dataDir>/webhook-secret`. */
   webhookSecret: string | undefined;
@@ -63,6 +65,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     lockDurationMs: integer(env, "NOA_WORKER_LOCK_MS", 30_000, 500, 3_600_000),
     stalledIntervalMs: integer(env, "NOA_WORKER_STALLED_INTERVAL_MS", 30_000, 100, 3_600_000),
     maxStalledCount: integer(env, "NOA_WORKER_MAX_STALLED_COUNT", 2, 0, 100),
+    sweepIntervalMs: integer(env, "NOA_JOBS_SWEEP_INTERVAL_MS", 60_000, 0, 86_400_000),
     shutdownGraceMs: integer(env, "NOA_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     webhookSecret: secret,
     webhookTimeoutMs: integer(env, "NOA_WEBHOOK_TIMEOUT_MS", 10_000, 100, 300_000),

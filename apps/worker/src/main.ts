@@ -13,6 +13,7 @@ import {
   createJobQueues,
   createJobWorkers,
   createWebhookProcessor,
+  startQueuedJobSweeper,
 } from "@noa/jobs";
 import { createLogger, createReadiness, instrumentModelRegistry, startTracing } from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
@@ -158,6 +159,12 @@ async function main(): Promise<void> {
           host: config.host,
         });
   await workers.jobs.waitUntilReady();
+  // Jobs PostgreSQL holds as queued but the queue lost go back on it (a job queued a minute ago and
+  // still not on the queue was lost, not slow to arrive).
+  const sweeper =
+    config.sweepIntervalMs > 0
+      ? startQueuedJobSweeper({ store, queues, logger, intervalMs: config.sweepIntervalMs, graceMs: 60_000 })
+      : undefined;
   logger.info(
     {
       prefix,
@@ -176,6 +183,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing running jobs");
+    sweeper?.stop();
     await workers.close({ graceMs: config.shutdownGraceMs });
     await dashboard?.close();
     await events.close();

@@ -37,6 +37,20 @@ describe("createPgJobStore on PostgreSQL", () => {
     await database.close();
   });
 
+  it("lists the jobs of every tenant still queued and unchanged since a time, oldest first", async () => {
+    const at = (minute: number) => new Date(Date.UTC(2030, 0, 1, 0, minute));
+    const old = await store.create(newJob({ tenant: "acme", createdAt: at(1) }));
+    const older = await store.create(newJob({ tenant: "globex", createdAt: at(0) }));
+    const recent = await store.create(newJob({ createdAt: at(30) }));
+    const started = await store.create(newJob({ createdAt: at(2) }));
+    await store.update(started.job.id, ["queued"], { state: "active", updatedAt: at(3) });
+
+    const stale = await store.listQueuedBefore(at(10), 10);
+    expect(stale.map((job) => job.id)).toEqual([older.job.id, old.job.id]);
+    expect(await store.listQueuedBefore(at(10), 1)).toHaveLength(1);
+    expect((await store.listQueuedBefore(at(31), 10)).map((job) => job.id)).toContain(recent.job.id);
+  });
+
   it("stores a job and reads every field back", async () => {
     const input = newJob();
     const { job, created } = await store.create(input);

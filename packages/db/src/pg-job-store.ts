@@ -111,6 +111,16 @@ export function createPgJobStore(pool: pg.Pool): JobStore {
       return { jobs: page.map(toRecord), nextCursor: rows.length > limit && last ? last.seq : undefined };
     },
 
+    async listQueuedBefore(before, limit) {
+      const { rows } = await pool.query<Row>(
+        `SELECT ${columns} FROM jobs j
+          WHERE j.state = 'queued'::job_state AND j.updated_at < $1::timestamp
+          ORDER BY j.updated_at LIMIT $2`,
+        [before.toISOString(), limit],
+      );
+      return rows.map(toRecord);
+    },
+
     update(id, from, patch) {
       const { assignments, values } = toAssignments(patch);
       return one(

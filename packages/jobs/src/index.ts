@@ -42,6 +42,11 @@ export type { InferenceAccounting } from "./processors/run-inference-job.js";
 export type { NotificationDeps, NotificationSender } from "./processors/run-notification-job.js";
 export { maxExportRecords, type UsageExportSource } from "./processors/run-usage-export-job.js";
 export {
+  type QueuedJobSweeper,
+  type QueuedJobSweeperOptions,
+  startQueuedJobSweeper,
+} from "./start-queued-job-sweeper.js";
+export {
   fromProtoPriority,
   fromProtoState,
   toJobJson,

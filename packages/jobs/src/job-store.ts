@@ -51,6 +51,8 @@ export interface JobStore {
     limit: number;
     cursor: string | undefined;
   }): Promise<{ jobs: JobRecord[]; nextCursor: string | undefined }>;
+  /** Jobs of every tenant still queued and unchanged since `before`, oldest first: the sweep's candidates. */
+  listQueuedBefore(before: Date, limit: number): Promise<JobRecord[]>;
   /**
    * Applies `patch` only when the job is in one of the `from` states (a compare-and-set, so a cancelled
    * job never turns completed); returns the job after the change, or undefined when nothing changed.

@@ -1,0 +1,85 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { createJobQueues } from "./job-queues.js";
+import type { JobRecord } from "./job-record.js";
+import { startQueuedJobSweeper } from "./start-queued-job-sweeper.js";
+
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A queued job as PostgreSQL would return it (only what the sweep reads matters). */
+function queuedJob(id: string, updatedAt: Date): JobRecord {
+  return {
+    id,
+    tenant: "acme",
+    apiKeyId: undefined,
+    type: "ai-inference",
+    priority: "high",
+    state: "queued",
+    spec: {},
+    result: undefined,
+    error: undefined,
+    progress: 0,
+    attempts: 0,
+    maxAttempts: 3,
+    nextAttemptAt: undefined,
+    idempotencyKey: undefined,
+    callbackUrl: undefined,
+    correlationId: `corr-${id}`,
+    createdAt: updatedAt,
+    updatedAt,
+    finishedAt: undefined,
+    deliveries: [],
+  };
+}
+
+describe("startQueuedJobSweeper on a real Redis", () => {
+  it("queues again the stale queued jobs BullMQ lost, leaves the ones it holds, and asks only for jobs past the grace period", async () => {
+    const prefix = `noa-test-${randomBytes(5).toString("hex")}`;
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const queues = createJobQueues({ connection, prefix });
+    cleanups.push(async () => {
+      await queues.close();
+      const keys = await connection.keys(`${prefix}:*`);
+      if (keys.length > 0) await connection.del(...keys);
+      connection.disconnect();
+    });
+    const now = Date.UTC(2030, 0, 1, 12, 0);
+    const asked: Array<{ before: Date; limit: number }> = [];
+    const held = queuedJob("held", new Date(now - 120_000));
+    const lost = queuedJob("lost", new Date(now - 90_000));
+    await queues.enqueue(held);
+    const warnings: unknown[] = [];
+    const sweeper = startQueuedJobSweeper({
+      store: {
+        listQueuedBefore: async (before, limit) => {
+          asked.push({ before, limit });
+          return [held, lost];
+        },
+      },
+      queues,
+      logger: { debug() {}, info() {}, warn: (fields: unknown) => warnings.push(fields), error() {} },
+      intervalMs: 3_600_000,
+      graceMs: 60_000,
+      batchSize: 50,
+      now: () => now,
+    });
+    cleanups.push(async () => sweeper.stop());
+
+    expect(await sweeper.sweep()).toBe(1);
+    expect(asked).toEqual([{ before: new Date(now - 60_000), limit: 50 }]);
+    const requeued = await queues.jobs.getJob("lost");
+    expect(requeued?.data.jobId).toBe("lost");
+    expect(requeued?.opts).toMatchObject({ attempts: 3, priority: 1 });
+    expect(warnings).toEqual([expect.objectContaining({ jobId: "lost", correlationId: "corr-lost" })]);
+    expect(await queues.jobs.getJobCounts("waiting", "prioritized")).toMatchObject({ prioritized: 2 });
+
+    // Both are on the queue now: a second sweep (another worker's, say) adds nothing.
+    expect(await sweeper.sweep()).toBe(0);
+    expect(await queues.jobs.count()).toBe(2);
+  });
+});
