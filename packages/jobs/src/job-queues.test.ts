@@ -1,26 +1,17 @@
-import { randomBytes } from "node:crypto";
 import { type Job, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createJobQueues, type JobQueues, type QueuedJobData, queueNames } from "./job-queues.js";
+import { openTestQueues } from "./__fixtures__/open-test-queues.js";
+import { type QueuedJobData, queueNames } from "./job-queues.js";
 
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function openQueues(): { queues: JobQueues; connection: Redis; prefix: string } {
-  const prefix = `noa-test-${randomBytes(5).toString("hex")}`;
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queues = createJobQueues({ connection, prefix });
-  cleanups.push(async () => {
-    await queues.close();
-    const keys = await connection.keys(`${prefix}:*`);
-    if (keys.length > 0) await connection.del(...keys);
-    connection.disconnect();
-  });
-  return { queues, connection, prefix };
+function openQueues() {
+  const opened = openTestQueues();
+  cleanups.push(opened.close);
+  return opened;
 }
 
 describe("job priorities", () => {

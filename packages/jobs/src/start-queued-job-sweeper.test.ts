@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createJobQueues } from "./job-queues.js";
+import { openTestQueues } from "./__fixtures__/open-test-queues.js";
 import type { JobRecord } from "./job-record.js";
 import { startQueuedJobSweeper } from "./start-queued-job-sweeper.js";
 
-const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -39,15 +36,8 @@ function queuedJob(id: string, updatedAt: Date): JobRecord {
 
 describe("startQueuedJobSweeper on a real Redis", () => {
   it("queues again the stale queued jobs BullMQ lost, leaves the ones it holds, and asks only for jobs past the grace period", async () => {
-    const prefix = `noa-test-${randomBytes(5).toString("hex")}`;
-    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    const queues = createJobQueues({ connection, prefix });
-    cleanups.push(async () => {
-      await queues.close();
-      const keys = await connection.keys(`${prefix}:*`);
-      if (keys.length > 0) await connection.del(...keys);
-      connection.disconnect();
-    });
+    const { queues, close } = openTestQueues();
+    cleanups.push(close);
     const now = Date.UTC(2030, 0, 1, 12, 0);
     const asked: Array<{ before: Date; limit: number }> = [];
     const held = queuedJob("held", new Date(now - 120_000));
