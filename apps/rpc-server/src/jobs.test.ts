@@ -587,6 +587,11 @@ describe("the queue dashboard", () => {
   });
 });
 
+/** Whether a request since the `seen`-th one took the queued stall (so it is not left for a later one). */
+function stalledSince(seen: number): boolean {
+  return cluster.openai.requests.slice(seen).some((request) => request.fault?.kind === "stall-mid-stream");
+}
+
 describe("a worker killed mid-job", () => {
   it("loses nothing: the job completes on the other worker and the webhook fires once", async () => {
     const client = cluster.client(await cluster.keyFor("sigkill"));
@@ -635,10 +640,13 @@ describe("a worker killed mid-job", () => {
       expect(await worker.exited).toBe(0);
     }
     const client = cluster.client(await cluster.keyFor("sigterm"));
+    const seen = cluster.openai.requests.length;
     cluster.openai.enqueueFaults({ kind: "stall-mid-stream", afterChunks: 1 });
     const { job } = await client.submitJob({ spec: { kind: inference(8, "released on shutdown") } });
     const id = job?.id ?? "";
     await vi.waitFor(async () => expect((await client.getJob({ id })).job?.state).toBe(JobState.ACTIVE));
+    // The stall must be the leaving worker's: left in the queue, it would hang the next worker's attempt.
+    await vi.waitFor(() => expect(stalledSince(seen)).toBe(true));
     const next = await cluster.startWorker();
 
     leaving.process.kill("SIGTERM");
@@ -668,6 +676,7 @@ describe("a worker killed mid-job", () => {
       await worker.exited;
     }
     const client = cluster.client(await cluster.keyFor("stalls"));
+    const seen = cluster.openai.requests.length;
     cluster.openai.enqueueFaults({ kind: "stall-mid-stream", afterChunks: 1 });
     const { job } = await client.submitJob({ spec: { kind: inference(8, "crashes its worker") } });
     const id = job?.id ?? "";
@@ -678,6 +687,9 @@ describe("a worker killed mid-job", () => {
       );
       expect(victim).toBeDefined();
     });
+    // Killed only once its request reached the stalling upstream: killed before, it would leave the
+    // stall queued for the retried attempt, which would then never end.
+    await vi.waitFor(() => expect(stalledSince(seen)).toBe(true));
     victim?.process.kill("SIGKILL");
     await victim?.exited;
 

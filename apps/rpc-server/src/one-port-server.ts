@@ -128,8 +128,8 @@ export function createOnePortServer(
 }
 
 /**
- * An HTTP/2 request whose body has not fully arrived `timeoutMs` after its headers is answered 408 (as
- * Node answers HTTP/1.1) when nothing was sent yet, and its stream is then reset with NO_ERROR, which
+ * An HTTP/2 request whose body has not fully arrived `timeoutMs` after its headers, and which has no
+ * answer yet, is answered 408 (as Node answers HTTP/1.1) and its stream then reset with NO_ERROR, which
  * tells the client to stop sending (RFC 9113 §8.1); the handler's read of the body ends with it.
  */
 function withHttp2RequestTimeout(handler: Handler, timeoutMs: number): Handler {
@@ -137,12 +137,12 @@ function withHttp2RequestTimeout(handler: Handler, timeoutMs: number): Handler {
     const stream = (req as http2.Http2ServerRequest).stream;
     if (!stream.endAfterHeaders) {
       const timer = setTimeout(() => {
-        if (req.complete || stream.closed) return;
         const response = res as http2.Http2ServerResponse;
-        if (!response.headersSent) {
-          response.writeHead(408, { "content-type": "text/plain; charset=utf-8" });
-          response.end("the request was not received in time\n");
-        }
+        // Only a request still arriving is timed: once the client has sent it all (END_STREAM, whether
+        // the handler read it to the end or not) or an answer has begun, the call runs its course.
+        if (stream.closed || stream.state.remoteClose || response.headersSent) return;
+        response.writeHead(408, { "content-type": "text/plain; charset=utf-8" });
+        response.end("the request was not received in time\n");
         stream.close(http2.constants.NGHTTP2_NO_ERROR);
       }, timeoutMs);
       const clear = () => clearTimeout(timer);

@@ -224,6 +224,32 @@ describe("the OpenAI REST face", () => {
     expect(answer).toMatch(/did not arrive within 300 ms/);
   });
 
+  it("times only the receiving of a request: a gRPC stream answered for longer than the limit goes on", async () => {
+    const { inference } = await start({ requestTimeoutMs: 300 });
+    const abort = new AbortController();
+    const started = performance.now();
+    let lastAt = 0;
+    let parts = 0;
+    const ended = drain(
+      (async function* () {
+        for await (const part of inference.streamComplete(
+          { model: "fake/endless", messages },
+          { signal: abort.signal },
+        )) {
+          parts++;
+          lastAt = performance.now() - started;
+          if (lastAt > 1_000) abort.abort();
+          yield part;
+        }
+      })(),
+    );
+    const { error } = await ended;
+    // Still streaming well past the 300 ms limit, until the client itself stopped.
+    expect(lastAt).toBeGreaterThan(1_000);
+    expect(parts).toBeGreaterThan(10);
+    expect(error?.code).toBe(Code.Canceled);
+  });
+
   it("ends a stream still running after the grace period with an error event and stops its generation", async () => {
     const { server, port, key, state } = await start();
     const response = await chat(port, key, { model: "fake/endless", stream: true });
