@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createReadiness } from "@noa/observability";
@@ -11,58 +9,22 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestAccess } from "./__fixtures__/create-test-access.js";
+import { type PrivateRedis, startPrivateRedis } from "./__fixtures__/start-private-redis.js";
 import { createMetrics } from "./create-metrics.js";
 import { build, type RpcServer } from "./server.js";
 
 // Issue 9's health surface: readiness follows a real Redis going away and coming back (no restart),
 // gRPC health per service agrees with it, and the detailed, status and metrics routes need credentials.
-let redisPort: number;
-let redisProcess: ChildProcess | undefined;
+let redisServer: PrivateRedis;
 let redis: Redis;
 let server: RpcServer;
 let baseUrl: string;
 let access: Awaited<ReturnType<typeof createTestAccess>>;
 const metricsToken = "metrics-token-for-tests";
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
-
-async function startRedis(): Promise<void> {
-  redisProcess = spawn(
-    "redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: "ignore" },
-  );
-  await vi.waitFor(async () => {
-    const probe = new Redis(redisPort, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0 });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-    } finally {
-      probe.disconnect();
-    }
-  });
-}
-
-async function stopRedis(): Promise<void> {
-  const process = redisProcess;
-  redisProcess = undefined;
-  if (!process || process.exitCode !== null) return;
-  process.kill("SIGKILL");
-  await once(process, "exit");
-}
-
 beforeAll(async () => {
-  redisPort = await freePort();
-  await startRedis();
-  redis = new Redis(redisPort, "127.0.0.1", {
+  redisServer = await startPrivateRedis();
+  redis = new Redis(redisServer.port, "127.0.0.1", {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     retryStrategy: () => 50,
@@ -112,7 +74,7 @@ afterAll(async () => {
   await server?.close({ graceMs: 0 });
   redis?.disconnect();
   await access?.close();
-  await stopRedis();
+  await redisServer?.close();
 });
 
 describe("readiness", () => {
@@ -122,7 +84,7 @@ describe("readiness", () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: "ready", dependencies: { redis: { status: "ok" } } });
 
-    await stopRedis();
+    await redisServer.stop();
     await vi.waitFor(async () => {
       const response = await fetch(`${baseUrl}/health/ready`);
       expect(response.status).toBe(503);
@@ -142,7 +104,7 @@ describe("readiness", () => {
     // Liveness does not depend on Redis.
     expect((await fetch(`${baseUrl}/health`)).status).toBe(200);
 
-    await startRedis();
+    await redisServer.start();
     await vi.waitFor(async () => {
       expect((await fetch(`${baseUrl}/ready`)).status).toBe(200);
     });
