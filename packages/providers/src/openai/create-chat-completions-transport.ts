@@ -44,12 +44,12 @@ export function createChatCompletionsTransport({
   /** The response once its headers are in; a timeout or the caller's abort ends the request. */
   async function post(
     body: string,
-    accept: typeof headers,
+    requestHeaders: typeof headers,
     signal: AbortSignal | undefined,
   ): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(url, { method: "POST", headers: accept, body, signal });
+      response = await fetch(url, { method: "POST", headers: requestHeaders, body, signal });
     } catch (error) {
       if (signal?.aborted) {
         throw signal.reason instanceof APIConnectionTimeoutError ? signal.reason : new APIUserAbortError();
