@@ -27,7 +27,10 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 export function createOnePortServer(
   handler: Handler,
   options: {
-    /** How long an HTTP/1.1 client may take to send a whole request, headers and body (408 after); 0: no limit. */
+    /**
+     * How long a client may take to send a whole request, headers and body (408 after), over HTTP/1.1
+     * and HTTP/2 alike; 0: no limit on the body (headers and an HTTP/2 session's first stream still get 60 s).
+     */
     requestTimeoutMs?: number;
   } = {},
 ): OnePortServer {
