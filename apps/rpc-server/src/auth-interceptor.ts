@@ -1,10 +1,12 @@
 import type { Interceptor } from "@connectrpc/connect";
 import type { Authenticator } from "@noa/access";
-import { principalKey } from "./request-context.js";
+import { principalKey, traceContextKey } from "./request-context.js";
+import { authenticateInSpan } from "./traced.js";
 
 /**
  * Authenticates every call (API key or JWT, from `authorization` or `x-api-key`) before its handler
- * runs, except calls to the public services (health), and puts the caller in the context.
+ * runs (in an `auth` span under the call's), except calls to the public services (health), and puts
+ * the caller in the context.
  */
 export function createAuthInterceptor({
   authenticator,
@@ -16,7 +18,11 @@ export function createAuthInterceptor({
   const open = new Set(publicServices);
   return (next) => async (request) => {
     if (!open.has(request.service.typeName)) {
-      request.contextValues.set(principalKey, await authenticator.authenticate(request.header));
+      const parent = request.contextValues.get(traceContextKey);
+      request.contextValues.set(
+        principalKey,
+        await authenticateInSpan(authenticator, request.header, parent),
+      );
     }
     return next(request);
   };

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { AccessError, type Principal, type RateLimiter, type UsageRecord } from "@noa/access";
+import type { Context } from "@noa/observability";
 import type { Usage } from "@noa/providers";
 import type { Logger } from "pino";
+import { admitInSpan } from "./traced.js";
 
 /** Where the caller's request bucket stands after admitting a call (for `x-ratelimit-*` headers). */
 export interface RateLimitState {
@@ -40,12 +42,12 @@ export interface CallOutcome {
  */
 export async function beginCall(
   deps: AccountingDeps,
-  call: { principal: Principal; modelRequested: string; correlationId: string },
+  call: { principal: Principal; modelRequested: string; correlationId: string; traceContext: Context },
 ): Promise<{ rateLimit: RateLimitState; settle(outcome: CallOutcome): number }> {
   const { principal } = call;
   // A JWT subject and an API key id never share a bucket.
   const limitKey = `${principal.kind}:${principal.id}`;
-  const verdict = await deps.rateLimiter.admit(limitKey, principal.limits);
+  const verdict = await admitInSpan(deps.rateLimiter, limitKey, principal.limits, call.traceContext);
   if (!verdict.allowed) {
     const seconds = Math.ceil(verdict.retryAfterMs / 1000);
     throw new AccessError(

@@ -1,4 +1,5 @@
 import { type Principal, requireModel, requireScope } from "@noa/access";
+import { type Context, ROOT_CONTEXT } from "@noa/observability";
 import {
   type AttemptEvent,
   type CacheEvent,
@@ -16,6 +17,7 @@ import {
 import type { Logger } from "pino";
 import { type AccountingDeps, beginCall, type RateLimitState } from "./call-accounting.js";
 import { codeName } from "./classify-error.js";
+import { cacheTierSpans } from "./traced.js";
 
 /** A completion as both faces (Connect and OpenAI REST) ask for it, after their own validation. */
 export interface CompletionRequest {
@@ -25,6 +27,8 @@ export interface CompletionRequest {
   /** Messages and parameters; `signal` is the call's (client cancel, deadline, shutdown). */
   options: CallOptions;
   correlationId: string;
+  /** The face's server span: the call's spans (rate limit, cache tiers, provider attempts) go under it. */
+  traceContext?: Context;
 }
 
 /** Who served an answer, how many provider calls it took, what it cost, and whether the cache served it. */
@@ -107,11 +111,17 @@ export function createCompletionService({
   };
 
   return {
-    async start({ principal, model, options, correlationId }: CompletionRequest): Promise<CompletionCall> {
+    async start(request: CompletionRequest): Promise<CompletionCall> {
+      const { principal, model, options, correlationId, traceContext = ROOT_CONTEXT } = request;
       requireScope(principal, "inference");
       requireModel(principal, model);
       const languageModel = modelFor(model);
-      const call = await beginCall(accounting, { principal, modelRequested: model, correlationId });
+      const call = await beginCall(accounting, {
+        principal,
+        modelRequested: model,
+        correlationId,
+        traceContext,
+      });
       // A single successful attempt says nothing the request's own log line does not; the rest
       // (errors, retries, skipped breakers) are what an operator looks for.
       const trace = traceAttempts(languageModel, (event) =>
@@ -131,6 +141,8 @@ export function createCompletionService({
       const callOptions: CallOptions = {
         ...options,
         ...(cache && { cache: { ...options.cache, scope: cache.shared ? "*" : principal.tenant } }),
+        traceContext,
+        ...(cache && { onCacheTier: cacheTierSpans(traceContext) }),
         onAttempt: trace.onAttempt,
         onCache: (event) => {
           cacheEvent = event;

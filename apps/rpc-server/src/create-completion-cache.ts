@@ -11,7 +11,6 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CompletionCacheDeps } from "./completion-service.js";
 import type { CacheConfig } from "./config.js";
-import { tracedCacheTier } from "./traced.js";
 
 /** What the cache is built over; each store is used only when its tier is configured. */
 export interface CompletionCacheOptions {
@@ -70,7 +69,7 @@ export function createCompletionCache({
   if (tiers.length === 0 && !config.coalesce) {
     return { deps: undefined, memory, database, close: async () => {} };
   }
-  const responses = createResponseCache({ tiers: tiers.map(tracedCacheTier), logger: log, now });
+  const responses = createResponseCache({ tiers, logger: log, now });
   const cleanup =
     database &&
     setInterval(() => {

@@ -265,8 +265,11 @@ describe("traces", () => {
       .filter((span) => span.spanContext().traceId === "1bf7651916cd43dd8448eb211c80319d");
     const call = inTrace.find((span) => span.name === "noa.inference.v1.InferenceService/StreamComplete");
     expect(call?.parentSpanContext?.spanId).toBe("c7ad6b7169203332");
+    const under = (name: string) => inTrace.find((span) => span.name === name)?.parentSpanContext?.spanId;
+    expect(under("auth")).toBe(call?.spanContext().spanId);
+    expect(under("rate-limit admit")).toBe(call?.spanContext().spanId);
+    expect(under("provider attempt")).toBe(call?.spanContext().spanId);
     const attempt = inTrace.find((span) => span.name === "provider attempt");
-    expect(attempt?.parentSpanContext?.spanId).toBe(call?.spanContext().spanId);
     expect(attempt?.attributes["noa.target"]).toBe(server.modelId);
   });
 });

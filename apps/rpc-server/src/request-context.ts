@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type ContextValues, createContextKey } from "@connectrpc/connect";
 import { AccessError, type Principal } from "@noa/access";
+import { type Context, ROOT_CONTEXT } from "@noa/observability";
 
 /** Header that carries the correlation id in both directions. */
 export const correlationIdHeader = "x-correlation-id";
@@ -15,6 +16,9 @@ export function correlationIdFrom(headerValue: string | string[] | undefined): s
   const value = Array.isArray(headerValue) ? headerValue[0] : headerValue;
   return value !== undefined && safeCorrelationId.test(value) ? value : randomUUID();
 }
+
+/** The call's trace context (its server span), set by the request interceptor; handlers pass it on. */
+export const traceContextKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context" });
 
 /** The authenticated caller; set by the auth interceptor for every call except public ones (health). */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });

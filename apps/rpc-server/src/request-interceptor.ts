@@ -1,8 +1,8 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { context, extractTraceContext, SpanKind, SpanStatusCode, trace, tracer } from "@noa/observability";
+import { extractTraceContext, SpanKind, SpanStatusCode, trace, tracer } from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { correlationIdHeader, correlationIdKey } from "./request-context.js";
+import { correlationIdHeader, correlationIdKey, traceContextKey } from "./request-context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -27,7 +27,7 @@ export function createRequestInterceptor({
       protocol: protocolOf(request.header.get("content-type")),
       ...(typeof requested === "string" && requested !== "" ? { model: requested } : {}),
     };
-    // A server span continuing the caller's trace (traceparent), active while the handler runs.
+    // A server span continuing the caller's trace (traceparent); the handler makes its spans under it.
     const parent = extractTraceContext(request.header);
     const span = tracer.startSpan(
       line.procedure,
@@ -42,7 +42,7 @@ export function createRequestInterceptor({
       },
       parent,
     );
-    const active = trace.setSpan(parent, span);
+    request.contextValues.set(traceContextKey, trace.setSpan(parent, span));
     const finish = (code: Code | undefined, extra?: object) => {
       const ms = performance.now() - started;
       span.setAttribute("rpc.connect_rpc.error_code", code === undefined ? "ok" : Code[code]);
@@ -66,7 +66,7 @@ export function createRequestInterceptor({
 
     let response: Awaited<ReturnType<typeof next>>;
     try {
-      response = await context.with(active, () => next(request));
+      response = await next(request);
     } catch (error) {
       throw fail(error);
     }
@@ -87,11 +87,10 @@ export function createRequestInterceptor({
           ended = true;
           finish(code, extra);
         };
-        // Each step of the handler runs in the call's span, so its own spans (provider attempts) nest.
         const iterator = messages[Symbol.asyncIterator]();
         const step = async () => {
           try {
-            const result = await context.with(active, () => iterator.next());
+            const result = await iterator.next();
             handlerDone = result.done === true;
             return result;
           } catch (error) {

@@ -41,7 +41,6 @@ import { createJobRpcService } from "./services/job-service.js";
 import { createModelService } from "./services/model-service.js";
 import { createReflectionService } from "./services/reflection-service.js";
 import { createUsageRpcService } from "./services/usage-service.js";
-import { tracedAuthenticator, tracedRateLimiter } from "./traced.js";
 
 /** What the server needs, built by the composition root (main.ts) or by a test. */
 export interface ServerDeps {
@@ -122,14 +121,13 @@ export function build({
   ]);
   const shutdown = new AbortController();
   const registry = instrumentModelRegistry(models, metrics);
-  const authenticator = tracedAuthenticator(access.authenticator);
-  const { ledger, rateLimiter } = access.accounting;
+  const { authenticator } = access;
+  const { ledger } = access.accounting;
   const completions = createCompletionService({
     registry,
     logger,
     accounting: {
       ...access.accounting,
-      rateLimiter: tracedRateLimiter(rateLimiter),
       ledger: metrics
         ? {
             record(record) {

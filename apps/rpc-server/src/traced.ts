@@ -1,39 +1,43 @@
-import type { Authenticator, RateLimiter } from "@noa/access";
-import { inSpan } from "@noa/observability";
-import type { CacheTier } from "@noa/providers";
+import type { Authenticator, Principal, RateLimiter } from "@noa/access";
+import { type Context, inSpan, isSampledHere, recordSpan, trace } from "@noa/observability";
+import type { CacheTierEvent } from "@noa/providers";
 
-/** The authenticator with each authentication in an `auth` span. */
-export function tracedAuthenticator(authenticator: Authenticator): Authenticator {
-  return {
-    ...authenticator,
-    authenticate: (headers) => inSpan("auth", {}, () => authenticator.authenticate(headers)),
-  };
+/** Authenticates a call's credentials in an `auth` span under `parent`. */
+export function authenticateInSpan(
+  authenticator: Authenticator,
+  headers: Parameters<Authenticator["authenticate"]>[0],
+  parent: Context,
+): Promise<Principal> {
+  return inSpan("auth", { parent }, () => authenticator.authenticate(headers));
 }
 
-/** The rate limiter with each admission in a `rate-limit admit` span. */
-export function tracedRateLimiter(rateLimiter: RateLimiter): RateLimiter {
-  return {
-    admit: (key, limits) =>
-      inSpan("rate-limit admit", {}, async (span) => {
-        const result = await rateLimiter.admit(key, limits);
-        span.setAttribute("noa.rate_limit.allowed", result.allowed);
-        return result;
-      }),
-    // Charging runs after the answer, off the caller's critical path: no span of its own.
-    chargeTokens: (key, tokens, limits) => rateLimiter.chargeTokens(key, tokens, limits),
-  };
-}
-
-/** A cache tier with each read and write in a `cache <tier> get|set` span (a read says whether it hit). */
-export function tracedCacheTier<T extends CacheTier>(tier: T): T {
-  return Object.assign(Object.create(tier) as T, {
-    get: (key: string) =>
-      inSpan(`cache ${tier.name} get`, {}, async (span) => {
-        const entry = await tier.get(key);
-        span.setAttribute("noa.cache.hit", entry !== undefined);
-        return entry;
-      }),
-    set: (key: string, entry: Parameters<CacheTier["set"]>[1]) =>
-      inSpan(`cache ${tier.name} set`, {}, () => tier.set(key, entry)),
+/** Admits a call against a rate limit in a `rate-limit admit` span under `parent`. */
+export function admitInSpan(
+  rateLimiter: RateLimiter,
+  key: string,
+  limits: Parameters<RateLimiter["admit"]>[1],
+  parent: Context,
+): ReturnType<RateLimiter["admit"]> {
+  return inSpan("rate-limit admit", { parent }, async (span) => {
+    const result = await rateLimiter.admit(key, limits);
+    span.setAttribute("noa.rate_limit.allowed", result.allowed);
+    return result;
   });
+}
+
+/**
+ * A call's onCacheTier that puts each tier read and write in a `cache <tier> get|set` span under
+ * `parent` (a read says whether it hit); undefined when `parent` holds no sampled span, so an untraced
+ * call does not time its cache operations at all.
+ */
+export function cacheTierSpans(parent: Context): ((event: CacheTierEvent) => void) | undefined {
+  const span = trace.getSpan(parent);
+  if (!span || !isSampledHere(span)) return undefined;
+  return (event) =>
+    recordSpan(`cache ${event.tier} ${event.operation}`, {
+      parent,
+      durationMs: event.durationMs,
+      attributes: event.hit === undefined ? {} : { "noa.cache.hit": event.hit },
+      error: event.error,
+    });
 }

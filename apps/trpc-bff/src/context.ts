@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { injectTraceContext } from "@noa/observability";
+import { type Context, injectTraceContext, ROOT_CONTEXT } from "@noa/observability";
 import type { Logger } from "pino";
 import type { CallOptions, RpcClients } from "./rpc-clients.js";
 import { readCookie, sessionCookieName } from "./session/session-cookie.js";
@@ -25,6 +25,8 @@ export interface RequestFacts {
   headers: IncomingHttpHeaders;
   /** Sets the session cookie to `token`, or clears it with undefined. */
   setSessionCookie(token: string | undefined): void;
+  /** The request's server span (server.ts); calls to rpc-server carry its trace on. Default: none. */
+  traceContext?: Context;
 }
 
 const safeCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -72,11 +74,10 @@ export function createContextFactory(deps: ContextDeps) {
       typeof incoming === "string" && safeCorrelationId.test(incoming) ? incoming : randomUUID();
     const session = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
     function callOptions(apiKey: string, signal: AbortSignal | undefined, timeoutMs: number | undefined) {
-      // The active context is the request's span (server.ts), a child of the caller's trace.
-      const headers = injectTraceContext({
-        authorization: `Bearer ${apiKey}`,
-        "x-correlation-id": correlationId,
-      });
+      const headers = injectTraceContext(
+        { authorization: `Bearer ${apiKey}`, "x-correlation-id": correlationId },
+        request.traceContext ?? ROOT_CONTEXT,
+      );
       // With tracing off no propagator is registered: pass the caller's trace on as it came.
       const traceparent = request.headers.traceparent;
       if (!headers.traceparent && typeof traceparent === "string" && validTraceparent.test(traceparent)) {

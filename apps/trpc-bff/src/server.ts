@@ -1,7 +1,7 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Transport } from "@connectrpc/connect";
-import { extractTraceContext, inSpan, SpanKind } from "@noa/observability";
+import { type Context, extractTraceContext, inSpan, SpanKind } from "@noa/observability";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import { createContextFactory } from "./context.js";
@@ -51,12 +51,15 @@ export function build(deps: BffDeps): BffServer {
     allowedOrigins: deps.allowedOrigins,
     rpcTimeoutMs: deps.rpcTimeoutMs ?? 15_000,
   });
+  // Each tRPC request's server span, for the calls its procedures make.
+  const traceContexts = new WeakMap<IncomingMessage, Context>();
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
     createContext: async ({ req, res }) => {
       const context = await createContext({
         headers: req.headers,
+        traceContext: traceContexts.get(req),
         setSessionCookie: (token) =>
           writeSessionCookie(res, { secure: secureCookies, value: token, maxAgeSeconds: sealer.ttlSeconds }),
       });
@@ -93,8 +96,9 @@ export function build(deps: BffDeps): BffServer {
           parent: extractTraceContext(request.headers),
           attributes: { "http.request.method": request.method ?? "GET", "rpc.method": procedure },
         },
-        (span) =>
+        (span, within) =>
           new Promise<void>((resolve) => {
+            traceContexts.set(request, within);
             response.once("close", () => {
               span.setAttribute("http.response.status_code", response.statusCode);
               resolve();

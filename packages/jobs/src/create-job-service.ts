@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { type Context, ROOT_CONTEXT } from "@noa/observability";
 import { type JobSpec, JobSpecSchema, NotificationChannel } from "@noa/proto";
 import { JobError } from "./job-error.js";
 import type { JobEvents } from "./job-events.js";
@@ -44,6 +45,8 @@ export interface SubmitJobInput {
   priority: JobPriorityName;
   callbackUrl: string | undefined;
   idempotencyKey: string | undefined;
+  /** The submitting call's span: the job's attempts continue its trace. */
+  traceContext?: Context;
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -109,7 +112,7 @@ export function createJobService(deps: JobServiceDeps) {
       });
       // Queued again also for a duplicate still queued: the first submission may have died between the
       // insert and the add, and BullMQ ignores an add whose job id it already holds.
-      if (created || job.state === "queued") await queues.enqueue(job);
+      if (created || job.state === "queued") await queues.enqueue(job, input.traceContext);
       return { job, deduplicated: !created };
     },
 
@@ -140,8 +143,11 @@ export function createJobService(deps: JobServiceDeps) {
       return { jobs, nextPageToken: nextCursor };
     },
 
-    /** Cancels a queued, retrying or active job; a running one stops its generation. Final jobs are FAILED_PRECONDITION. */
-    async cancel(tenant: string, id: string): Promise<JobRecord> {
+    /**
+     * Cancels a queued, retrying or active job; a running one stops its generation. Final jobs are
+     * FAILED_PRECONDITION. The callback's delivery continues the trace `traceContext` (the caller's span).
+     */
+    async cancel(tenant: string, id: string, traceContext: Context = ROOT_CONTEXT): Promise<JobRecord> {
       const job = await getOwned(tenant, id);
       requireAvailable();
       const at = new Date(now());
@@ -163,12 +169,12 @@ export function createJobService(deps: JobServiceDeps) {
         );
       }
       await changed(cancelled);
-      await enqueueWebhook(queues, cancelled);
+      await enqueueWebhook(queues, cancelled, traceContext);
       return cancelled;
     },
 
-    /** Queues a dead-lettered or failed job again with fresh attempts. */
-    async retry(tenant: string, id: string): Promise<JobRecord> {
+    /** Queues a dead-lettered or failed job again with fresh attempts, continuing the trace `traceContext`. */
+    async retry(tenant: string, id: string, traceContext?: Context): Promise<JobRecord> {
       const job = await getOwned(tenant, id);
       requireAvailable();
       const retried = await store.update(job.id, ["dead_lettered", "failed"], {
@@ -189,7 +195,7 @@ export function createJobService(deps: JobServiceDeps) {
       }
       await queues.deadLetter.remove(job.id).catch(() => 0);
       await queues.jobs.remove(job.id).catch(() => 0);
-      await queues.enqueue(retried);
+      await queues.enqueue(retried, traceContext);
       await changed(retried);
       return retried;
     },

@@ -1,4 +1,4 @@
-import { injectTraceContext } from "@noa/observability";
+import { type Context, injectTraceContext, ROOT_CONTEXT } from "@noa/observability";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { JobFailure, JobPriorityName } from "./job-record.js";
@@ -42,8 +42,14 @@ export interface JobQueues {
   deadLetter: Queue<DeadLetterData>;
   webhooks: Queue<QueuedJobData>;
   webhookRetry: { attempts: number; baseDelayMs: number };
-  /** Queues a job to run (again) with `maxAttempts` attempts; the BullMQ job id is the job's id. */
-  enqueue(job: { id: string; priority: JobPriorityName; maxAttempts: number }): Promise<void>;
+  /**
+   * Queues a job to run (again) with `maxAttempts` attempts; the BullMQ job id is the job's id. Its
+   * attempts continue the trace `within` (the span of the call that queued it; default none).
+   */
+  enqueue(
+    job: { id: string; priority: JobPriorityName; maxAttempts: number },
+    within?: Context,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,10 +81,10 @@ export function createJobQueues({
     deadLetter,
     webhooks,
     webhookRetry,
-    async enqueue({ id, priority, maxAttempts }) {
+    async enqueue({ id, priority, maxAttempts }, within = ROOT_CONTEXT) {
       await jobs.add(
         "job",
-        { jobId: id, trace: injectTraceContext() },
+        { jobId: id, trace: injectTraceContext({}, within) },
         {
           jobId: id,
           priority: bullPriority[priority],

@@ -11,11 +11,13 @@ export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-mo
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
 export {
   type Context,
-  context,
   extractTraceContext,
   failSpan,
   injectTraceContext,
   inSpan,
+  isSampledHere,
+  ROOT_CONTEXT,
+  recordSpan,
   type Span,
   SpanKind,
   SpanStatusCode,

@@ -1,5 +1,5 @@
 import type { AttemptEvent, CallOptions, LanguageModel, ModelRegistry } from "@noa/providers";
-import { type Context, context, failSpan, isSampledHere, SpanKind, trace, tracer } from "./tracing.js";
+import { ROOT_CONTEXT, recordSpan, SpanKind } from "./tracing.js";
 
 /** What the instrumented registry reports, e.g. to an app's metrics. */
 export interface ModelCallObserver {
@@ -33,15 +33,25 @@ export function instrumentModelRegistry(registry: ModelRegistry, metrics?: Obser
 function instrumentModel(id: string, model: LanguageModel, metrics?: Observer): LanguageModel {
   const observed = (options: CallOptions): CallOptions => {
     // Attempts are reported when they end; their spans are made then, with their real start time,
-    // under the context of the call (the request's span).
-    const parent = context.active();
+    // under the call's trace context (the request's span).
+    const parent = options.traceContext ?? ROOT_CONTEXT;
     let first: string | undefined;
     // Made at the first fallback only: most calls are served by their first target.
     let fellBackTo: Set<string> | undefined;
     return {
       ...options,
       onAttempt(event: AttemptEvent) {
-        traceAttempt(event, parent);
+        recordSpan("provider attempt", {
+          parent,
+          kind: SpanKind.CLIENT,
+          durationMs: event.durationMs,
+          attributes: {
+            "noa.target": event.target,
+            "noa.attempt": event.attempt,
+            "noa.outcome": event.outcome,
+          },
+          error: event.error,
+        });
         metrics?.providerAttempt(event);
         if (first === undefined) first = event.target;
         else if (event.target !== first && !fellBackTo?.has(event.target)) {
@@ -69,21 +79,4 @@ function instrumentModel(id: string, model: LanguageModel, metrics?: Observer): 
       }
     },
   };
-}
-
-function traceAttempt(event: AttemptEvent, parent: Context): void {
-  const within = trace.getSpan(parent);
-  if (within && !isSampledHere(within)) return;
-  const end = Date.now();
-  const span = tracer.startSpan(
-    "provider attempt",
-    {
-      kind: SpanKind.CLIENT,
-      startTime: end - event.durationMs,
-      attributes: { "noa.target": event.target, "noa.attempt": event.attempt, "noa.outcome": event.outcome },
-    },
-    parent,
-  );
-  if (event.error) failSpan(span, event.error);
-  span.end(end);
 }

@@ -4,6 +4,8 @@ import {
   extractTraceContext,
   injectTraceContext,
   inSpan,
+  ROOT_CONTEXT,
+  recordSpan,
   samplerFrom,
   startTracing,
   trace,
@@ -49,9 +51,9 @@ describe("spans and propagation", () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parent = extractTraceContext({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
     let outgoing: Record<string, string> = {};
-    await inSpan("request", { parent }, async () => {
-      await inSpan("auth", {}, async () => {});
-      outgoing = injectTraceContext();
+    await inSpan("request", { parent }, async (_span, request) => {
+      await inSpan("auth", { parent: request }, async () => {});
+      outgoing = injectTraceContext({}, request);
     });
     const spans = exporter.getFinishedSpans();
     const request = spans.find((span) => span.name === "request");
@@ -67,9 +69,9 @@ describe("spans and propagation", () => {
     const traceId = "5bf92f3577b34da6a3ce929d0e0e4737";
     const parent = extractTraceContext({ traceparent: `00-${traceId}-00f067aa0ba902b7-00` });
     let outgoing: Record<string, string> = {};
-    const answer = await inSpan("request", { parent }, () =>
-      inSpan("auth", {}, async () => {
-        outgoing = injectTraceContext();
+    const answer = await inSpan("request", { parent }, (_span, request) =>
+      inSpan("auth", { parent: request }, async (_auth, within) => {
+        outgoing = injectTraceContext({}, within);
         return 42;
       }),
     );
@@ -80,12 +82,40 @@ describe("spans and propagation", () => {
 
   it("records a failure's type, not its message", async () => {
     await expect(
-      inSpan("failing", {}, async () => {
+      inSpan("failing", { parent: ROOT_CONTEXT }, async () => {
         throw new TypeError("upstream said sk-secret");
       }),
     ).rejects.toThrow();
     const span = exporter.getFinishedSpans().find((candidate) => candidate.name === "failing");
     expect(span?.status).toMatchObject({ code: 2, message: "TypeError" });
     expect(JSON.stringify(span?.attributes)).not.toContain("sk-secret");
+  });
+
+  it("records a span that already happened under its parent, with its real start, and none without a sampled parent", async () => {
+    const traceId = "6bf92f3577b34da6a3ce929d0e0e4738";
+    const sampled = extractTraceContext({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    const unsampled = extractTraceContext({ traceparent: `00-${traceId}-00f067aa0ba902b8-00` });
+    const before = Date.now();
+    await inSpan("request", { parent: sampled }, async (_span, request) => {
+      recordSpan("cache redis get", {
+        parent: request,
+        durationMs: 250,
+        attributes: { "noa.cache.hit": true },
+      });
+    });
+    await inSpan("request", { parent: unsampled }, async (_span, request) => {
+      recordSpan("cache redis get", { parent: request, durationMs: 1 });
+    });
+    recordSpan("orphan", { parent: ROOT_CONTEXT, durationMs: 1, error: new Error("x") });
+    const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    expect(spans.map((span) => span.name).sort()).toEqual(["cache redis get", "request"]);
+    const read = spans.find((span) => span.name === "cache redis get");
+    const request = spans.find((span) => span.name === "request");
+    expect(read?.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
+    expect(read?.attributes["noa.cache.hit"]).toBe(true);
+    // Started 250 ms before it was recorded, which is before the request span began.
+    const startMs = (read?.startTime[0] ?? 0) * 1000 + (read?.startTime[1] ?? 0) / 1e6;
+    expect(startMs).toBeLessThanOrEqual(before - 200);
+    expect(exporter.getFinishedSpans().some((span) => span.name === "orphan")).toBe(false);
   });
 });

@@ -1,7 +1,6 @@
 import {
   type Attributes,
   type Context,
-  context,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -26,7 +25,7 @@ import {
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-node";
 
-export { type Context, context, type Span, SpanKind, SpanStatusCode, trace };
+export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace };
 
 /** The tracer every NOA module starts its spans with; a no-op until startTracing registers a provider. */
 export const tracer = trace.getTracer("noa");
@@ -45,7 +44,8 @@ export interface Tracing {
  * `OTEL_EXPORTER_OTLP_*` variables itself), unless `OTEL_SDK_DISABLED=true` or
  * `OTEL_TRACES_EXPORTER=none`. `OTEL_SERVICE_NAME` overrides `service`; `OTEL_TRACES_SAMPLER` and
  * `OTEL_TRACES_SAMPLER_ARG` choose the sampler (default `parentbased_always_on`, as the spec says).
- * Spans go out in batches over OTLP/HTTP, as JSON unless `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or
+ * Trace contexts are passed explicitly (a span's parent is always given), never kept in an async
+ * context. Spans go out in batches over OTLP/HTTP, as JSON unless `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or
  * `OTEL_EXPORTER_OTLP_PROTOCOL`) is `http/protobuf` (encoded in about a third of JSON's CPU time and
  * bytes); `exporter` (tests) receives each span as it ends instead. W3C `traceparent` is the
  * propagation format.
@@ -71,7 +71,9 @@ export function startTracing({
     sampler: samplerFrom(env),
     spanProcessors: [exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(otlp())],
   });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
+  // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
+  // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
+  provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
   return { enabled: true, shutdown: () => provider.shutdown() };
 }
 
@@ -111,33 +113,28 @@ export function extractTraceContext(headers: HeaderSource): Context {
   });
 }
 
-/** `headers` plus the trace context of `from` (default: the active one), to send with a call or a job. */
-export function injectTraceContext(
-  headers: Record<string, string> = {},
-  from: Context = context.active(),
-): Record<string, string> {
+/** `headers` plus the trace context `from` (`traceparent`, `tracestate`), to send with a call or a job. */
+export function injectTraceContext(headers: Record<string, string>, from: Context): Record<string, string> {
   propagation.inject(from, headers);
   return headers;
 }
 
 /**
- * Runs `work` in a new span, active for everything it awaits; the span records a thrown error and
- * ends when `work` settles. `parent` defaults to the active context.
+ * Runs `work` in a new span under `parent` (ROOT_CONTEXT for none); `work` gets the span and its
+ * context, to pass to whatever it calls (the parent's context when the span is skipped). The span
+ * records a thrown error and ends when `work` settles.
  */
 export function inSpan<T>(
   name: string,
-  options: { attributes?: Attributes; kind?: SpanKind; parent?: Context },
-  work: (span: Span) => Promise<T>,
+  options: { attributes?: Attributes; kind?: SpanKind; parent: Context },
+  work: (span: Span, within: Context) => Promise<T>,
 ): Promise<T> {
-  const active = context.active();
-  const parent = options.parent ?? active;
-  const within = trace.getSpan(parent);
-  if (within && !isSampledHere(within)) {
-    // No sampler records a child of a local span it did not sample: skip the span and its context.
+  const { parent } = options;
+  const current = trace.getSpan(parent);
+  if (current && !isSampledHere(current)) {
+    // No sampler records a child of a local span it did not sample: skip the span.
     try {
-      return Promise.resolve(
-        parent === active ? work(within) : context.with(parent, work, undefined, within),
-      );
+      return work(current, parent);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -146,7 +143,7 @@ export function inSpan<T>(
   // Callbacks on the one promise rather than an async wrapper: no extra promises or awaits per span.
   let settled: Promise<T>;
   try {
-    settled = Promise.resolve(context.with(trace.setSpan(parent, span), work, undefined, span));
+    settled = work(span, trace.setSpan(parent, span));
   } catch (error) {
     settled = Promise.reject(error);
   }
@@ -161,6 +158,33 @@ export function inSpan<T>(
       throw error;
     },
   );
+}
+
+/**
+ * A span for something that already happened (reported when it ended, like a provider attempt or a
+ * cache read): made under `parent` with its real start and end, failed when `error` is given. Nothing
+ * is made without a parent span, or under one that is not sampled.
+ */
+export function recordSpan(
+  name: string,
+  options: {
+    parent: Context;
+    durationMs: number;
+    kind?: SpanKind;
+    attributes?: Attributes;
+    error?: unknown;
+  },
+): void {
+  const current = trace.getSpan(options.parent);
+  if (!current || !isSampledHere(current)) return;
+  const end = Date.now();
+  const span = tracer.startSpan(
+    name,
+    { kind: options.kind, startTime: end - options.durationMs, attributes: options.attributes },
+    options.parent,
+  );
+  if (options.error !== undefined) failSpan(span, options.error);
+  span.end(end);
 }
 
 /**

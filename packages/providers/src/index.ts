@@ -59,6 +59,7 @@ export type {
   CacheMode,
   CacheOptions,
   CacheSource,
+  CacheTierEvent,
   CallOptions,
   ChatMessage,
   ChatRole,

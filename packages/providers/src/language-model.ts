@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import type { CircuitSnapshot } from "./routing/circuit-breaker.js";
 
 /** Who wrote a chat message. */
@@ -29,6 +30,10 @@ export interface CallOptions {
   cache?: CacheOptions;
   /** Told how the cache wrappers handled the call: a hit (and its tier), a miss, a refresh or a bypass. */
   onCache?: (event: CacheEvent) => void;
+  /** Told of each cache tier read and write made for this call, when it ends (for tracing). */
+  onCacheTier?: (event: CacheTierEvent) => void;
+  /** The caller's trace context (OpenTelemetry): tracing wrappers make this call's spans under it. */
+  traceContext?: Context;
 }
 
 /**
@@ -58,6 +63,16 @@ export type CacheSource = "memory" | "redis" | "database" | "coalesced";
 export type CacheEvent =
   | { status: "hit"; source: CacheSource; model?: string }
   | { status: "miss" | "refresh" | "bypass" };
+
+/** One read (`get`: `hit` says whether it found the answer) or write (`set`) of one cache tier. */
+export interface CacheTierEvent {
+  tier: Exclude<CacheSource, "coalesced">;
+  operation: "get" | "set";
+  durationMs: number;
+  hit?: boolean;
+  /** Why the tier failed (it is then skipped for a while); undefined when it answered. */
+  error?: unknown;
+}
 
 /** One try of one target, as reported by the routing wrappers. */
 export interface AttemptEvent {

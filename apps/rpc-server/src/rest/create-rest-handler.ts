@@ -2,12 +2,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Authenticator, Principal } from "@noa/access";
 import type { JobService } from "@noa/jobs";
-import { extractTraceContext, inSpan, type Span, SpanKind, SpanStatusCode } from "@noa/observability";
+import {
+  type Context,
+  extractTraceContext,
+  inSpan,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+} from "@noa/observability";
 import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { CompletionService } from "../completion-service.js";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { credentialsOf } from "../http/credentials-of.js";
+import { authenticateInSpan } from "../traced.js";
 import { discardRequestBody } from "./discard-request-body.js";
 import { createJobRoutes } from "./jobs.js";
 import { chatCompletionFormat, parseChatCompletionRequest } from "./openai-chat-completions.js";
@@ -110,9 +118,15 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     },
   };
 
-  async function serve(req: Request, res: Response, path: string, span: Span): Promise<void> {
+  async function serve(
+    req: Request,
+    res: Response,
+    path: string,
+    span: Span,
+    within: Context,
+  ): Promise<void> {
     const startedAt = performance.now();
-    const exchange = createRestExchange(req, res, { signal: shutdownSignal, inFlight });
+    const exchange = createRestExchange(req, res, { signal: shutdownSignal, inFlight }, within);
     const method = req.method ?? "GET";
     let route = routes.get(path);
     let param = "";
@@ -139,7 +153,7 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
           headers: { allow: allowed },
         });
       }
-      const principal = await authenticator.authenticate(credentialsOf(req));
+      const principal = await authenticateInSpan(authenticator, credentialsOf(req), within);
       await action(exchange, principal, param);
     } catch (error) {
       if (!exchange.clientGone() && !res.headersSent) {
@@ -192,7 +206,7 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     const path = query === -1 ? url : url.slice(0, query);
     if (!path.startsWith("/v1/")) return false;
     const method = req.method ?? "GET";
-    // A server span continuing the caller's trace (traceparent), active for the whole exchange.
+    // A server span continuing the caller's trace (traceparent), for the whole exchange.
     inSpan(
       `${method} /v1`,
       {
@@ -200,7 +214,7 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         parent: extractTraceContext(req.headers),
         attributes: { "http.request.method": method },
       },
-      (span) => serve(req, res, path, span),
+      (span, within) => serve(req, res, path, span, within),
     ).catch((error: unknown) => {
       logger.error({ err: error }, "REST request handling failed");
       res.destroy?.();

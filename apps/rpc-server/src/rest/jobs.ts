@@ -61,6 +61,7 @@ export function createJobRoutes(deps: JobFaceDeps & { limits: BodyLimits }) {
         const { job, deduplicated } = await submitJob(deps, principal, request, {
           correlationId: exchange.correlationId,
           signal: exchange.signal,
+          traceContext: exchange.traceContext,
         });
         exchange.sendJson(deduplicated ? 200 : 201, { job: toJobJson(job), deduplicated });
       },
@@ -107,8 +108,8 @@ export function createJobRoutes(deps: JobFaceDeps & { limits: BodyLimits }) {
       POST: guarded(async (exchange, principal, id) => {
         const job =
           name === "cancel"
-            ? await jobs.cancel(principal.tenant, id)
-            : await jobs.retry(principal.tenant, id);
+            ? await jobs.cancel(principal.tenant, id, exchange.traceContext)
+            : await jobs.retry(principal.tenant, id, exchange.traceContext);
         exchange.sendJson(200, { job: toJobJson(job) });
       }),
     },

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Context } from "@noa/observability";
 import { correlationIdFrom, correlationIdHeader } from "../request-context.js";
 
 /** What the request's log line says beyond method, route, status and duration. */
@@ -24,6 +25,8 @@ export interface RestExchange {
   readonly req: IncomingMessage | Http2ServerRequest;
   readonly res: ServerResponse | Http2ServerResponse;
   readonly correlationId: string;
+  /** The exchange's server span: the calls it makes put their spans under it. */
+  readonly traceContext: Context;
   /**
    * Aborts when the client goes away before the response is complete (reason: CANCELED) or when the
    * server shuts down (the shutdown's reason); the completion service passes it down to the provider.
@@ -52,6 +55,7 @@ export function createRestExchange(
     /** The controllers of the exchanges in flight, which the handler aborts when `signal` does. */
     inFlight: Set<AbortController>;
   },
+  traceContext: Context,
 ): RestExchange {
   const correlationId = correlationIdFrom(req.headers[correlationIdHeader]);
   res.setHeader(correlationIdHeader, correlationId);
@@ -71,6 +75,7 @@ export function createRestExchange(
     req,
     res,
     correlationId,
+    traceContext,
     signal: controller.signal,
     clientGone: () => gone,
     log: {},

@@ -89,6 +89,7 @@ export async function serveCompletion({
     model: request.model,
     options: { ...request.options, ...(cache && { cache }), signal },
     correlationId,
+    traceContext: exchange.traceContext,
   });
   // OpenAI's names; the reset is a duration, as OpenAI sends it.
   exchange.res.setHeader("x-ratelimit-limit-requests", String(call.rateLimit.limit));

@@ -3,7 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { CompleteResponseSchema, type InferenceService, StreamCompleteResponseSchema } from "@noa/proto";
 import type { CompletionFinish, CompletionService } from "../completion-service.js";
 import { parseCompletionRequest } from "../parse-completion-request.js";
-import { correlationIdKey, principalOf } from "../request-context.js";
+import { correlationIdKey, principalOf, traceContextKey } from "../request-context.js";
 import { toProtoFinishReason, toProtoUsage } from "../to-proto-completion.js";
 
 /**
@@ -17,8 +17,13 @@ export function createInferenceService({
 }): ServiceImpl<typeof InferenceService> {
   function start(request: Parameters<typeof parseCompletionRequest>[0], context: HandlerContext) {
     const { model, options } = parseCompletionRequest(request, context.signal);
-    const correlationId = context.values.get(correlationIdKey);
-    return completions.start({ principal: principalOf(context.values), model, options, correlationId });
+    return completions.start({
+      principal: principalOf(context.values),
+      model,
+      options,
+      correlationId: context.values.get(correlationIdKey),
+      traceContext: context.values.get(traceContextKey),
+    });
   }
 
   return {

@@ -9,6 +9,7 @@ import {
   type JobService as Jobs,
   toProtoJob,
 } from "@noa/jobs";
+import type { Context } from "@noa/observability";
 import {
   CancelJobResponseSchema,
   GetJobResponseSchema,
@@ -22,7 +23,7 @@ import {
 import { BadRequestSchema } from "@noa/proto/google/rpc";
 import type { ModelRegistry } from "@noa/providers";
 import { parseCompletionRequest } from "../parse-completion-request.js";
-import { correlationIdKey, principalOf } from "../request-context.js";
+import { correlationIdKey, principalOf, traceContextKey } from "../request-context.js";
 
 /** What the job faces (Connect and REST) need. */
 export interface JobFaceDeps {
@@ -70,7 +71,7 @@ export async function submitJob(
   deps: JobFaceDeps,
   principal: Principal,
   request: SubmitJobRequest,
-  context: { correlationId: string; signal: AbortSignal },
+  context: { correlationId: string; signal: AbortSignal; traceContext: Context },
 ) {
   requireScope(principal, "jobs");
   if (request.spec?.kind.case === "inference") {
@@ -93,6 +94,7 @@ export async function submitJob(
       priority: fromProtoPriority(request.priority),
       callbackUrl: request.callbackUrl,
       idempotencyKey: request.idempotencyKey,
+      traceContext: context.traceContext,
     }),
   );
 }
@@ -116,6 +118,7 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
       const { job, deduplicated } = await submitJob(deps, principalOf(context.values), request, {
         correlationId: context.values.get(correlationIdKey),
         signal: context.signal,
+        traceContext: context.values.get(traceContextKey),
       });
       return create(SubmitJobResponseSchema, { job: toProtoJob(job), deduplicated });
     },
@@ -153,13 +156,17 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
     async cancelJob(request, context) {
       const { tenant } = jobsCaller(context);
       return create(CancelJobResponseSchema, {
-        job: toProtoJob(await mapped(() => jobs.cancel(tenant, request.id))),
+        job: toProtoJob(
+          await mapped(() => jobs.cancel(tenant, request.id, context.values.get(traceContextKey))),
+        ),
       });
     },
     async retryJob(request, context) {
       const { tenant } = jobsCaller(context);
       return create(RetryJobResponseSchema, {
-        job: toProtoJob(await mapped(() => jobs.retry(tenant, request.id))),
+        job: toProtoJob(
+          await mapped(() => jobs.retry(tenant, request.id, context.values.get(traceContextKey))),
+        ),
       });
     },
   };

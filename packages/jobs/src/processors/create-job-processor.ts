@@ -1,5 +1,5 @@
 import { fromJson, type JsonValue as ProtoJson, toJson } from "@bufbuild/protobuf";
-import { extractTraceContext, inSpan, SpanKind } from "@noa/observability";
+import { type Context, extractTraceContext, inSpan, SpanKind } from "@noa/observability";
 import { type JobResult, JobResultSchema, JobSpecSchema } from "@noa/proto";
 import type { ModelRegistry } from "@noa/providers";
 import { type Job, UnrecoverableError, WaitingError } from "bullmq";
@@ -65,13 +65,14 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     if (job) await events.publish({ kind: "changed", id: job.id });
   }
 
-  async function finish(job: JobRecord | undefined): Promise<void> {
+  /** Publishes a final state and queues its callback, whose delivery continues the trace `within`. */
+  async function finish(job: JobRecord | undefined, within: Context): Promise<void> {
     if (!job) return;
     await publish(job);
-    await enqueueWebhook(queues, job);
+    await enqueueWebhook(queues, job, within);
   }
 
-  async function run(job: JobRecord, signal: AbortSignal): Promise<JobResult> {
+  async function run(job: JobRecord, signal: AbortSignal, within: Context): Promise<JobResult> {
     const spec = fromJson(JobSpecSchema, job.spec as ProtoJson);
     let reported = 0;
     const onProgress = (progress: number) => {
@@ -93,6 +94,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
           accounting: deps.accounting,
           signal,
           onProgress,
+          traceContext: within,
         });
       case "notification":
         return runNotificationJob({ job, notification: spec.kind.value, deps: deps.notifications, signal });
@@ -112,6 +114,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     bullJob: Job<QueuedJobData>,
     failure: JobFailure,
     attempts: number,
+    within: Context,
   ): Promise<void> {
     const at = new Date(now());
     const id = bullJob.data.jobId;
@@ -136,7 +139,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       },
       { jobId: id, removeOnComplete: true },
     );
-    await finish(parked);
+    await finish(parked, within);
   }
 
   /** One attempt, in a span that continues the trace of the request that queued the job. */
@@ -148,10 +151,15 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         parent: extractTraceContext(bullJob.data.trace ?? {}),
         attributes: { "noa.job.id": bullJob.data.jobId, "noa.job.attempt": bullJob.attemptsMade + 1 },
       },
-      () => runAttempt(bullJob, token, signal),
+      (_span, within) => runAttempt(bullJob, within, token, signal),
     );
 
-  async function runAttempt(bullJob: Job<QueuedJobData>, token?: string, signal?: AbortSignal) {
+  async function runAttempt(
+    bullJob: Job<QueuedJobData>,
+    within: Context,
+    token?: string,
+    signal?: AbortSignal,
+  ) {
     const id = bullJob.data.jobId;
     const attempt = bullJob.attemptsMade + 1;
     const active = await store.update(id, ["queued", "retrying", "active"], {
@@ -166,7 +174,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       if (!stored) logger.warn({ jobId: id }, "queued job not in the database; skipped");
       // Cancelled meanwhile, or run again after it finished (a stalled worker died after storing the
       // outcome): only make sure the callback is queued; its BullMQ id makes that a no-op when it is.
-      else await enqueueWebhook(queues, stored);
+      else await enqueueWebhook(queues, stored, within);
       return;
     }
     await publish(active);
@@ -178,7 +186,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     const aborted = signal ?? new AbortController().signal;
     let result: JobResult;
     try {
-      result = await run(active, aborted);
+      result = await run(active, aborted, within);
     } catch (error) {
       if (aborted.aborted) return release(bullJob, token, aborted.reason, log, observe);
       const failure = classifyJobError(error);
@@ -195,6 +203,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
             finishedAt: at,
             updatedAt: at,
           }),
+          within,
         );
         observe("failed");
         throw new UnrecoverableError(failure.message);
@@ -212,7 +221,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         observe("retrying");
         throw new RetryLaterError(failure, delayMs);
       }
-      await deadLetter(bullJob, failure, attempt);
+      await deadLetter(bullJob, failure, attempt, within);
       logger.warn(log, "job dead-lettered after its last attempt");
       throw new UnrecoverableError(failure.message);
     }
@@ -229,6 +238,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         finishedAt: at,
         updatedAt: at,
       }),
+      within,
     );
   }
 
@@ -250,6 +260,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         retryable: true,
       },
       bullJob.attemptsMade + 1,
+      extractTraceContext(bullJob.data.trace ?? {}),
     );
   }
 

@@ -1,4 +1,4 @@
-import { extractTraceContext, injectTraceContext, inSpan, SpanKind } from "@noa/observability";
+import { type Context, extractTraceContext, injectTraceContext, inSpan, SpanKind } from "@noa/observability";
 import type { Job } from "bullmq";
 import { UnrecoverableError } from "bullmq";
 import type { JobEvents } from "../job-events.js";
@@ -36,10 +36,10 @@ export function createWebhookProcessor(deps: {
         parent: extractTraceContext(bullJob.data.trace ?? {}),
         attributes: { "noa.job.id": bullJob.data.jobId, "noa.webhook.attempt": bullJob.attemptsMade + 1 },
       },
-      () => deliverWebhook(bullJob),
+      (_span, within) => deliverWebhook(bullJob, within),
     );
 
-  async function deliverWebhook(bullJob: Job<QueuedJobData>): Promise<void> {
+  async function deliverWebhook(bullJob: Job<QueuedJobData>, within: Context): Promise<void> {
     const job = await deps.store.get(bullJob.data.jobId);
     if (!job?.callbackUrl) return;
     // A worker that died after recording a delivery but before BullMQ took it as done leaves it to run
@@ -59,7 +59,7 @@ export function createWebhookProcessor(deps: {
         "x-noa-job-id": job.id,
         "x-noa-delivery-attempt": String(attempt),
         "x-correlation-id": job.correlationId,
-        ...injectTraceContext(),
+        ...injectTraceContext({}, within),
       },
       policy: deps.policy,
       timeoutMs: deps.timeoutMs,

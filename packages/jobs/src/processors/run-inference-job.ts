@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { UsageRecord } from "@noa/access";
+import type { Context } from "@noa/observability";
 import {
   type CompleteRequest,
   type JobResult,
@@ -43,8 +44,10 @@ export async function runInferenceJob(options: {
   accounting: InferenceAccounting;
   signal: AbortSignal;
   onProgress: (progress: number) => void;
+  /** The attempt's span: the provider attempts' spans go under it. */
+  traceContext: Context;
 }): Promise<JobResult> {
-  const { job, request, registry, accounting, signal, onProgress } = options;
+  const { job, request, registry, accounting, signal, onProgress, traceContext } = options;
   const started = performance.now();
   const createdAt = new Date();
   const events: AttemptEvent[] = [];
@@ -100,6 +103,7 @@ export async function runInferenceJob(options: {
       stop: request.stop.length > 0 ? [...request.stop] : undefined,
       seed: request.seed,
       signal,
+      traceContext,
       onAttempt: (event) => events.push(event),
     })) {
       if (part.type === "text-delta") {

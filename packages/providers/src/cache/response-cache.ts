@@ -1,4 +1,4 @@
-import type { CallOptions } from "../language-model.js";
+import type { CacheTierEvent, CallOptions } from "../language-model.js";
 import type { Logger } from "../logger.js";
 import { type CacheIdentity, cacheKey, isRepeatable } from "./cache-key.js";
 import { type CachedAnswer, type CacheTier, type CacheTierName, parseCachedAnswer } from "./cache-tier.js";
@@ -27,6 +27,8 @@ export interface CachePlan {
   write: boolean;
   /** The call's TTL; undefined means each tier's default. */
   ttlMs: number | undefined;
+  /** The call's onCacheTier: told of each tier read and write made for it. */
+  observe?: ((event: CacheTierEvent) => void) | undefined;
 }
 
 /** A stored answer found, and the tier it came from. */
@@ -87,31 +89,50 @@ export function createResponseCache({
     logger?.info({ tier: tier.name }, "cache tier answers again");
   };
 
-  const write = (tier: CacheTier, key: string, entry: Parameters<CacheTier["set"]>[1]) => {
+  const write = (tier: CacheTier, plan: CachePlan, entry: Parameters<CacheTier["set"]>[1]) => {
     if (!available(tier)) return;
+    const { observe } = plan;
+    const started = observe ? performance.now() : 0;
+    const report = (error?: unknown) =>
+      observe?.({ tier: tier.name, operation: "set", durationMs: performance.now() - started, error });
     let done: Promise<void>;
     try {
-      const written = tier.set(key, entry);
+      const written = tier.set(plan.key, entry);
       done = (tier.has ? written : withinDeadline(written, writeTimeoutMs)).then(
-        () => succeeded(tier),
-        (error: unknown) => failed(tier, error, "write"),
+        () => {
+          succeeded(tier);
+          report();
+        },
+        (error: unknown) => {
+          failed(tier, error, "write");
+          report(error);
+        },
       );
     } catch (error) {
       failed(tier, error, "write");
+      report(error);
       return;
     }
     pending.add(done);
     void done.finally(() => pending.delete(done));
   };
 
-  async function read(tier: CacheTier, key: string) {
+  async function read(tier: CacheTier, { key, observe }: CachePlan) {
+    const started = observe ? performance.now() : 0;
     try {
       // An in-process tier answers at once: no timer to arm.
       const found = tier.has ? await tier.get(key) : await withinDeadline(tier.get(key), tierTimeoutMs);
       succeeded(tier);
+      observe?.({
+        tier: tier.name,
+        operation: "get",
+        durationMs: performance.now() - started,
+        hit: found !== undefined,
+      });
       return found;
     } catch (error) {
       failed(tier, error, "read");
+      observe?.({ tier: tier.name, operation: "get", durationMs: performance.now() - started, error });
       return undefined;
     }
   }
@@ -128,6 +149,7 @@ export function createResponseCache({
         read: mode !== "refresh",
         write: ttlMs !== 0,
         ttlMs,
+        observe: options.onCacheTier,
       };
     },
 
@@ -138,7 +160,7 @@ export function createResponseCache({
     async lookup(plan) {
       for (const [index, tier] of tiers.entries()) {
         if (!available(tier)) continue;
-        const found = await read(tier, plan.key);
+        const found = await read(tier, plan);
         if (!found) continue;
         const answer = parseCachedAnswer(found.value);
         if (!answer) {
@@ -147,7 +169,7 @@ export function createResponseCache({
         }
         for (const faster of tiers.slice(0, index)) {
           const expiresAt = Math.min(found.expiresAt, now() + faster.defaultTtlMs);
-          write(faster, plan.key, { scope: plan.scope, value: answer, expiresAt });
+          write(faster, plan, { scope: plan.scope, value: answer, expiresAt });
         }
         return { answer, tier: tier.name };
       }
@@ -159,7 +181,7 @@ export function createResponseCache({
       const at = now();
       const value = { ...answer, createdAt: at };
       for (const tier of tiers) {
-        write(tier, plan.key, {
+        write(tier, plan, {
           scope: plan.scope,
           value,
           expiresAt: at + (plan.ttlMs ?? tier.defaultTtlMs),
