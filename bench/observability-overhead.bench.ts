@@ -1,7 +1,7 @@
 /**
  * What observability costs NOA's REST face: requests/s and CPU per request with logging (info, through
- * the redacting logger), metrics and tracing (spans exported over OTLP/HTTP to a loopback sink, as JSON
- * unless the run sets OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) all on, against all off. "On" runs
+ * the redacting logger), metrics and tracing (spans exported over OTLP/HTTP to a loopback sink, as protobuf
+ * unless the run sets OTEL_EXPORTER_OTLP_PROTOCOL=http/json) all on, against all off. "On" runs
  * twice: exporting every span, and with the standard sampler at 10 % of traces
  * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`), as production tracing
  * usually runs. NOA alone (rest-gateway.ts's instant in-process model), so the face's own cost is what
@@ -20,7 +20,7 @@ const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
 const connections = 50;
 
 // The gateways inherit this process's environment: OTEL_EXPORTER_OTLP_PROTOCOL chooses the encoding.
-const protocol = process.env.OTEL_EXPORTER_OTLP_PROTOCOL === "http/protobuf" ? "protobuf" : "JSON";
+const protocol = process.env.OTEL_EXPORTER_OTLP_PROTOCOL === "http/json" ? "JSON" : "protobuf";
 let spansReceived = 0;
 const sink = createServer((req, res) => {
   req.on("data", () => {});

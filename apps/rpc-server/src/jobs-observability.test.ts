@@ -18,6 +18,8 @@ beforeAll(async () => {
   cluster = await startJobCluster({ workers: 0 });
   worker = await cluster.startWorker({
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+    // The collector reads OTLP JSON.
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_BSP_SCHEDULE_DELAY: "50",
   });
 });

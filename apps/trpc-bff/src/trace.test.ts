@@ -16,6 +16,8 @@ beforeAll(async () => {
   stack = await startJobStack({
     workerEnv: {
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      // The collector reads OTLP JSON.
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_BSP_SCHEDULE_DELAY: "50",
     },
   });

@@ -45,9 +45,9 @@ export interface Tracing {
  * `OTEL_TRACES_EXPORTER=none`. `OTEL_SERVICE_NAME` overrides `service`; `OTEL_TRACES_SAMPLER` and
  * `OTEL_TRACES_SAMPLER_ARG` choose the sampler (default `parentbased_always_on`, as the spec says).
  * Trace contexts are passed explicitly (a span's parent is always given), never kept in an async
- * context. Spans go out in batches over OTLP/HTTP, as JSON unless `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or
- * `OTEL_EXPORTER_OTLP_PROTOCOL`) is `http/protobuf` (encoded in about a third of JSON's CPU time and
- * bytes); `exporter` (tests) receives each span as it ends instead. W3C `traceparent` is the
+ * context. Spans go out in batches over OTLP/HTTP as protobuf (the spec's default; encoded in about a
+ * third of JSON's CPU time and bytes), or as JSON when `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`) is `http/json`; `exporter` (tests) receives each span as it ends instead. W3C `traceparent` is the
  * propagation format.
  * https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
  */
@@ -65,7 +65,7 @@ export function startTracing({
   if (!exporter && (!endpoint || disabled)) return { enabled: false, shutdown: async () => {} };
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
   const otlp = () =>
-    protocol === "http/protobuf" ? new OTLPProtobufTraceExporter() : new OTLPJsonTraceExporter();
+    protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtobufTraceExporter();
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
     sampler: samplerFrom(env),
