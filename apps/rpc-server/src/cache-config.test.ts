@@ -12,6 +12,7 @@ describe("parseConfig: cache settings", () => {
       databaseTtlMs: 30 * 24 * 3_600_000,
       memoryMaxEntries: 10_000,
       memoryMaxBytes: 64 * 1024 * 1024,
+      tierTimeoutMs: 500,
     });
   });
 
@@ -25,6 +26,7 @@ describe("parseConfig: cache settings", () => {
       NOA_CACHE_DATABASE_TTL_S: "86400",
       NOA_CACHE_MEMORY_MAX_ENTRIES: "500",
       NOA_CACHE_MEMORY_MAX_BYTES: "1048576",
+      NOA_CACHE_TIER_TIMEOUT_MS: "2000",
     }).cache;
     expect(cache).toEqual({
       tiers: ["memory", "database"],
@@ -35,6 +37,7 @@ describe("parseConfig: cache settings", () => {
       databaseTtlMs: 86_400_000,
       memoryMaxEntries: 500,
       memoryMaxBytes: 1_048_576,
+      tierTimeoutMs: 2_000,
     });
     expect(parseConfig({ NOA_CACHE_TIERS: "none" }).cache.tiers).toEqual([]);
   });
@@ -43,5 +46,6 @@ describe("parseConfig: cache settings", () => {
     expect(() => parseConfig({ NOA_CACHE_TIERS: "memory,disk" })).toThrow(/NOA_CACHE_TIERS/);
     expect(() => parseConfig({ NOA_CACHE_SCOPE: "global" })).toThrow(/NOA_CACHE_SCOPE/);
     expect(() => parseConfig({ NOA_CACHE_MEMORY_TTL_S: "0" })).toThrow(/NOA_CACHE_MEMORY_TTL_S/);
+    expect(() => parseConfig({ NOA_CACHE_TIER_TIMEOUT_MS: "soon" })).toThrow(/NOA_CACHE_TIER_TIMEOUT_MS/);
   });
 });

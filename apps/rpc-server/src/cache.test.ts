@@ -47,7 +47,8 @@ beforeAll(async () => {
   });
   await redis.connect();
   cache = createCompletionCache({
-    config: parseConfig({}).cache,
+    // A loaded CI machine can take more than the default 500 ms to read PostgreSQL.
+    config: parseConfig({ NOA_CACHE_TIER_TIMEOUT_MS: "10000" }).cache,
     redis,
     prisma: database.prisma,
     targetsOf: (model) => routes[model as keyof typeof routes] ?? [model],

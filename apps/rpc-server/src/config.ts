@@ -59,6 +59,8 @@ export interface CacheConfig {
   databaseTtlMs: number;
   memoryMaxEntries: number;
   memoryMaxBytes: number;
+  /** NOA_CACHE_TIER_TIMEOUT_MS: a Redis or database read that takes longer is given up (a miss). */
+  tierTimeoutMs: number;
 }
 
 /** Parses the environment; throws an Error naming the variable and what it accepts. */
@@ -130,6 +132,7 @@ function parseCacheConfig(env: NodeJS.ProcessEnv): CacheConfig {
     databaseTtlMs: integer(env, "NOA_CACHE_DATABASE_TTL_S", 30 * day, 1, 10 * 365 * day) * 1000,
     memoryMaxEntries: integer(env, "NOA_CACHE_MEMORY_MAX_ENTRIES", 10_000, 1, 10_000_000),
     memoryMaxBytes: integer(env, "NOA_CACHE_MEMORY_MAX_BYTES", 64 * 1024 * 1024, 1024, 64 * 1024 ** 3),
+    tierTimeoutMs: integer(env, "NOA_CACHE_TIER_TIMEOUT_MS", 500, 1, 60_000),
   };
 }
 

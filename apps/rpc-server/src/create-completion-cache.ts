@@ -69,7 +69,7 @@ export function createCompletionCache({
   if (tiers.length === 0 && !config.coalesce) {
     return { deps: undefined, memory, database, close: async () => {} };
   }
-  const responses = createResponseCache({ tiers, logger: log, now });
+  const responses = createResponseCache({ tiers, logger: log, now, tierTimeoutMs: config.tierTimeoutMs });
   const cleanup =
     database &&
     setInterval(() => {
