@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import type { UsageRecord } from "@noa/access";
-import type { ReadinessReport } from "@noa/observability";
+import { FoldedCounter, FoldedHistogram, type ReadinessReport } from "@noa/observability";
 import type { AttemptEvent, ModelRegistry } from "@noa/providers";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { codeNames } from "./classify-error.js";
 
 const circuitStateValues = { closed: 0, "half-open": 1, open: 2 } as const;
@@ -55,26 +55,30 @@ export interface GatewayMetrics {
  * `http_active_connections`, `ai_provider_requests_total`, `ai_provider_latency_seconds`,
  * `ai_provider_cost_total`), the `noa_*` metrics a gateway's operator needs (RPCs, time to first token,
  * tokens, cache, breakers, retries, fallbacks, rate-limit refusals, usage buffer) and the process metrics.
+ * What every request updates is a FoldedCounter or FoldedHistogram (cheap to record, scraped the same as
+ * prom-client's); gauges read when scraped stay prom-client's.
  */
 export function createMetrics({ registry: models }: { registry: ModelRegistry }): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const sources: { connections?: () => number; usageBuffered?: () => number } = {};
+  // Bounded as the label values are: targets and models come from the configured routes.
+  const splits = new Map<string, readonly [string, string] | readonly []>();
 
-  const httpRequests = new Counter({
+  const httpRequests = new FoldedCounter({
     name: "http_requests_total",
     help: "HTTP requests (REST API and operations routes) by method, route template and status",
     labelNames: ["method", "route", "status"],
     registers,
   });
-  const httpErrors = new Counter({
+  const httpErrors = new FoldedCounter({
     name: "http_errors_total",
     help: "Failed requests on every face (REST and RPC) by error category",
     labelNames: ["category"],
     registers,
   });
-  const httpDuration = new Histogram({
+  const httpDuration = new FoldedHistogram({
     name: "http_request_duration_seconds",
     help: "HTTP request duration (to the end of the response, streams included)",
     labelNames: ["method", "route", "status"],
@@ -89,70 +93,70 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
       this.set(sources.connections?.() ?? 0);
     },
   });
-  const rpcRequests = new Counter({
+  const rpcRequests = new FoldedCounter({
     name: "noa_rpc_requests_total",
     help: "RPCs by service, method, protocol (grpc, grpc-web, connect) and code",
     labelNames: ["service", "method", "protocol", "code"],
     registers,
   });
-  const rpcDuration = new Histogram({
+  const rpcDuration = new FoldedHistogram({
     name: "noa_rpc_request_duration_seconds",
     help: "RPC duration (to the end of the response, streams included)",
     labelNames: ["service", "method", "protocol"],
     buckets: durationBuckets,
     registers,
   });
-  const providerRequests = new Counter({
+  const providerRequests = new FoldedCounter({
     name: "ai_provider_requests_total",
     help: "Calls to model providers, one per attempt, by provider, model and outcome (ok, error, cancelled, circuit-open)",
     labelNames: ["provider", "model", "outcome"],
     registers,
   });
-  const providerLatency = new Histogram({
+  const providerLatency = new FoldedHistogram({
     name: "ai_provider_latency_seconds",
     help: "Duration of provider attempts that were made (not those an open breaker skipped)",
     labelNames: ["provider", "model"],
     buckets: durationBuckets,
     registers,
   });
-  const providerCost = new Counter({
+  const providerCost = new FoldedCounter({
     name: "ai_provider_cost_total",
     help: "What served requests cost, in US dollars, by provider and model",
     labelNames: ["provider", "model"],
     registers,
   });
-  const retries = new Counter({
+  const retries = new FoldedCounter({
     name: "noa_provider_retries_total",
     help: "Retries of a target after a failed attempt",
     labelNames: ["target"],
     registers,
   });
-  const fallbacks = new Counter({
+  const fallbacks = new FoldedCounter({
     name: "noa_provider_fallbacks_total",
     help: "Times a request moved on to a target after the first (the previous failed or its breaker was open)",
     labelNames: ["target"],
     registers,
   });
-  const firstToken = new Histogram({
+  const firstToken = new FoldedHistogram({
     name: "noa_time_to_first_token_seconds",
     help: "Time from a streaming call to its first generated text",
     labelNames: ["model"],
     buckets: firstTokenBuckets,
     registers,
   });
-  const tokens = new Counter({
+  const tokens = new FoldedCounter({
     name: "noa_tokens_total",
     help: "Tokens by model served and direction (prompt, completion)",
     labelNames: ["model", "direction"],
     registers,
   });
-  const cacheRequests = new Counter({
+  const cacheRequests = new FoldedCounter({
     name: "noa_cache_requests_total",
     help: "Answered requests by cache result (hit, miss) and the tier that served a hit",
     labelNames: ["result", "tier"],
     registers,
   });
-  const rateLimited = new Counter({
+  const rateLimited = new FoldedCounter({
     name: "noa_rate_limit_rejections_total",
     help: "Requests refused by a rate or token limit",
     registers,
@@ -192,47 +196,45 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
   return {
     registry,
     httpRequest({ method, route, status, seconds }) {
-      const labels = { method, route, status: String(status) };
+      const labels = [method, route, String(status)] as const;
       httpRequests.inc(labels);
       httpDuration.observe(labels, seconds);
       if (status >= 400) {
-        httpErrors.inc({ category: categoryOfStatus(status) });
-        if (status === 429) rateLimited.inc();
+        httpErrors.inc([categoryOfStatus(status)]);
+        if (status === 429) rateLimited.inc([]);
       }
     },
     rpcRequest({ service, method, protocol, code, seconds }) {
-      rpcRequests.inc({ service, method, protocol, code: code === undefined ? "ok" : codeNames[code] });
-      rpcDuration.observe({ service, method, protocol }, seconds);
+      rpcRequests.inc([service, method, protocol, code === undefined ? "ok" : codeNames[code]]);
+      rpcDuration.observe([service, method, protocol], seconds);
       if (code !== undefined) {
-        httpErrors.inc({ category: categoryOfCode(code) });
-        if (code === Code.ResourceExhausted) rateLimited.inc();
+        httpErrors.inc([categoryOfCode(code)]);
+        if (code === Code.ResourceExhausted) rateLimited.inc([]);
       }
     },
     providerAttempt(event) {
       const [provider = "", model = event.target] = splitTarget(event.target);
-      providerRequests.inc({ provider, model, outcome: event.outcome });
+      providerRequests.inc([provider, model, event.outcome]);
       if (event.outcome !== "circuit-open")
-        providerLatency.observe({ provider, model }, event.durationMs / 1000);
-      if (event.attempt > 1) retries.inc({ target: event.target });
+        providerLatency.observe([provider, model], event.durationMs / 1000);
+      if (event.attempt > 1) retries.inc([event.target]);
     },
     fallback(target) {
-      fallbacks.inc({ target });
+      fallbacks.inc([target]);
     },
     firstToken(model, seconds) {
-      firstToken.observe({ model }, seconds);
+      firstToken.observe([model], seconds);
     },
     usage(record) {
       if (record.status !== "error") {
-        cacheRequests.inc(
-          record.cached ? { result: "hit", tier: record.cacheTier ?? "" } : { result: "miss", tier: "" },
-        );
+        cacheRequests.inc(record.cached ? ["hit", record.cacheTier ?? ""] : ["miss", ""]);
       }
       if (!record.modelServed || record.cached) return;
       const model = record.modelServed;
-      tokens.inc({ model, direction: "prompt" }, record.promptTokens);
-      tokens.inc({ model, direction: "completion" }, record.completionTokens);
+      tokens.inc([model, "prompt"], record.promptTokens);
+      tokens.inc([model, "completion"], record.completionTokens);
       const [provider = record.provider ?? ""] = splitTarget(model);
-      providerCost.inc({ provider, model }, record.costUsd);
+      providerCost.inc([provider, model], record.costUsd);
     },
     readiness(report) {
       ready.set(report.ready ? 1 : 0);
@@ -245,9 +247,15 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
     },
   };
 
-  function splitTarget(target: string): [string, string] | [] {
-    const slash = target.indexOf("/");
-    return slash === -1 ? [] : [target.slice(0, slash), target.slice(slash + 1)];
+  /** `<provider>/<model>` split once per target: the same strings each time make the series lookup cheaper. */
+  function splitTarget(target: string): readonly [string, string] | readonly [] {
+    let split = splits.get(target);
+    if (split === undefined) {
+      const slash = target.indexOf("/");
+      split = slash === -1 ? [] : [target.slice(0, slash), target.slice(slash + 1)];
+      splits.set(target, split);
+    }
+    return split;
   }
 }
 

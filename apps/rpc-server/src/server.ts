@@ -131,8 +131,9 @@ export function build({
       ledger: metrics
         ? {
             record(record) {
-              metrics.usage(record);
+              // The ledger first: a metric that refuses a value never costs a usage row.
               ledger.record(record);
+              metrics.usage(record);
             },
           }
         : ledger,

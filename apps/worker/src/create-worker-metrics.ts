@@ -1,5 +1,6 @@
 import { bullPriority, type JobObserver, type JobQueues } from "@noa/jobs";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { FoldedCounter, FoldedHistogram } from "@noa/observability";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 /** The worker's Prometheus registry, and the observer the job and webhook processors report to. */
 export interface WorkerMetrics {
@@ -20,20 +21,20 @@ export function createWorkerMetrics({
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const attempts = new Counter({
+  const attempts = new FoldedCounter({
     name: "noa_jobs_total",
     help: "Job attempts by type and outcome (completed, failed, retrying, dead_lettered, cancelled, released)",
     labelNames: ["type", "outcome"],
     registers,
   });
-  const durations = new Histogram({
+  const durations = new FoldedHistogram({
     name: "noa_job_duration_seconds",
     help: "Duration of job attempts by type and outcome",
     labelNames: ["type", "outcome"],
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
     registers,
   });
-  const webhooks = new Counter({
+  const webhooks = new FoldedCounter({
     name: "noa_webhook_deliveries_total",
     help: "Webhook delivery attempts by outcome (delivered, failed)",
     labelNames: ["outcome"],
@@ -73,11 +74,11 @@ export function createWorkerMetrics({
     registry,
     observer: {
       attempt(outcome, type, seconds) {
-        attempts.inc({ type, outcome });
-        durations.observe({ type, outcome }, seconds);
+        attempts.inc([type, outcome]);
+        durations.observe([type, outcome], seconds);
       },
       webhook(delivered) {
-        webhooks.inc({ outcome: delivered ? "delivered" : "failed" });
+        webhooks.inc([delivered ? "delivered" : "failed"]);
       },
     },
   };

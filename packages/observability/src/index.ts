@@ -7,6 +7,8 @@ export {
   type DependencyState,
   type ReadinessReport,
 } from "./create-readiness.js";
+export { FoldedCounter, type FoldedCounterConfig } from "./folded-counter.js";
+export { FoldedHistogram, type FoldedHistogramConfig } from "./folded-histogram.js";
 export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
 export {
