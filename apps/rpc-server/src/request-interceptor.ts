@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { extractTraceContext, SpanKind, SpanStatusCode, trace, tracer } from "@noa/observability";
+import { extractTraceContext, SpanKind, SpanStatusCode, startSpan } from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
 import { correlationIdHeader, correlationIdKey, traceContextKey } from "./request-context.js";
@@ -28,21 +28,17 @@ export function createRequestInterceptor({
       ...(typeof requested === "string" && requested !== "" ? { model: requested } : {}),
     };
     // A server span continuing the caller's trace (traceparent); the handler makes its spans under it.
-    const parent = extractTraceContext(request.header);
-    const span = tracer.startSpan(
-      line.procedure,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "rpc.system": line.protocol,
-          "rpc.service": request.service.typeName,
-          "rpc.method": request.method.name,
-          "noa.correlation_id": correlationId,
-        },
+    const { span, within } = startSpan(line.procedure, {
+      kind: SpanKind.SERVER,
+      parent: extractTraceContext(request.header),
+      attributes: {
+        "rpc.system": line.protocol,
+        "rpc.service": request.service.typeName,
+        "rpc.method": request.method.name,
+        "noa.correlation_id": correlationId,
       },
-      parent,
-    );
-    request.contextValues.set(traceContextKey, trace.setSpan(parent, span));
+    });
+    request.contextValues.set(traceContextKey, within);
     const finish = (code: Code | undefined, extra?: object) => {
       const ms = performance.now() - started;
       span.setAttribute("rpc.connect_rpc.error_code", code === undefined ? "ok" : Code[code]);

@@ -23,8 +23,8 @@ export {
   type Span,
   SpanKind,
   SpanStatusCode,
+  startSpan,
   startTracing,
   type Tracing,
   trace,
-  tracer,
 } from "./tracing.js";

@@ -1,6 +1,7 @@
 import {
   type Attributes,
   type Context,
+  INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -29,6 +30,11 @@ export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace 
 
 /** The tracer every NOA module starts its spans with; a no-op until startTracing registers a provider. */
 export const tracer = trace.getTracer("noa");
+
+/** True once startTracing turned tracing on: until then spans and trace contexts are not even made. */
+let tracingOn = false;
+/** The span work gets while tracing is off: records nothing. */
+const offSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** A started (or skipped) tracing setup. */
 export interface Tracing {
@@ -74,6 +80,7 @@ export function startTracing({
   // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
   // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
   provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
+  tracingOn = true;
   return { enabled: true, shutdown: () => provider.shutdown() };
 }
 
@@ -104,6 +111,7 @@ type HeaderSource = Headers | Record<string, string | string[] | undefined>;
 
 /** The trace context a request carries (`traceparent`, `tracestate`), or none. */
 export function extractTraceContext(headers: HeaderSource): Context {
+  if (!tracingOn) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, headers, {
     keys: (carrier) => (carrier instanceof Headers ? [...carrier.keys()] : Object.keys(carrier)),
     get: (carrier, key) => {
@@ -130,20 +138,20 @@ export function inSpan<T>(
   work: (span: Span, within: Context) => Promise<T>,
 ): Promise<T> {
   const { parent } = options;
-  const current = trace.getSpan(parent);
+  const current = tracingOn ? trace.getSpan(parent) : offSpan;
   if (current && !isSampledHere(current)) {
-    // No sampler records a child of a local span it did not sample: skip the span.
+    // Tracing is off, or no sampler records a child of a local span it did not sample: skip the span.
     try {
       return work(current, parent);
     } catch (error) {
       return Promise.reject(error);
     }
   }
-  const span = tracer.startSpan(name, { attributes: options.attributes, kind: options.kind }, parent);
+  const { span, within } = startSpan(name, options);
   // Callbacks on the one promise rather than an async wrapper: no extra promises or awaits per span.
   let settled: Promise<T>;
   try {
-    settled = work(span, trace.setSpan(parent, span));
+    settled = work(span, within);
   } catch (error) {
     settled = Promise.reject(error);
   }
@@ -158,6 +166,19 @@ export function inSpan<T>(
       throw error;
     },
   );
+}
+
+/**
+ * Starts a span under `parent` and returns it with its context, for the calls made under it; the caller
+ * ends it. With tracing off: a span that records nothing, and `parent` as its context.
+ */
+export function startSpan(
+  name: string,
+  options: { attributes?: Attributes; kind?: SpanKind; parent: Context },
+): { span: Span; within: Context } {
+  if (!tracingOn) return { span: offSpan, within: options.parent };
+  const span = tracer.startSpan(name, { attributes: options.attributes, kind: options.kind }, options.parent);
+  return { span, within: trace.setSpan(options.parent, span) };
 }
 
 /**
