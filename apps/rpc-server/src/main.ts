@@ -55,8 +55,15 @@ async function main(): Promise<void> {
       "Redis is unreachable: rate limits are enforced per replica until it is back",
     );
   });
+  // NOA_JOBS_PREFIX starts every Redis key and channel of this deployment: queues, cache, limits, breakers.
+  const jobsConfig = parseJobsConfig(process.env);
+  const { prefix } = jobsConfig;
   const rateLimiter = createFailoverRateLimiter({
-    primary: createRedisRateLimiter({ redis, defaults: config.rateLimitDefaults }),
+    primary: createRedisRateLimiter({
+      redis,
+      defaults: config.rateLimitDefaults,
+      prefix: `${prefix}:rate-limit:`,
+    }),
     fallback: createLocalRateLimiter({ defaults: config.rateLimitDefaults }),
     isHealthy: () => redis.status === "ready",
     logger,
@@ -73,7 +80,7 @@ async function main(): Promise<void> {
   const jobs = await createJobBackend({
     redisUrl: config.redisUrl,
     database,
-    config: parseJobsConfig(process.env),
+    config: jobsConfig,
     logger,
   });
 
@@ -81,7 +88,11 @@ async function main(): Promise<void> {
   // own, which waits for Redis (offline queue on) and resubscribes after an outage.
   const breakerSubscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   breakerSubscriber.on("error", () => {});
-  const breakerEvents = createRedisBreakerEvents({ publisher: redis, subscriber: breakerSubscriber });
+  const breakerEvents = createRedisBreakerEvents({
+    publisher: redis,
+    subscriber: breakerSubscriber,
+    channel: `${prefix}:breaker-events`,
+  });
   // The same providers and router as the worker's (apps/worker), so a job runs where a call would.
   const { registry, providers, routing } = createGatewayRegistry({
     ...config,
@@ -103,6 +114,7 @@ async function main(): Promise<void> {
     prisma: database.prisma,
     targetsOf: (model) => routing.routes[model]?.targets ?? [model],
     logger,
+    redisPrefix: `${prefix}:cache:`,
   });
 
   const metrics = createMetrics({ registry });

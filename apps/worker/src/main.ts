@@ -77,7 +77,11 @@ async function main(): Promise<void> {
   // Breaker openings are shared with rpc-server and the other workers over Redis pub/sub.
   const breakerSubscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   breakerSubscriber.on("error", () => {});
-  const breakerEvents = createRedisBreakerEvents({ publisher: connection, subscriber: breakerSubscriber });
+  const breakerEvents = createRedisBreakerEvents({
+    publisher: connection,
+    subscriber: breakerSubscriber,
+    channel: `${prefix}:breaker-events`,
+  });
   const gateway = createGatewayRegistry({
     ...config,
     routing: config.configFile.routing,

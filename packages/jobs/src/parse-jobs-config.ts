@@ -3,7 +3,10 @@ import type { CallbackPolicy } from "./webhooks/ssrf-guard.js";
 
 /** Job settings shared by rpc-server and the worker, read from the environment by each composition root. */
 export interface JobsConfig {
-  /** NOA_JOBS_PREFIX: BullMQ key prefix; deployments (and tests) with different prefixes never meet. */
+  /**
+   * NOA_JOBS_PREFIX: the start of every Redis key and channel of a deployment (BullMQ queues, the response
+   * cache, rate limits, breaker events); deployments (and tests) with different prefixes never meet.
+   */
   prefix: string;
   /** NOA_JOB_MAX_ATTEMPTS. */
   maxAttempts: number;
