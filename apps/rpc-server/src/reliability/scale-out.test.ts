@@ -10,10 +10,10 @@ import type { ScaleOutProcess } from "./scale-out-process.js";
 import { type OneShotAnswer, requestOnce } from "./scale-out-request.js";
 
 // Issue 10's scale-out suite: three rpc-server and two worker processes (the real main.ts of each) on
-// one machine, sharing one PostgreSQL database, one Redis and one job prefix, behind a round-robin TCP
-// proxy. The upstream is the OpenAI-wire loopback server; every model id carries this run's tag, so
-// breaker openings (shared over one Redis channel by every deployment on that Redis) and cache
-// entries never meet another suite's. NOA_RELIABILITY_HEAVY=1 runs larger figures.
+// one machine, sharing one PostgreSQL database, one Redis and one NOA_JOBS_PREFIX (the deployment's
+// Redis namespace: queues, cache, rate limits, breaker events), behind a round-robin TCP proxy. The
+// upstream is the OpenAI-wire loopback server; every model id carries this run's tag, so database cache
+// rows never meet another suite's. NOA_RELIABILITY_HEAVY=1 runs larger figures.
 const heavy = process.env.NOA_RELIABILITY_HEAVY === "1";
 const tag = `so${randomBytes(4).toString("hex")}`;
 const models = { flaky: `${tag}-flaky`, steady: `${tag}-steady`, fast: `${tag}-fast` };
@@ -329,7 +329,7 @@ describe("three rpc-server replicas behind a round-robin proxy", () => {
           [tenant],
         );
         expect(rows).toHaveLength(1);
-        expect(await inspector.exists(`noa:cache:${rows[0]?.key}`)).toBe(1);
+        expect(await inspector.exists(`${cluster.prefix}:cache:${rows[0]?.key}`)).toBe(1);
       });
     } finally {
       inspector.disconnect();
