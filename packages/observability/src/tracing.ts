@@ -7,6 +7,7 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type TextMapGetter,
   TraceFlags,
   trace,
 } from "@opentelemetry/api";
@@ -112,14 +113,17 @@ type HeaderSource = Headers | Record<string, string | string[] | undefined>;
 /** The trace context a request carries (`traceparent`, `tracestate`), or none. */
 export function extractTraceContext(headers: HeaderSource): Context {
   if (!tracingOn) return ROOT_CONTEXT;
-  return propagation.extract(ROOT_CONTEXT, headers, {
-    keys: (carrier) => (carrier instanceof Headers ? [...carrier.keys()] : Object.keys(carrier)),
-    get: (carrier, key) => {
-      const value = carrier instanceof Headers ? carrier.get(key) : carrier[key];
-      return Array.isArray(value) ? value[0] : (value ?? undefined);
-    },
-  });
+  return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
 }
+
+/** Reads `Headers` and Node's header objects alike (made once: it is used for every request). */
+const headerGetter: TextMapGetter<HeaderSource> = {
+  keys: (carrier) => (carrier instanceof Headers ? [...carrier.keys()] : Object.keys(carrier)),
+  get: (carrier, key) => {
+    const value = carrier instanceof Headers ? carrier.get(key) : carrier[key];
+    return Array.isArray(value) ? value[0] : (value ?? undefined);
+  },
+};
 
 /** `headers` plus the trace context `from` (`traceparent`, `tracestate`), to send with a call or a job. */
 export function injectTraceContext(headers: Record<string, string>, from: Context): Record<string, string> {
