@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createHttpFetch, type HttpFetch } from "./create-http-fetch.js";
@@ -282,6 +282,25 @@ describe("createHttpFetch", () => {
     expect(server.seen[1]?.remotePort).not.toBe(server.seen[0]?.remotePort);
   });
 
+  it("reuses no connection the server will close within a second (keep-alive: timeout=1)", async () => {
+    server = await startServer((_, response) => response.end("ok"));
+    const node = server;
+    httpFetch = createHttpFetch();
+    await (await httpFetch(node.url)).text();
+    await (await httpFetch(node.url, { headers: { "x-short": "1" } })).text();
+    expect(node.seen[1]?.remotePort).toBe(node.seen[0]?.remotePort);
+    // The test server's own hint is 30 s; a server announcing 1 s leaves no safe idle time.
+    server = await startServer((_, response) => {
+      response.setHeader("keep-alive", "timeout=1");
+      response.end("ok");
+    });
+    const short = server;
+    await (await httpFetch(short.url)).text();
+    await (await httpFetch(short.url)).text();
+    expect(short.seen[1]?.remotePort).not.toBe(short.seen[0]?.remotePort);
+    await node.close();
+  });
+
   it("keeps at most maxSockets connections open, queueing the rest", async () => {
     server = await startServer((_, response) => setTimeout(() => response.end("ok"), 20));
     httpFetch = createHttpFetch({ maxSockets: 2 });
@@ -292,5 +311,89 @@ describe("createHttpFetch", () => {
     );
     expect(answers).toEqual(Array(6).fill("ok"));
     expect(new Set(server.seen.map((seen) => seen.remotePort)).size).toBe(2);
+  });
+
+  it("reads chunked answers and keeps the connection; HEAD answers have no body", async () => {
+    server = await startServer((request, response) => {
+      response.writeHead(200, { "content-type": "text/plain" });
+      if (request.method === "HEAD") return response.end();
+      response.write("one,");
+      setTimeout(() => response.end("two"), 5);
+    });
+    httpFetch = createHttpFetch();
+    expect(await (await httpFetch(server.url)).text()).toBe("one,two");
+    const head = await httpFetch(server.url, { method: "HEAD" });
+    expect(head.body).toBeNull();
+    expect(await (await httpFetch(server.url)).text()).toBe("one,two");
+    expect(new Set(server.seen.map((seen) => seen.remotePort)).size).toBe(1);
+  });
+
+  it("refuses header values that would split the request, sending nothing", async () => {
+    server = await startServer((_, response) => response.end("never"));
+    httpFetch = createHttpFetch();
+    await expect(
+      httpFetch(server.url, { headers: { "x-evil": "a\r\nx-injected: 1" } }),
+    ).rejects.toBeInstanceOf(TypeError);
+    await expect(httpFetch(server.url, { headers: { "bad name": "x" } })).rejects.toBeInstanceOf(TypeError);
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it("follows the server's framing on a raw socket: connection close, a body until close, a broken answer", async () => {
+    const answers = [
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfirst",
+      "HTTP/1.1 200 OK\r\n\r\nuntil the end",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+    ];
+    const ports: number[] = [];
+    const raw = net.createServer((socket) => {
+      socket.on("data", () => {
+        ports.push(socket.remotePort ?? 0);
+        const answer = answers.shift() ?? "";
+        // A close-delimited body ends when the server ends the connection.
+        if (answer.includes("until the end")) socket.end(answer);
+        else socket.write(answer);
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+    httpFetch = createHttpFetch();
+    try {
+      expect(await (await httpFetch(url)).text()).toBe("first");
+      expect(await (await httpFetch(url)).text()).toBe("until the end");
+      expect(await (await httpFetch(url)).text()).toBe("ok");
+      const broken = await httpFetch(url).catch((error: unknown) => error);
+      expect(broken).toBeInstanceOf(TypeError);
+      expect(broken).toMatchObject({ cause: { code: "HPE_UNEXPECTED_CONTENT_LENGTH" } });
+      // Neither a closed nor a close-delimited connection was reused; a kept one was.
+      expect(new Set(ports).size).toBe(3);
+      expect(ports[3]).toBe(ports[2]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("delivers large bodies whole, read at once or through a slow stream reader (backpressure)", async () => {
+    const big = "0123456789abcdef".repeat(200_000);
+    server = await startServer((request, response) => {
+      if (request.url === "/chunked") {
+        response.writeHead(200);
+        for (let at = 0; at < big.length; at += 100_000) response.write(big.slice(at, at + 100_000));
+        response.end();
+      } else response.end(big);
+    });
+    httpFetch = createHttpFetch();
+    expect(await (await httpFetch(server.url)).text()).toBe(big);
+    const reader = (
+      (await httpFetch(`${server.url}/chunked`)).body as ReadableStream<Uint8Array>
+    ).getReader();
+    const parts: Buffer[] = [];
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      parts.push(Buffer.from(chunk.value));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(Buffer.concat(parts).toString()).toBe(big);
+    // The same socket served both: each body ended cleanly.
+    expect(new Set(server.seen.map((seen) => seen.remotePort)).size).toBe(1);
   });
 });

@@ -1,304 +1,147 @@
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
-import type { Readable } from "node:stream";
-import zlib from "node:zlib";
+import { ConnectionPool } from "./connection-pool.js";
+import type { RequestBody } from "./http-connection.js";
+import { HttpResponse } from "./http-response.js";
 
 /** How the sockets of one `createHttpFetch` are pooled. */
 export interface HttpFetchOptions {
   /** Most sockets open at once per host; requests beyond wait for one. Defaults to 256. */
   maxSockets?: number;
-  /** How long an idle socket stays in the pool; defaults to 4 s, under Node servers' 5 s keep-alive. */
+  /** How long an idle socket may be reused; defaults to 4 s, under Node servers' 5 s keep-alive. */
   keepAliveMs?: number;
 }
 
-/** A `fetch` over `node:http`/`node:https` that owns its keep-alive sockets until `close()`. */
+/** A `fetch` over HTTP/1.1 keep-alive sockets (TCP, or TLS for https) that it owns until `close()`. */
 export type HttpFetch = typeof globalThis.fetch & {
-  /** Destroys every socket of this fetch's agents, idle or in use. */
+  /** Destroys every socket of this fetch, idle or in use; later calls open new ones. */
   close(): void;
 };
 
-/** Statuses whose response has no body, whatever the server sends. */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+/** A header name (and a method) is an RFC 9110 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** As node:http refuses in a header value: control characters but tab (CR and LF above all), and beyond latin1. */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Methods that send `content-length: 0` when they have no body, as fetch and node:http do. */
+const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]);
+
+/** A target parsed once: its URL, the connection pool of its origin, and what the request head says of it. */
+interface Target {
+  readonly url: URL;
+  readonly pool: ConnectionPool;
+  /** `<path and query> HTTP/1.1\r\n`, after the method. */
+  requestLine: string;
+  hostLine: string;
+}
 
 /**
- * A `fetch` for the vendor SDKs (`openai`, `@anthropic-ai/sdk`) on `node:http` with a keep-alive
- * agent, much cheaper per call than Node's global fetch (undici's WHATWG layers). It covers what the
- * SDKs use: method, headers, a string, bytes or `ReadableStream` body, `signal` (aborting destroys
- * the socket, before or during the response), and a `Response` with status, headers, a body stream,
- * `json()` and `text()`. A failure before the headers rejects (the SDKs report a connection error);
- * a socket closed mid-body errors the body with an `ECONNRESET`-coded error.
+ * A `fetch` for the vendor SDKs (`openai`, `@anthropic-ai/sdk`) and NOA's own transports: HTTP/1.1 over
+ * pooled keep-alive sockets (`ConnectionPool`, `ResponseParser`), with none of the per-request layers of
+ * Node's global fetch (undici's WHATWG streams) or of node:http (ClientRequest, IncomingMessage, agent
+ * bookkeeping): a request is one socket write and about a third of node:http's CPU. It covers what the
+ * SDKs use: method, headers (validated as node:http does), a string, bytes or `ReadableStream` body,
+ * `signal` (aborting destroys the socket, before or during the response), and a `Response` with status,
+ * headers, a body stream, `json()` and `text()`; no redirects are followed and no encoding is asked for
+ * (a gzip, deflate or br body is decoded all the same). A failure before the headers rejects like fetch
+ * (a TypeError with the socket error as cause, which the SDKs report as a connection error); a socket
+ * closed mid-body errors the body with an `ECONNRESET`-coded error.
  */
 export function createHttpFetch({ maxSockets = 256, keepAliveMs = 4_000 }: HttpFetchOptions = {}): HttpFetch {
-  const agentOptions = { keepAlive: true, maxSockets, timeout: keepAliveMs, scheduling: "lifo" as const };
-  const httpAgent = new http.Agent(agentOptions);
-  let httpsAgent: https.Agent | undefined;
-
+  const limits = { maxSockets, keepAliveMs };
+  const pools = new Map<string, ConnectionPool>();
   // SDKs call the same few URLs over and over: parse each once (URLs are not mutated below).
-  const parsed = new Map<string, URL>();
-  const parseUrl = (input: string): URL => {
-    let url = parsed.get(input);
-    if (!url) {
-      url = new URL(input);
-      if (parsed.size >= 64) parsed.clear();
-      parsed.set(input, url);
+  const targets = new Map<string, Target>();
+
+  const poolFor = (url: URL): ConnectionPool => {
+    let pool = pools.get(url.origin);
+    if (!pool) {
+      const isHttps = url.protocol === "https:";
+      pool = new ConnectionPool(
+        {
+          protocol: isHttps ? "https:" : "http:",
+          host: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+          port: url.port ? Number(url.port) : isHttps ? 443 : 80,
+        },
+        limits,
+      );
+      pools.set(url.origin, pool);
     }
-    return url;
+    return pool;
   };
 
-  const httpFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const url =
-      typeof input === "string" ? parseUrl(input) : input instanceof URL ? input : new URL(input.url);
+  const toTarget = (url: URL): Target => {
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new TypeError(`fetch: unsupported protocol ${url.protocol}`);
+    return {
+      url,
+      pool: poolFor(url),
+      requestLine: ` ${url.pathname}${url.search} HTTP/1.1\r\n`,
+      hostLine: `host: ${url.host}\r\n`,
+    };
+  };
+
+  const targetOf = (input: string | URL | Request): Target => {
+    if (typeof input !== "string") return toTarget(input instanceof URL ? input : new URL(input.url));
+    let target = targets.get(input);
+    if (!target) {
+      target = toTarget(new URL(input));
+      if (targets.size >= 64) targets.clear();
+      targets.set(input, target);
+    }
+    return target;
+  };
+
+  const send = (target: Target, init: RequestInit, body: RequestBody, headers: Record<string, string>) => {
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw abortReason(signal);
-    const isHttps = url.protocol === "https:";
-    if (!isHttps && url.protocol !== "http:")
-      throw new TypeError(`fetch: unsupported protocol ${url.protocol}`);
-    if (isHttps && !httpsAgent) httpsAgent = new https.Agent(agentOptions);
-    const agent = isHttps ? httpsAgent : httpAgent;
-    const headers = toHeaderRecord(init.headers);
     const method = init.method?.toUpperCase() ?? "GET";
-    const body = typeof init.body === "string" ? init.body : await toRequestBody(init.body, headers);
-    if (signal?.aborted) throw abortReason(signal);
-    // As fetch does: a body of known length goes with content-length, in one write with the headers,
-    // rather than chunked (several buffers, and more work for the server).
+    if (!TOKEN.test(method)) throw new TypeError(`fetch: invalid method ${JSON.stringify(method)}`);
+    // As fetch does: a body of known length goes with content-length, in one write with the head, rather
+    // than chunked (several buffers, and more work for the server).
     if (typeof body === "string") headers["content-length"] ??= String(Buffer.byteLength(body));
     else if (body instanceof Uint8Array) headers["content-length"] ??= String(body.byteLength);
+    else if (body === undefined) {
+      if (!BODYLESS_METHODS.has(method)) headers["content-length"] ??= "0";
+    }
+    const chunked = body instanceof ReadableStream && headers["content-length"] === undefined;
+    if (chunked) headers["transfer-encoding"] = "chunked";
+    let head = method + target.requestLine;
+    if (headers.host === undefined) head += target.hostLine;
+    for (const name in headers) {
+      const value = headers[name] as string;
+      if (!TOKEN.test(name)) throw new TypeError(`fetch: invalid header name ${JSON.stringify(name)}`);
+      if (INVALID_VALUE.test(value)) throw new TypeError(`fetch: invalid character in header ${name}`);
+      head += `${name}: ${value}\r\n`;
+    }
+    const connection = headers.connection?.toLowerCase();
+    const keepAlive = connection === undefined || !/(^|,)\s*close\s*(,|$)/.test(connection);
+    if (connection === undefined) head += "connection: keep-alive\r\n";
+    const request = { method, head: `${head}\r\n`, body, chunked, keepAlive };
+    return new HttpResponse(target.url.href, request, signal, target.pool).send();
+  };
 
-    return new Promise<Response>((resolve, reject) => {
-      const request = (isHttps ? https : http).request(url, { method, headers, agent });
-      let response: HttpResponse | undefined;
-      const onAbort = () => {
-        const reason = abortReason(signal as AbortSignal);
-        request.destroy();
-        if (response) response.fail(reason);
-        else reject(reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const detach = () => signal?.removeEventListener("abort", onAbort);
-
-      request.on("error", (error) => {
-        if (response) response.fail(error);
-        else {
-          detach();
-          reject(new TypeError("fetch failed", { cause: error }));
-        }
-      });
-      request.on("response", (message) => {
-        response = new HttpResponse(message, url.href, request, detach, method === "HEAD");
-        resolve(response as unknown as Response);
-      });
-
-      if (body === undefined || typeof body === "string" || body instanceof Uint8Array) request.end(body);
-      else writeStream(request, body);
-    });
+  const httpFetch = ((input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    try {
+      const target = targetOf(input);
+      const headers = toHeaderRecord(init.headers);
+      const body = init.body;
+      if (body === undefined || body === null) return send(target, init, undefined, headers);
+      if (typeof body === "string") return send(target, init, body, headers);
+      return toRequestBody(body, headers).then((bytes) => send(target, init, bytes, headers));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }) as HttpFetch;
 
   httpFetch.close = () => {
-    httpAgent.destroy();
-    httpsAgent?.destroy();
+    for (const pool of pools.values()) pool.destroy();
+    pools.clear();
+    targets.clear();
   };
   return httpFetch;
-}
-
-/** The body of an `IncomingMessage` as a `Response`: `json()`/`text()` read the node stream directly. */
-class HttpResponse {
-  readonly status: number;
-  readonly statusText: string;
-  readonly ok: boolean;
-  readonly type = "basic";
-  readonly redirected = false;
-  #rawHeaders: string[];
-  #headers: Headers | undefined;
-  #stream: ReadableStream<Uint8Array> | null | undefined;
-  #used = false;
-  #settled = false;
-  #error: unknown;
-  #onData: ((chunk: Buffer) => void) | undefined;
-  #onEnd: (() => void) | undefined;
-  #onError: ((error: unknown) => void) | undefined;
-  /** The body's bytes: the message itself, or its decoder when the server compressed it. */
-  private readonly source: Readable;
-
-  constructor(
-    message: IncomingMessage,
-    readonly url: string,
-    private readonly request: http.ClientRequest,
-    private readonly detach: () => void,
-    isHead: boolean,
-  ) {
-    this.status = message.statusCode ?? 0;
-    this.statusText = message.statusMessage ?? "";
-    this.ok = this.status >= 200 && this.status < 300;
-    this.#rawHeaders = message.rawHeaders;
-    if (isHead || NULL_BODY_STATUSES.has(this.status)) this.#stream = null;
-    // Like fetch, undo a content-encoding the server applied (none is asked for: no accept-encoding is sent).
-    const decoder = this.#stream === null ? undefined : createDecoder(message.headers["content-encoding"]);
-    const source = decoder ? message.pipe(decoder) : message;
-    this.source = source;
-    if (decoder) decoder.on("error", (error) => this.fail(error));
-    source.on("data", (chunk: Buffer) => this.#onData?.(chunk));
-    source.on("end", () => {
-      if (this.#settled) return;
-      this.#settled = true;
-      this.detach();
-      this.#onEnd?.();
-    });
-    message.on("error", (error) => this.fail(error));
-    message.on("close", () => {
-      if (!message.complete) this.fail(prematureClose());
-    });
-    // Nothing flows until someone reads: the socket's own buffering applies backpressure meanwhile.
-    source.pause();
-  }
-
-  /** Ends the body with `error` (abort, socket error) and destroys the socket. */
-  fail(error: unknown): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#error = error;
-    this.#onData = undefined;
-    this.#onEnd = undefined;
-    this.detach();
-    this.request.destroy();
-    this.source.destroy();
-    this.#onError?.(error);
-  }
-
-  /** Built on first use: most callers read only the status and the body. */
-  get headers(): Headers {
-    if (!this.#headers) {
-      const headers = new Headers();
-      const raw = this.#rawHeaders;
-      for (let index = 0; index < raw.length; index += 2)
-        headers.append(raw[index] as string, raw[index + 1] as string);
-      this.#headers = headers;
-    }
-    return this.#headers;
-  }
-
-  get bodyUsed(): boolean {
-    return this.#used;
-  }
-
-  get body(): ReadableStream<Uint8Array> | null {
-    if (this.#stream === undefined) this.#stream = this.#toWebStream();
-    return this.#stream;
-  }
-
-  async text(): Promise<string> {
-    const bytes = await this.#readAll();
-    return bytes.toString("utf8");
-  }
-
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
-  }
-
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    const bytes = await this.#readAll();
-    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  }
-
-  async bytes(): Promise<Uint8Array> {
-    return new Uint8Array(await this.arrayBuffer());
-  }
-
-  #take(): void {
-    if (this.#used) throw new TypeError("Body is unusable: Body has already been read");
-    this.#used = true;
-  }
-
-  /** The whole body from the node stream, without going through a web stream. */
-  #readAll(): Promise<Buffer> {
-    if (this.#stream?.locked) throw new TypeError("Body is unusable: Body has already been read");
-    this.#take();
-    if (this.#stream === null) {
-      this.source.resume();
-      return Promise.resolve(Buffer.alloc(0));
-    }
-    return new Promise((resolve, reject) => {
-      if (this.#settled && this.#error !== undefined) return reject(this.#error);
-      const chunks: Buffer[] = [];
-      this.#onData = (chunk) => chunks.push(chunk);
-      this.#onEnd = () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-      this.#onError = reject;
-      this.source.resume();
-    });
-  }
-
-  /** Pulls from the node stream only while the reader asks, so backpressure reaches the socket. */
-  #toWebStream(): ReadableStream<Uint8Array> {
-    let started = false;
-    return new ReadableStream<Uint8Array>(
-      {
-        pull: (controller) => {
-          if (!started) {
-            started = true;
-            if (this.#used)
-              return controller.error(new TypeError("Body is unusable: Body has already been read"));
-            this.#used = true;
-            if (this.#settled && this.#error !== undefined) return controller.error(this.#error);
-            this.#onData = (chunk) => {
-              controller.enqueue(chunk);
-              if ((controller.desiredSize ?? 0) <= 0) this.source.pause();
-            };
-            this.#onEnd = () => controller.close();
-            this.#onError = (error) => controller.error(error);
-          }
-          this.source.resume();
-        },
-        cancel: (reason) => {
-          this.#used = true;
-          this.#onError = undefined;
-          this.fail(reason ?? new DOMException("The body was cancelled", "AbortError"));
-        },
-      },
-      { highWaterMark: 0 },
-    );
-  }
-
-  clone(): never {
-    throw new TypeError("clone() is not supported by this fetch");
-  }
-}
-
-/** A decompressor for the body's content-encoding, or undefined for identity and unknown codings. */
-function createDecoder(
-  encoding: string | undefined,
-): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined {
-  switch (encoding?.trim().toLowerCase()) {
-    case "gzip":
-    case "x-gzip":
-      // As lenient as undici with a body whose last block was not flushed.
-      return zlib.createGunzip({
-        flush: zlib.constants.Z_SYNC_FLUSH,
-        finishFlush: zlib.constants.Z_SYNC_FLUSH,
-      });
-    case "deflate":
-      return zlib.createInflate({
-        flush: zlib.constants.Z_SYNC_FLUSH,
-        finishFlush: zlib.constants.Z_SYNC_FLUSH,
-      });
-    case "br":
-      return zlib.createBrotliDecompress({
-        flush: zlib.constants.BROTLI_OPERATION_FLUSH,
-        finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
-      });
-    default:
-      return undefined;
-  }
 }
 
 /** What `signal` aborted with, as fetch rejects: its reason, or an `AbortError`. */
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
-}
-
-/** Like undici's socket errors, so callers classify a cut body as a connection failure. */
-function prematureClose(): Error {
-  return Object.assign(new Error("terminated: the connection closed before the body was complete"), {
-    code: "ECONNRESET",
-  });
 }
 
 function toHeaderRecord(init: RequestInit["headers"]): Record<string, string> {
@@ -320,7 +163,7 @@ function toHeaderRecord(init: RequestInit["headers"]): Record<string, string> {
 async function toRequestBody(
   body: RequestInit["body"],
   headers: Record<string, string>,
-): Promise<string | Uint8Array | ReadableStream<Uint8Array> | undefined> {
+): Promise<RequestBody> {
   if (body === undefined || body === null) return undefined;
   if (typeof body === "string" || body instanceof Uint8Array) return body;
   if (body instanceof ReadableStream) return body;
@@ -330,30 +173,4 @@ async function toRequestBody(
   const contentType = encoded.headers.get("content-type");
   if (contentType && headers["content-type"] === undefined) headers["content-type"] = contentType;
   return new Uint8Array(await encoded.arrayBuffer());
-}
-
-async function writeStream(request: http.ClientRequest, body: ReadableStream<Uint8Array>): Promise<void> {
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (request.destroyed) break;
-      if (!request.write(value)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            request.off("drain", done);
-            request.off("close", done);
-            resolve();
-          };
-          request.on("drain", done);
-          request.on("close", done);
-        });
-      }
-    }
-    if (request.destroyed) await reader.cancel();
-    else request.end();
-  } catch (error) {
-    request.destroy(error instanceof Error ? error : new Error(String(error)));
-  }
 }
