@@ -1,7 +1,7 @@
 import type OpenAI from "openai";
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
-import { Stream } from "openai/streaming";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from "./openai-api.js";
+import { readChatCompletionStream } from "./read-chat-completion-stream.js";
 
 /** What the transport sends with: the SDK client holds the key, base URL and logger; `fetch` sends. */
 export interface ChatCompletionsTransportOptions {
@@ -23,10 +23,10 @@ export interface ChatCompletionsTransport {
  * Chat Completions over `fetch` with the openai SDK's own wire semantics but not its per-call machinery:
  * the request is one `fetch` with precomputed headers, a non-2xx answer becomes the SDK's `APIError`
  * subclass (`APIError.generate`, as the SDK builds it), a failure before the headers an
- * `APIConnectionError`, the timeout an `APIConnectionTimeoutError`, and a stream is decoded by the SDK's
- * `Stream.fromSSEResponse` (in-stream error events included). The SDK's request pipeline (header
- * merging through `Headers`, retry bookkeeping, eager debug formatting) cost about 250 µs of CPU per
- * call, several times the HTTP request itself; NOA's router does the retries anyway.
+ * `APIConnectionError`, the timeout an `APIConnectionTimeoutError`, and a stream is decoded as the SDK's
+ * `Stream.fromSSEResponse` does, in-stream error events included (readChatCompletionStream). The SDK's
+ * request pipeline (header merging through `Headers`, retry bookkeeping, eager debug formatting) cost
+ * about 250 µs of CPU per call, several times the HTTP request itself; NOA's router does the retries anyway.
  */
 export function createChatCompletionsTransport({
   client,
@@ -100,29 +100,24 @@ export function createChatCompletionsTransport({
       }
     },
     async stream(params, signal) {
-      // The SDK's stream aborts this controller when its reader stops early, which closes the socket.
+      const body = JSON.stringify({ ...params, stream: true });
+      // Without a timeout the caller's signal is all there is; a reader that stops early cancels the body,
+      // which closes the socket.
+      if (timeoutMs === undefined) {
+        return readChatCompletionStream(await post(body, streamHeaders, signal), client);
+      }
+      // With one, the stream also aborts this controller when its reader stops early.
       const call = link(signal);
       let response: Response;
       try {
-        response = await post(
-          JSON.stringify({ ...params, stream: true }),
-          streamHeaders,
-          call.controller.signal,
-        );
+        response = await post(body, streamHeaders, call.controller.signal);
       } catch (error) {
         call.unlink();
         throw error;
       }
       // The timeout covers the wait for the headers; the caller's signal goes on covering the stream.
       call.clearTimeout();
-      const chunks = Stream.fromSSEResponse<ChatCompletionChunk>(response, call.controller, client);
-      return (async function* () {
-        try {
-          yield* chunks;
-        } finally {
-          call.unlink();
-        }
-      })();
+      return readChatCompletionStream(response, client, call.controller, call.unlink);
     },
   };
 }

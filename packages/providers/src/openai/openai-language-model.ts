@@ -48,12 +48,12 @@ export function createOpenAILanguageModel({
   logger,
 }: OpenAILanguageModelOptions): LanguageModel {
   const mapError = (error: unknown) => mapOpenAIError(error, { secrets: [client.apiKey] });
+  const reasoning = isOpenAIReasoningModel(modelId);
 
   function toRequestParams(options: CallOptions): RequestParams {
     if (options.maxTokens !== undefined && options.maxTokens < 1) {
       throw new InvalidRequestError("maxTokens must be at least 1", { provider });
     }
-    const reasoning = isOpenAIReasoningModel(modelId);
     if (reasoning && (options.temperature !== undefined || options.topP !== undefined)) {
       logger?.debug({ provider, modelId }, "reasoning model: temperature and topP are not sent");
     }

@@ -15,7 +15,7 @@ export interface OpenAIProviderOptions {
   baseURL?: string;
   /** Model ids to list; `languageModel` accepts any id regardless. */
   models?: string[];
-  /** Sends the requests; by default a keep-alive `node:http` fetch of the provider's own, closed by `close()`. */
+  /** Sends the requests; by default a keep-alive HTTP/1.1 fetch of the provider's own (createHttpFetch), closed by `close()`. */
   fetch?: typeof globalThis.fetch;
   /** Longest wait for the response headers (the whole answer when not streaming); the SDK's default is 10 minutes. */
   timeoutMs?: number;
@@ -39,7 +39,7 @@ export function createOpenAIProvider({
   logger,
 }: OpenAIProviderOptions): Provider {
   if (!apiKey) throw new Error("createOpenAIProvider needs a non-empty apiKey");
-  // Node's global fetch costs several times the CPU of node:http per call; the SDK takes any fetch.
+  // Node's global fetch (and node:http) cost several times the CPU of createHttpFetch per call; the SDK takes any fetch.
   const ownFetch = fetch ? undefined : createHttpFetch();
   // The client holds the key, base URL and logger, and decodes streams; requests go through the transport.
   const client = new OpenAI({
@@ -53,6 +53,7 @@ export function createOpenAIProvider({
     fetch: fetch ?? ownFetch,
     ...(logger ? { logger: toSDKLogger(logger), logLevel: "warn" as const } : { logLevel: "off" as const }),
   });
+  const languageModels = new Map<string, LanguageModel>();
   const transport = createChatCompletionsTransport({
     client,
     fetch: fetch ?? (ownFetch as typeof globalThis.fetch),
@@ -73,7 +74,15 @@ export function createOpenAIProvider({
     languageModel(modelId: string): LanguageModel {
       // Any id: OpenAI-compatible servers name their models freely, and the upstream answers 404 for unknown ones.
       if (!modelId) throw new NoSuchModelError(`${OPENAI_PROVIDER_ID}/`);
-      return createOpenAILanguageModel({ client, transport, modelId, logger });
+      // The router asks for the model on every call; a model holds no state, so one per id serves them all.
+      let model = languageModels.get(modelId);
+      if (!model) {
+        model = createOpenAILanguageModel({ client, transport, modelId, logger });
+        // Ids come from requests: keep a bounded few.
+        if (languageModels.size >= 256) languageModels.clear();
+        languageModels.set(modelId, model);
+      }
+      return model;
     },
     // The SDK holds no sockets of its own: a fetch passed in belongs to whoever passed it.
     close: async () => {
