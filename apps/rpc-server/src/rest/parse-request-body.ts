@@ -28,6 +28,10 @@ const requiredHints: Record<string, string> = {
  * and says what it must be and what was sent, and whose `param` is that field.
  */
 export function parseRequestBody<Schema extends z.ZodType>(schema: Schema, body: unknown): z.output<Schema> {
+  // Zod's compiled fast path checks valid bodies; `reportInput` (what was sent, for the message) turns
+  // it off, so only a refused body is checked again with it.
+  const valid = schema.safeParse(body);
+  if (valid.success) return valid.data;
   const result = schema.safeParse(body, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0];

@@ -94,16 +94,17 @@ export function readJsonBody(
 }
 
 function parseJson(bytes: Buffer): unknown {
+  let text = bytes.toString("utf8");
   // A UTF-8 byte order mark is allowed before JSON text (RFC 8259 §8.1) but JSON.parse refuses it.
-  const text = bytes.toString("utf8").replace(/^\uFEFF/, "");
-  if (text.trim() === "") {
-    throw new RestRequestError(400, "the request body is empty; send a JSON object", {
-      code: "invalid_json",
-    });
-  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch {
+    if (text.trim() === "") {
+      throw new RestRequestError(400, "the request body is empty; send a JSON object", {
+        code: "invalid_json",
+      });
+    }
     const where = locateJsonError(text);
     const at = where
       ? `at line ${where.line}, column ${where.column} (position ${where.position}): ${where.problem}`

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 
 /** A freshly made API key: `key` is shown to its owner once; only `prefix` and `hash` are stored. */
 export interface GeneratedApiKey {
@@ -32,7 +32,8 @@ export function generateApiKey(): GeneratedApiKey {
  * hash cannot be searched back to a key, and every component that checks keys needs nothing but the key.
  */
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  // One-shot (the key's UTF-8 bytes): no Hash object per call, on every authenticated request's path.
+  return hash("sha256", key, "hex");
 }
 
 /** The prefix of a well-formed NOA key, or undefined for anything else (e.g. a JWT). Checks the shape only. */
