@@ -114,5 +114,4 @@ const text = [
   "",
   `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
 ].join("\n");
-if (process.env.BENCH_WRITE_DOCS === "off") console.log(text);
-else writeSection("observability-overhead", text);
+writeSection("observability-overhead", text);

@@ -123,7 +123,7 @@ writeSection(
     "",
     `Streaming (\`stream: true\`) through NOA's OpenAI provider, one request at a time, ${ttfbCount} requests (the first tenth not counted): time to the first body byte p50 / p99 ${ms(ttfbDirect.p50Ms)} / ${ms(ttfbDirect.p99Ms)} ms direct, ${ms(ttfbNoa.p50Ms)} / ${ms(ttfbNoa.p99Ms)} ms through NOA: +${ms(ttfbAdded)} ms at p50.`,
     "",
-    `The OpenAI provider alone (its \`generate\` called in NOA's process, one call at a time: its Chat Completions transport over NOA's node:http fetch, createHttpFetch): ${Math.round(providerCpuUs)} µs of CPU per call. NOA's peak RSS: ${Math.round(startRssKb / 1024)} MiB once started, ${Math.round(maxRssKb / 1024)} MiB over the whole benchmark.`,
+    `The OpenAI provider alone (its \`generate\` called in NOA's process, one call at a time: its Chat Completions transport over NOA's own HTTP/1.1 fetch, createHttpFetch): ${Math.round(providerCpuUs)} µs of CPU per call. NOA's peak RSS: ${Math.round(startRssKb / 1024)} MiB once started, ${Math.round(maxRssKb / 1024)} MiB over the whole benchmark.`,
     "",
     `Targets, through NOA's OpenAI provider: ≤ 300 µs of CPU per request — ${verdict(worst("noa") <= 300)} (${Math.round(worst("noa"))}); ≥ 3,000 requests/s at concurrency 50 — ${verdict((rps.noa50 ?? 0) >= 3000)}; streaming time-to-first-byte overhead ≤ 1 ms — ${verdict(ttfbAdded <= 1)}. NOA alone (instant model): ≤ 300 µs — ${verdict(worst("instant") <= 300)} (${Math.round(worst("instant"))}); ≥ 3,000 requests/s — ${verdict((rps.instant50 ?? 0) >= 3000)}.`,
   ].join("\n"),

@@ -22,7 +22,7 @@ export interface AnthropicProviderOptions {
   models?: readonly string[];
   /** `max_tokens` when a call sets none; defaults to `DEFAULT_ANTHROPIC_MAX_TOKENS`. */
   defaultMaxTokens?: number;
-  /** Sends the requests; by default a keep-alive `node:http` fetch of the provider's own, closed by `close()`. */
+  /** Sends the requests; by default a keep-alive HTTP/1.1 fetch of the provider's own (createHttpFetch), closed by `close()`. */
   fetch?: typeof globalThis.fetch;
   /** Longest wait for the response headers (the SDK's `timeout`); the default is the SDK's 10 minutes. */
   timeoutMs?: number;
@@ -45,7 +45,7 @@ export function createAnthropicProvider({
   logger,
 }: AnthropicProviderOptions): Provider {
   if (!apiKey) throw new Error("createAnthropicProvider needs an apiKey");
-  // Node's global fetch costs several times the CPU of node:http per call; the SDK takes any fetch.
+  // Node's global fetch costs several times the CPU of createHttpFetch per call; the SDK takes any fetch.
   const ownFetch = fetch ? undefined : createHttpFetch();
   const client = new Anthropic({
     apiKey,
