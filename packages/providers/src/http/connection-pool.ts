@@ -8,6 +8,8 @@ export interface PoolOrigin {
   /** A host name or IP address, without IPv6 brackets. */
   host: string;
   port: number;
+  /** Certificate authorities (PEM) to trust instead of Node's default set; https only. */
+  ca?: string | undefined;
 }
 
 /** How many connections a pool opens and how long an idle one may be reused. */
@@ -133,6 +135,7 @@ export class ConnectionPool implements ConnectionOwner {
         port,
         ...(net.isIP(host) === 0 && { servername: host }),
         ALPNProtocols: ["http/1.1"],
+        ...(this.#origin.ca !== undefined && { ca: this.#origin.ca }),
         ...(this.#tlsSession && { session: this.#tlsSession }),
       });
       secure.on("session", (session: Buffer) => {

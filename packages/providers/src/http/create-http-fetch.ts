@@ -8,6 +8,8 @@ export interface HttpFetchOptions {
   maxSockets?: number;
   /** How long an idle socket may be reused; defaults to 4 s, under Node servers' 5 s keep-alive. */
   keepAliveMs?: number;
+  /** Certificate authorities (PEM) that https servers' certificates must chain to, instead of Node's default set. */
+  ca?: string;
 }
 
 /** A `fetch` over HTTP/1.1 keep-alive sockets (TCP, or TLS for https) that it owns until `close()`. */
@@ -44,7 +46,11 @@ interface Target {
  * (a TypeError with the socket error as cause, which the SDKs report as a connection error); a socket
  * closed mid-body errors the body with an `ECONNRESET`-coded error.
  */
-export function createHttpFetch({ maxSockets = 256, keepAliveMs = 4_000 }: HttpFetchOptions = {}): HttpFetch {
+export function createHttpFetch({
+  maxSockets = 256,
+  keepAliveMs = 4_000,
+  ca,
+}: HttpFetchOptions = {}): HttpFetch {
   const limits = { maxSockets, keepAliveMs };
   const pools = new Map<string, ConnectionPool>();
   // SDKs call the same few URLs over and over: parse each once (URLs are not mutated below).
@@ -59,6 +65,7 @@ export function createHttpFetch({ maxSockets = 256, keepAliveMs = 4_000 }: HttpF
           protocol: isHttps ? "https:" : "http:",
           host: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
           port: url.port ? Number(url.port) : isHttps ? 443 : 80,
+          ca,
         },
         limits,
       );
