@@ -1,5 +1,5 @@
 import type { Authenticator, Principal, RateLimiter } from "@noa/access";
-import { type Context, inSpan, isSampledHere, recordSpan, trace } from "@noa/observability";
+import { type Context, inSpan, recordSpan, tracesUnder } from "@noa/observability";
 import type { CacheTierEvent } from "@noa/providers";
 
 /** Authenticates a call's credentials in an `auth` span under `parent`. */
@@ -31,8 +31,7 @@ export function admitInSpan(
  * call does not time its cache operations at all.
  */
 export function cacheTierSpans(parent: Context): ((event: CacheTierEvent) => void) | undefined {
-  const span = trace.getSpan(parent);
-  if (!span || !isSampledHere(span)) return undefined;
+  if (!tracesUnder(parent)) return undefined;
   return (event) =>
     recordSpan(`cache ${event.tier} ${event.operation}`, {
       parent,

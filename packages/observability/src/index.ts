@@ -27,4 +27,5 @@ export {
   startTracing,
   type Tracing,
   trace,
+  tracesUnder,
 } from "./tracing.js";

@@ -1,5 +1,5 @@
 import type { AttemptEvent, CallOptions, LanguageModel, ModelRegistry } from "@noa/providers";
-import { ROOT_CONTEXT, recordSpan, SpanKind } from "./tracing.js";
+import { ROOT_CONTEXT, recordSpan, SpanKind, tracesUnder } from "./tracing.js";
 
 /** What the instrumented registry reports, e.g. to an app's metrics. */
 export interface ModelCallObserver {
@@ -35,23 +35,27 @@ function instrumentModel(id: string, model: LanguageModel, metrics?: Observer): 
     // Attempts are reported when they end; their spans are made then, with their real start time,
     // under the call's trace context (the request's span).
     const parent = options.traceContext ?? ROOT_CONTEXT;
+    // Decided once per call, so an untraced call builds no span options per attempt.
+    const traced = tracesUnder(parent);
     let first: string | undefined;
     // Made at the first fallback only: most calls are served by their first target.
     let fellBackTo: Set<string> | undefined;
     return {
       ...options,
       onAttempt(event: AttemptEvent) {
-        recordSpan("provider attempt", {
-          parent,
-          kind: SpanKind.CLIENT,
-          durationMs: event.durationMs,
-          attributes: {
-            "noa.target": event.target,
-            "noa.attempt": event.attempt,
-            "noa.outcome": event.outcome,
-          },
-          error: event.error,
-        });
+        if (traced) {
+          recordSpan("provider attempt", {
+            parent,
+            kind: SpanKind.CLIENT,
+            durationMs: event.durationMs,
+            attributes: {
+              "noa.target": event.target,
+              "noa.attempt": event.attempt,
+              "noa.outcome": event.outcome,
+            },
+            error: event.error,
+          });
+        }
         metrics?.providerAttempt(event);
         if (first === undefined) first = event.target;
         else if (event.target !== first && !fellBackTo?.has(event.target)) {

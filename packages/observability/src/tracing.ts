@@ -200,8 +200,7 @@ export function recordSpan(
     error?: unknown;
   },
 ): void {
-  const current = trace.getSpan(options.parent);
-  if (!current || !isSampledHere(current)) return;
+  if (!tracesUnder(options.parent)) return;
   const end = Date.now();
   const span = tracer.startSpan(
     name,
@@ -210,6 +209,12 @@ export function recordSpan(
   );
   if (options.error !== undefined) failSpan(span, options.error);
   span.end(end);
+}
+
+/** Whether spans made under `parent` can be recorded: it holds a span, and that span is sampled here. */
+export function tracesUnder(parent: Context): boolean {
+  const span = trace.getSpan(parent);
+  return span !== undefined && isSampledHere(span);
 }
 
 /**
