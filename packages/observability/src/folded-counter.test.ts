@@ -1,6 +1,6 @@
-import { Counter, type OpenMetricsContentType, Registry } from "prom-client";
+import { Counter, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { expectSameExposition } from "./__fixtures__/expect-same-exposition.js";
+import { expectSameExposition, newRegistry } from "./__fixtures__/expect-same-exposition.js";
 import { FoldedCounter } from "./folded-counter.js";
 
 const labelNames = ["method", "route", "status"] as const;
@@ -12,14 +12,6 @@ const updates: Array<[[string, string, string], number | undefined]> = [
   [["GET", "/v1/models/{id}", "404"], 0],
   [["GET", 'a "quoted"\\ route\nwith a newline', ""], 3],
 ];
-
-/** A registry in prom-client's default text format, or in OpenMetrics. */
-function newRegistry(openMetrics: boolean) {
-  if (!openMetrics) return new Registry();
-  const registry = new Registry<OpenMetricsContentType>();
-  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return registry;
-}
 
 /** The same metric twice: prom-client's Counter in one registry, FoldedCounter in the other. */
 function pair(openMetrics = false) {

@@ -1,6 +1,6 @@
-import { Histogram, type OpenMetricsContentType, Registry } from "prom-client";
+import { Histogram } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { expectSameExposition } from "./__fixtures__/expect-same-exposition.js";
+import { expectSameExposition, newRegistry } from "./__fixtures__/expect-same-exposition.js";
 import { FoldedHistogram } from "./folded-histogram.js";
 
 const buckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,14 +14,6 @@ const updates: Array<[[string, string], number]> = [
   [["openai", "gpt-4o"], -1],
   [["llama-cpp", "tiny"], 10],
 ];
-
-/** A registry in prom-client's default text format, or in OpenMetrics. */
-function newRegistry(openMetrics: boolean) {
-  if (!openMetrics) return new Registry();
-  const registry = new Registry<OpenMetricsContentType>();
-  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return registry;
-}
 
 /** The same metric twice: prom-client's Histogram in one registry, FoldedHistogram in the other. */
 function pair(openMetrics = false) {

@@ -1,7 +1,15 @@
-import type { OpenMetricsContentType, PrometheusContentType, Registry } from "prom-client";
+import { type OpenMetricsContentType, type PrometheusContentType, Registry } from "prom-client";
 import { expect } from "vitest";
 
 type AnyRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
+
+/** A registry in prom-client's default text format, or in OpenMetrics. */
+export function newRegistry(openMetrics: boolean): AnyRegistry {
+  if (!openMetrics) return new Registry();
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  return registry;
+}
 
 /** Two registries fed the same updates: prom-client's own metrics (`expected`) and NOA's (`actual`). */
 export type RegistryPair = (openMetrics?: boolean) => { expected: AnyRegistry; actual: AnyRegistry };
