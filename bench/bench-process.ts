@@ -1,13 +1,13 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-/** Starts one of the benchmark's processes (a TypeScript file beside this one, through tsx), with IPC. */
+/** Starts one of the benchmark's processes (a TypeScript file beside this one, through @noa/runtime), with IPC. */
 export function startBenchProcess(
   script: string,
   options: { args?: string[]; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): ChildProcess {
   return fork(fileURLToPath(new URL(script, import.meta.url)), options.args ?? [], {
-    execArgv: ["--import", "tsx", ...(options.execArgv ?? [])],
+    execArgv: ["--import", "@noa/runtime/register", ...(options.execArgv ?? [])],
     ...(options.env && { env: { ...process.env, ...options.env } }),
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

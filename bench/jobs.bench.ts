@@ -191,7 +191,7 @@ async function noa(
   const children: ChildProcess[] = [];
   await Promise.all(
     Array.from({ length: workers }, async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      const child = spawn(process.execPath, ["--import", "@noa/runtime/register", "src/main.ts"], {
         cwd: workerDir,
         env: { ...process.env, ...env },
         stdio: ["ignore", "ignore", "inherit"],

@@ -68,7 +68,7 @@ async function throughServer(threads: number): Promise<{ run: Run; close: () => 
     process.execPath,
     [
       "--import",
-      "tsx",
+      "@noa/runtime/register",
       clientScript,
       `http://127.0.0.1:${port}`,
       modelId,

@@ -1,6 +1,6 @@
 # NOA trpc-bff: multi-stage, runs as the unprivileged `node` user. Build from the repository root:
 #   docker build -f deploy/docker/trpc-bff.Dockerfile -t noa-trpc-bff .
-# The apps run their TypeScript through tsx, as in development: there is no separate build output.
+# The apps run their TypeScript sources through @noa/runtime (esbuild, as `pnpm start` does): no separate build output.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -25,4 +25,5 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s \
   CMD node -e "fetch('http://127.0.0.1:3000/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "--import", "tsx", "apps/trpc-bff/src/main.ts"]
+WORKDIR /noa/apps/trpc-bff
+CMD ["node", "--import", "@noa/runtime/register", "src/main.ts"]

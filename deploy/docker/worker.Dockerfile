@@ -1,6 +1,6 @@
 # NOA worker: multi-stage, runs as the unprivileged `node` user. Build from the repository root:
 #   docker build -f deploy/docker/worker.Dockerfile -t noa-worker .
-# The apps run their TypeScript through tsx, as in development: there is no separate build output.
+# The apps run their TypeScript sources through @noa/runtime (esbuild, as `pnpm start` does): no separate build output.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -23,4 +23,5 @@ USER node
 EXPOSE 8081
 HEALTHCHECK --interval=30s --timeout=3s \
   CMD node -e "fetch('http://127.0.0.1:8081/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "--import", "tsx", "apps/worker/src/main.ts"]
+WORKDIR /noa/apps/worker
+CMD ["node", "--import", "@noa/runtime/register", "src/main.ts"]

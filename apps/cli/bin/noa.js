@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so `pnpm exec noa` works from a clean checkout without a build.
-import { register } from "tsx/esm/api";
+// Runs the TypeScript sources through @noa/runtime, so `pnpm exec noa` works from a clean checkout without a build.
+import "@noa/runtime/register";
 
-register();
 await import("../src/main.ts");

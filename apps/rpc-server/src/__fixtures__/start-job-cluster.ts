@@ -63,7 +63,7 @@ async function startWebhookReceiver() {
   };
 }
 
-/** A worker process (`node --import tsx apps/worker/src/main.ts`) and its JSON log lines. */
+/** A worker process (`node --import @noa/runtime/register apps/worker/src/main.ts`) and its JSON log lines. */
 export interface TestWorker {
   process: ChildProcess;
   logs: Array<Record<string, unknown>>;
@@ -165,7 +165,7 @@ export async function startJobCluster(options: { workers: number; concurrency?: 
   const workers: TestWorker[] = [];
   /** Starts one more worker process; `extraEnv` overrides the cluster's settings for it. */
   async function startWorker(extraEnv: Record<string, string> = {}): Promise<TestWorker> {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const child = spawn(process.execPath, ["--import", "@noa/runtime/register", "src/main.ts"], {
       cwd: workerDir,
       env: { ...process.env, ...env, ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],

@@ -9,7 +9,7 @@ import { generateApiKey } from "@noa/access";
 const appDir = fileURLToPath(new URL("../..", import.meta.url));
 const mainPath = path.join(appDir, "src/main.ts");
 
-/** An rpc-server process (`node --import tsx src/main.ts`, as `pnpm start` runs it) that a test drives. */
+/** An rpc-server process (`node --import @noa/runtime/register src/main.ts`, as `pnpm start` runs it) that a test drives. */
 export interface NoaProcess {
   baseUrl: string;
   port: number;
@@ -59,7 +59,7 @@ export async function spawnNoaProcess(options: {
     ...options.env,
   };
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", mainPath], {
     cwd: appDir,
     env,
     stdio: ["ignore", "pipe", "pipe"],

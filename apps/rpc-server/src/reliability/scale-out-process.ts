@@ -33,7 +33,7 @@ export interface ScaleOutProcess {
 }
 
 /**
- * Spawns `node --import tsx <app>/src/main.ts` with exactly `env`, keeps its JSON log lines, and waits
+ * Spawns `node --import @noa/runtime/register <app>/src/main.ts` with exactly `env`, keeps its JSON log lines, and waits
  * for its ready line ("rpc-server listening" / "worker started").
  */
 export async function spawnScaleOutProcess(options: {
@@ -45,7 +45,7 @@ export async function spawnScaleOutProcess(options: {
   onSpawn?: (child: ChildProcess) => void;
 }): Promise<ScaleOutProcess> {
   const entry = entryPoints[options.kind];
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", entry], {
     cwd: path.dirname(path.dirname(entry)),
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],

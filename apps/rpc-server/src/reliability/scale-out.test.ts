@@ -56,7 +56,7 @@ beforeAll(async () => {
     workers: 2,
     startedInMs: Math.round(performance.now() - startedAt),
   });
-  // A deadline against a hang only: five processes loading tsx on two busy cores take their time.
+  // A deadline against a hang only: five processes compiling their TypeScript on two busy cores take their time.
 }, 180_000);
 afterAll(async () => {
   const startedAt = performance.now();

@@ -156,7 +156,7 @@ export async function startJobStack(
 
 /** One apps/worker process, started as its package does; resolves once it logged that it started. */
 async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", "src/main.ts"], {
     cwd: workerDir,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -66,14 +66,14 @@ export async function spawnNoaServer(
     NOA_WORKER_PORT: "off",
     ...options.env,
   };
-  const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", mainPath], {
     cwd: path.dirname(mainPath),
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   // The worker's own log lines are not kept; its stderr is, for failures.
   const worker = options.worker
-    ? spawn(process.execPath, ["--import", "tsx", workerMainPath], {
+    ? spawn(process.execPath, ["--import", "@noa/runtime/register", workerMainPath], {
         cwd: path.dirname(workerMainPath),
         env,
         stdio: ["ignore", "ignore", "pipe"],
