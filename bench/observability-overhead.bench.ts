@@ -13,7 +13,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { nextMessage, startBenchProcess } from "./bench-process.js";
-import type { LoadCommand, LoadResult } from "./rest-load.js";
+import { chatCompletionsTarget, type LoadCommand, type LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -68,13 +68,7 @@ async function measure(mode: Mode): Promise<Run> {
     type: "load",
     connections,
     durationS: 2,
-    url: `${baseUrl}/v1/chat/completions`,
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({
-      model: "bench/instant",
-      messages: [{ role: "user", content: "Tell me about the sea." }],
-      max_tokens: 16,
-    }),
+    ...chatCompletionsTarget(`${baseUrl}/v1`, key, "bench/instant"),
   };
   await next(loader, command);
   await next(gateway, { type: "mark" });

@@ -16,7 +16,7 @@
  *     pnpm --filter @noa/bench exec tsx paired-rest.bench.ts
  */
 import { nextMessage, startBenchProcess } from "./bench-process.js";
-import type { LoadCommand, LoadResult } from "./rest-load.js";
+import { chatCompletionsTarget, type LoadCommand, type LoadResult } from "./rest-load.js";
 
 const modes = JSON.parse(process.env.PAIRED_MODES ?? "{}") as Record<string, NodeJS.ProcessEnv>;
 const names = Object.keys(modes);
@@ -25,12 +25,8 @@ if (names.length < 2)
 const rounds = Number(process.env.PAIRED_ROUNDS ?? 5);
 const connections = Number(process.env.PAIRED_CONNECTIONS ?? 16);
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
-const body = JSON.stringify({
-  model: process.env.PAIRED_MODEL ?? "openai/gpt-4o-mini",
-  messages: [{ role: "user", content: "Tell me about the sea." }],
-  max_tokens: 16,
-  ...(process.env.PAIRED_STREAM === "1" && { stream: true }),
-});
+const model = process.env.PAIRED_MODEL ?? "openai/gpt-4o-mini";
+const stream = process.env.PAIRED_STREAM === "1";
 
 const upstream = startBenchProcess("./rest-upstream.ts");
 const { baseURL } = await nextMessage<{ baseURL: string }>(upstream);
@@ -53,9 +49,7 @@ for (let round = 0; round < rounds; round++) {
         type: "load",
         connections,
         durationS: 2,
-        url: `${baseUrl}/v1/chat/completions`,
-        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-        body,
+        ...chatCompletionsTarget(`${baseUrl}/v1`, key, model, stream),
       };
       return { name, gateway, loader, command };
     }),

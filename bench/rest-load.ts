@@ -13,6 +13,23 @@ export interface Target {
   body: string;
 }
 
+/**
+ * The benchmarks' request: `POST <v1Url>/chat/completions` asking `model` a short question (16 tokens at
+ * most), as a stream on request, with `apiKey` as the bearer token.
+ */
+export function chatCompletionsTarget(v1Url: string, apiKey: string, model: string, stream = false): Target {
+  return {
+    url: `${v1Url}/chat/completions`,
+    headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({
+      model,
+      messages: [{ role: "user", content: "Tell me about the sea." }],
+      max_tokens: 16,
+      ...(stream && { stream: true }),
+    }),
+  };
+}
+
 export type LoadCommand =
   | ({ type: "load"; connections: number; durationS: number } & Target)
   | ({ type: "ttfb"; count: number } & Target);

@@ -8,7 +8,7 @@
  */
 import { availableParallelism, cpus } from "node:os";
 import { nextMessage, startBenchProcess } from "./bench-process.js";
-import type { LoadCommand, LoadResult, Target } from "./rest-load.js";
+import { chatCompletionsTarget, type LoadCommand, type LoadResult, type Target } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
 const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -32,31 +32,11 @@ const { maxRssKb: startRssKb } = await next<{ maxRssKb: number }>(gateway, { typ
 const loader = start("./rest-load.ts");
 await next(loader);
 
-const body = (model: string, stream: boolean) =>
-  JSON.stringify({
-    model,
-    messages: [{ role: "user", content: "Tell me about the sea." }],
-    max_tokens: 16,
-    ...(stream && { stream: true }),
-  });
-const json = { "content-type": "application/json" };
 type Path = "direct" | "noa" | "instant";
 const targets = (stream: boolean): Record<Path, Target> => ({
-  direct: {
-    url: `${baseURL}/chat/completions`,
-    headers: { ...json, authorization: "Bearer sk-bench" },
-    body: body("gpt-4o-mini", stream),
-  },
-  noa: {
-    url: `${baseUrl}/v1/chat/completions`,
-    headers: { ...json, authorization: `Bearer ${key}` },
-    body: body("openai/gpt-4o-mini", stream),
-  },
-  instant: {
-    url: `${baseUrl}/v1/chat/completions`,
-    headers: { ...json, authorization: `Bearer ${key}` },
-    body: body("bench/instant", stream),
-  },
+  direct: chatCompletionsTarget(baseURL, "sk-bench", "gpt-4o-mini", stream),
+  noa: chatCompletionsTarget(`${baseUrl}/v1`, key, "openai/gpt-4o-mini", stream),
+  instant: chatCompletionsTarget(`${baseUrl}/v1`, key, "bench/instant", stream),
 });
 const labels: Record<Path, string> = {
   direct: "upstream directly",
