@@ -21,6 +21,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** PostgreSQL URL; undefined means the embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
+  /** NOA_DATABASE_TIMEOUT_MS: a query (or a wait for a connection) that takes longer fails. */
+  databaseTimeoutMs: number;
   redisUrl: string;
   /** NOA_MASTER_KEY: the bootstrap admin key (a `noa_…` key), stored as a hash only. */
   masterKey: string | undefined;
@@ -81,6 +83,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     sequencesPerModel: integer(env, "NOA_LLAMA_SEQUENCES", 4, 1, 256),
     shutdownGraceMs: integer(env, "NOA_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseTimeoutMs: integer(env, "NOA_DATABASE_TIMEOUT_MS", 10_000, 100, 3_600_000),
     redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
     masterKey: env.NOA_MASTER_KEY || undefined,
     keyCacheTtlMs: integer(env, "NOA_KEY_CACHE_TTL_MS", 30_000, 0, 3_600_000),

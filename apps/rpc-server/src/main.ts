@@ -29,7 +29,12 @@ async function main(): Promise<void> {
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
   const tracing = startTracing({ service: "rpc-server" });
 
-  const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+  const database = await createDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    timeoutMs: config.databaseTimeoutMs,
+    logger,
+  });
   await migrateDatabase(database, { logger });
   const keyStore = createPrismaApiKeyStore(database.prisma);
   const usageStore = createPrismaUsageStore(database.prisma);

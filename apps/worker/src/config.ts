@@ -9,6 +9,8 @@ export interface WorkerConfig {
   prettyLogs: boolean;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** NOA_DATABASE_TIMEOUT_MS: a query (or a wait for a connection) that takes longer fails. */
+  databaseTimeoutMs: number;
   redisUrl: string;
   jobs: JobsConfig;
   /** NOA_WORKER_CONCURRENCY: jobs run at once by this process. */
@@ -58,6 +60,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     prettyLogs: env.NODE_ENV === "development",
     dataDir,
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseTimeoutMs: integer(env, "NOA_DATABASE_TIMEOUT_MS", 10_000, 100, 3_600_000),
     redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
     jobs: parseJobsConfig(env),
     concurrency: integer(env, "NOA_WORKER_CONCURRENCY", 5, 1, 10_000),

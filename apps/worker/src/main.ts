@@ -40,7 +40,11 @@ async function main(): Promise<void> {
       "the worker shares its database with rpc-server: set DATABASE_URL to PostgreSQL (the embedded PGlite serves one process only)",
     );
   }
-  const database = await createDatabase({ url: config.databaseUrl, logger });
+  const database = await createDatabase({
+    url: config.databaseUrl,
+    timeoutMs: config.databaseTimeoutMs,
+    logger,
+  });
   await migrateDatabase(database, { logger });
   const store = createPgJobStore(database.pool);
   const ledger = createUsageLedger({ store: createPrismaUsageStore(database.prisma), logger });

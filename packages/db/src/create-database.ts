@@ -14,6 +14,12 @@ export interface CreateDatabaseOptions {
   dataDir?: string;
   /** Connections to PostgreSQL at most (PGlite always has one). Defaults to 10. */
   maxConnections?: number;
+  /**
+   * NOA_DATABASE_TIMEOUT_MS: how long a query waits for its answer, and (PostgreSQL) a call for a
+   * connection, before it fails. A database that keeps its connections open but stops answering then
+   * fails calls instead of holding them; the connection of a query given up is closed. Defaults to 10 s.
+   */
+  timeoutMs?: number;
   logger?: Logger;
 }
 
@@ -34,9 +40,18 @@ export interface Database {
  * (see {@link migrateDatabase}); no client is shared between calls.
  */
 export async function createDatabase(options: CreateDatabaseOptions = {}): Promise<Database> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   if (options.url !== undefined && options.url !== "") {
     const config = parseDatabaseUrl(options.url);
-    const pool = newPool({ ...config, max: options.maxConnections ?? 10 }, options.logger);
+    const pool = newPool(
+      {
+        ...config,
+        max: options.maxConnections ?? 10,
+        query_timeout: timeoutMs,
+        connectionTimeoutMillis: timeoutMs,
+      },
+      options.logger,
+    );
     const { host, port, database } = config;
     options.logger?.info({ kind: "postgres", host, port, database }, "database configured");
     return wrap(pool, "postgres", async () => {});
@@ -58,8 +73,10 @@ export async function createDatabase(options: CreateDatabaseOptions = {}): Promi
       database: "postgres",
       // sslmode=disable: loopback only.
       ssl: false,
-      // PGlite is a single session: one connection, so transactions never interleave.
+      // PGlite is a single session: one connection, so transactions never interleave. Calls queue for
+      // it under load, so only the query itself is bounded.
       max: 1,
+      query_timeout: timeoutMs,
     },
     options.logger,
   );

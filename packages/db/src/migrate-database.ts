@@ -55,7 +55,7 @@ export async function migrateDatabase(
   let failure: Error | undefined;
   try {
     // Session lock, held across the per-migration transactions; waits while another instance migrates.
-    await client.query("SELECT pg_advisory_lock($1)", [prismaMigrateLockKey]);
+    await client.query(unboundedQuery("SELECT pg_advisory_lock($1)", [prismaMigrateLockKey]));
     try {
       const applied = await applyPending(client, migrations, options.logger);
       options.logger?.info(
@@ -73,6 +73,17 @@ export async function migrateDatabase(
     // A connection that failed mid-migration is discarded rather than returned to the pool.
     client.release(failure);
   }
+}
+
+/**
+ * Waiting for another instance's migrations and running a migration may take longer than the pool's query
+ * timeout (createDatabase's `timeoutMs`) allows an ordinary query: these two wait up to an hour.
+ */
+const migrationTimeoutMs = 3_600_000;
+
+/** A query with that longer timeout (`query_timeout`, which pg reads per query but does not type). */
+function unboundedQuery(text: string, values?: unknown[]): pg.QueryConfig {
+  return { text, values, query_timeout: migrationTimeoutMs } as pg.QueryConfig;
 }
 
 async function applyPending(client: pg.PoolClient, migrations: Migration[], logger: Logger | undefined) {
@@ -122,7 +133,7 @@ async function applyPending(client: pg.PoolClient, migrations: Migration[], logg
     try {
       const startedAt = new Date();
       // One simple-protocol query: PostgreSQL runs the whole script, every statement, in this transaction.
-      await client.query(migration.script);
+      await client.query(unboundedQuery(migration.script));
       await client.query(
         `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
          VALUES ($1, $2, $3, $4, now(), 1)`,

@@ -20,6 +20,12 @@ export interface PrivateRedis {
    * every write it acknowledged before the kill when persistent.
    */
   start(): Promise<void>;
+  /**
+   * Stops the process (SIGSTOP) without closing anything: connections stay open and nothing answers, as
+   * a hung server does, until `resume()` (SIGCONT), when it answers what it was sent meanwhile.
+   */
+  pause(): void;
+  resume(): void;
   /** Stops it for good and removes its directory. */
   close(): Promise<void>;
 }
@@ -82,6 +88,7 @@ export async function startPrivateRedis(options: { persistent?: boolean } = {}):
   }
 
   async function close(): Promise<void> {
+    child?.kill("SIGCONT");
     await stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
@@ -92,5 +99,14 @@ export async function startPrivateRedis(options: { persistent?: boolean } = {}):
     await close();
     throw error;
   }
-  return { url: `redis://127.0.0.1:${port}`, port, dir, stop, start, close };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    stop,
+    start,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
+    close,
+  };
 }

@@ -8,20 +8,37 @@ export interface TcpProxy {
   accepted(): number;
   /** Destroys every open connection and resets every new one until `restore()`: the server is gone. */
   refuse(): void;
-  /** Passes connections through again. */
+  /**
+   * Keeps every connection open but passes no byte either way, and accepts new connections without
+   * forwarding anything, until `restore()`: a server that hangs (a stopped process, a full disk, a lock).
+   * What was held back is delivered, in order, on restore.
+   */
+  silence(): void;
+  /** Passes connections through again (delivering what a silence held back). */
   restore(): void;
   close(): Promise<void>;
 }
 
 /**
- * Forwards 127.0.0.1:<port> to `target`, byte for byte. While refusing, open connections are destroyed
+ * Forwards 127.0.0.1:<port> to `target`, byte for byte (without backpressure: test traffic is small). While refusing, open connections are destroyed
  * (their clients see a reset mid-query) and new ones are reset as soon as they are accepted, as a
  * database whose host went away does; the shared server behind it is never touched.
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let refusing = false;
+  let silent = false;
   let accepted = 0;
+  /** What each silenced direction holds back, flushed on restore. */
+  const held = new Map<Socket, Buffer[]>();
+  const forward = (from: Socket, to: Socket) =>
+    from.on("data", (data: Buffer) => {
+      const waiting = held.get(to);
+      if (silent || waiting) {
+        if (waiting) waiting.push(data);
+        else held.set(to, [data]);
+      } else to.write(data);
+    });
   const server = createServer((client) => {
     accepted++;
     if (refusing) {
@@ -36,11 +53,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       upstream.destroy();
       open.delete(client);
       open.delete(upstream);
+      held.delete(client);
+      held.delete(upstream);
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -54,8 +73,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const socket of open) socket.resetAndDestroy();
       open.clear();
     },
+    silence() {
+      silent = true;
+    },
     restore() {
       refusing = false;
+      silent = false;
+      for (const [to, chunks] of held) for (const chunk of chunks) to.write(chunk);
+      held.clear();
     },
     async close() {
       for (const socket of open) socket.destroy();

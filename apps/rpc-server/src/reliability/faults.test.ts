@@ -317,90 +317,107 @@ async function readyStatus(url: string): Promise<number> {
 }
 
 describe.concurrent("faults under load", () => {
-  it("Redis stopped and restarted: serving goes on with per-replica limits, readiness goes 503 and back, no usage is lost", {
-    timeout: testTimeoutMs,
-  }, async ({ onTestFinished }) => {
-    const track = disposer(onTestFinished);
-    const stack = await startStack(track);
-    const { noa, redis, database } = stack;
-    // A key with a bucket of 2 and almost no refill, to see limits still enforced while Redis is down.
-    const { key: limitedKey } = await createClient(
-      ApiKeyService,
-      createGrpcTransport({ baseUrl: noa.baseUrl, interceptors: [withKey(noa.adminKey)] }),
-    ).createApiKey({
-      name: "small bucket",
-      tenant: "acme",
-      scopes: [Scope.INFERENCE],
-      rateLimit: { requestBurst: 2, requestsPerSecond: 0.001 },
-    });
-    const load = startLoad({ concurrency, call: mixedCall(stack, primary, 30_000), pauseMs: 5 });
-    track({ close: () => load.stop() });
-    await keepLoading(1_000 * scale, () => load.results.length >= 10);
-    expect((await readiness(noa)).status).toBe(200);
-
-    load.setPhase("outage");
-    await redis.stop();
-    await vi.waitFor(async () => {
-      const { status, body } = await readiness(noa);
-      expect(status).toBe(503);
-      expect(body.dependencies.redis?.status).toBe("down");
-      expect(body.dependencies.database?.status).toBe("ok");
-    });
-    // Serving goes on, limited per replica (the limiter says so once): calls start and end while Redis
-    // is down.
-    await keepLoading(
-      1_500 * scale,
-      () =>
-        logged(noa, "rate limiter: shared store unavailable, limiting per replica until it returns") &&
-        load.results.some((result) => result.phase === "outage" && result.ok),
-    );
-    // The small key's bucket now lives in this process: two calls pass, the next ones get 429.
-    const limited: CallResult[] = [];
-    for (let i = 0; i < 4; i++) {
-      limited.push({
-        ...(await restChat(
-          { baseUrl: noa.baseUrl, key: limitedKey, model: primary, maxTokens: 4, hangAfterMs: 30_000 },
-          false,
-        )),
-        n: -1,
-        startedAt: 0,
-        phase: "outage",
+  // Stopped: connections are reset and refused. Silent: the process hangs (SIGSTOP) with its connections
+  // open, so only timeouts tell (the limiter's 250 ms, readiness's 2 s).
+  it.for([
+    ["stopped and restarted", "stop"],
+    ["silent and back", "pause"],
+  ] as const)(
+    "Redis %s: serving goes on with per-replica limits, readiness goes 503 and back, no usage is lost",
+    {
+      timeout: testTimeoutMs,
+    },
+    async ([, failure], { onTestFinished }) => {
+      const track = disposer(onTestFinished);
+      const stack = await startStack(track);
+      const { noa, redis, database } = stack;
+      // A key with a bucket of 2 and almost no refill, to see limits still enforced while Redis is down.
+      const { key: limitedKey } = await createClient(
+        ApiKeyService,
+        createGrpcTransport({ baseUrl: noa.baseUrl, interceptors: [withKey(noa.adminKey)] }),
+      ).createApiKey({
+        name: "small bucket",
+        tenant: "acme",
+        scopes: [Scope.INFERENCE],
+        rateLimit: { requestBurst: 2, requestsPerSecond: 0.001 },
       });
-    }
-    expect(limited.map((result) => result.error ?? "ok")).toEqual([
-      "ok",
-      "ok",
-      "http 429 rate_limit_error",
-      "http 429 rate_limit_error",
-    ]);
+      const load = startLoad({ concurrency, call: mixedCall(stack, primary, 30_000), pauseMs: 5 });
+      track({ close: () => load.stop() });
+      await keepLoading(1_000 * scale, () => load.results.length >= 10);
+      expect((await readiness(noa)).status).toBe(200);
 
-    load.setPhase("after");
-    const redisBackAt = load.elapsed();
-    await redis.start();
-    await vi.waitFor(async () => expect((await readiness(noa)).status).toBe(200));
-    await keepLoading(1_000 * scale, () =>
-      logged(noa, "rate limiter: shared store back, limits shared again"),
-    );
-    const results = await load.stop();
+      load.setPhase("outage");
+      if (failure === "stop") await redis.stop();
+      else redis.pause();
+      await vi.waitFor(async () => {
+        const { status, body } = await readiness(noa);
+        expect(status).toBe(503);
+        expect(body.dependencies.redis?.status).toBe("down");
+        expect(body.dependencies.database?.status).toBe("ok");
+      });
+      // Serving goes on, limited per replica (the limiter says so once): calls start and end while Redis
+      // is down.
+      await keepLoading(
+        1_500 * scale,
+        () =>
+          logged(noa, "rate limiter: shared store unavailable, limiting per replica until it returns") &&
+          load.results.some((result) => result.phase === "outage" && result.ok),
+      );
+      // The small key's bucket now lives in this process: two calls pass, the next ones get 429.
+      const limited: CallResult[] = [];
+      for (let i = 0; i < 4; i++) {
+        limited.push({
+          ...(await restChat(
+            { baseUrl: noa.baseUrl, key: limitedKey, model: primary, maxTokens: 4, hangAfterMs: 30_000 },
+            false,
+          )),
+          n: -1,
+          startedAt: 0,
+          phase: "outage",
+        });
+      }
+      expect(limited.map((result) => result.error ?? "ok")).toEqual([
+        "ok",
+        "ok",
+        "http 429 rate_limit_error",
+        "http 429 rate_limit_error",
+      ]);
 
-    const outage = results.filter((result) => result.phase === "outage");
-    const written = await expectEveryUsageRecord(database, [
-      ...results.map((result) => result.id),
-      ...limited.filter((result) => result.ok).map((result) => result.id),
-    ]);
-    const { summary, unexpected } = summarize("redis-restart", results, () => false, {
-      processStartMs: noa.startMs,
-      serverErrorLogs: errorLogs(noa),
-      servedDuringOutage: outage.filter((result) => result.ok && result.startedAt + result.ms <= redisBackAt)
-        .length,
-      smallBucketDuringOutage: limited.map((result) => result.error ?? "ok"),
-      usageRecordsExpected: results.length + 2,
-      usageRecordsWritten: written,
-    });
-    expect(unexpected, describeUnexpected(unexpected)).toEqual([]);
-    expect(summary.ok).toBe(results.length);
-    expect(outage.length).toBeGreaterThan(0);
-  });
+      load.setPhase("after");
+      const redisBackAt = load.elapsed();
+      if (failure === "stop") await redis.start();
+      else redis.resume();
+      await vi.waitFor(async () => expect((await readiness(noa)).status).toBe(200));
+      await keepLoading(1_000 * scale, () =>
+        logged(noa, "rate limiter: shared store back, limits shared again"),
+      );
+      const results = await load.stop();
+
+      const outage = results.filter((result) => result.phase === "outage");
+      const written = await expectEveryUsageRecord(database, [
+        ...results.map((result) => result.id),
+        ...limited.filter((result) => result.ok).map((result) => result.id),
+      ]);
+      const { summary, unexpected } = summarize(
+        failure === "stop" ? "redis-restart" : "redis-silent",
+        results,
+        () => false,
+        {
+          processStartMs: noa.startMs,
+          serverErrorLogs: errorLogs(noa),
+          servedDuringOutage: outage.filter(
+            (result) => result.ok && result.startedAt + result.ms <= redisBackAt,
+          ).length,
+          smallBucketDuringOutage: limited.map((result) => result.error ?? "ok"),
+          usageRecordsExpected: results.length + 2,
+          usageRecordsWritten: written,
+        },
+      );
+      expect(unexpected, describeUnexpected(unexpected)).toEqual([]);
+      expect(summary.ok).toBe(results.length);
+      expect(outage.length).toBeGreaterThan(0);
+    },
+  );
 
   it("PostgreSQL unreachable: cached keys keep being served, usage is buffered and every record is written once it is back", {
     timeout: testTimeoutMs,
@@ -476,49 +493,36 @@ describe.concurrent("faults under load", () => {
   });
 
   // A key the authenticator has not cached cannot be checked while the store is down: the caller is told
-  // to try again (UNAVAILABLE / 503), not that the server broke, and nothing is cached as a refusal.
-  it("PostgreSQL unreachable: a caller whose key is not cached is told UNAVAILABLE (retry), not INTERNAL", {
-    timeout: testTimeoutMs,
-  }, async ({ onTestFinished }) => {
-    const track = disposer(onTestFinished);
-    const database = track(await createTestDatabase());
-    const proxy = track(await startTcpProxy({ host: "127.0.0.1", port: 5432 }));
-    const url = new URL(database.url);
-    url.port = String(proxy.port);
-    const proxied = track(await createDatabase({ url: url.toString(), maxConnections: 2 }));
-    const access = await createTestAccess({ store: createPrismaApiKeyStore(proxied.prisma) });
-    const server = track(await startTestServer({ access }));
-    const { key } = await access.apiKeys.create({
-      name: "never used",
-      tenant: "acme",
-      scopes: ["inference"],
-    });
+  // to try again (UNAVAILABLE / 503), not that the server broke, and nothing is cached as a refusal. A
+  // database that keeps its connections open but answers nothing (silent) is given up after the query
+  // timeout rather than holding the caller until its own deadline.
+  it.for([
+    ["unreachable", "refuse"],
+    ["silent", "silence"],
+  ] as const)(
+    "PostgreSQL %s: a caller whose key is not cached is told UNAVAILABLE (retry) within the database timeout, not INTERNAL",
+    {
+      timeout: testTimeoutMs,
+    },
+    async ([, failure], { onTestFinished }) => {
+      const track = disposer(onTestFinished);
+      const database = track(await createTestDatabase());
+      const proxy = track(await startTcpProxy({ host: "127.0.0.1", port: 5432 }));
+      const url = new URL(database.url);
+      url.port = String(proxy.port);
+      const timeoutMs = 1_000;
+      const proxied = track(await createDatabase({ url: url.toString(), maxConnections: 2, timeoutMs }));
+      const access = await createTestAccess({ store: createPrismaApiKeyStore(proxied.prisma) });
+      const server = track(await startTestServer({ access }));
+      const { key } = await access.apiKeys.create({
+        name: "never used",
+        tenant: "acme",
+        scopes: ["inference"],
+      });
 
-    proxy.refuse();
-    const rest = await fetch(`${server.baseUrl}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        model: server.modelId,
-        messages: [{ role: "user", content: "hi" }],
-        max_tokens: 2,
-      }),
-    });
-    const grpcError = await createClient(
-      InferenceService,
-      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [withKey(key)] }),
-    )
-      .complete({ model: server.modelId, messages: [{ role: Role.USER, content: "hi" }], maxTokens: 2 })
-      .then(
-        () => undefined,
-        (error: unknown) => ConnectError.from(error),
-      );
-    expect({ rest: rest.status, grpc: grpcError?.code }).toEqual({ rest: 503, grpc: Code.Unavailable });
-
-    // Once the database is back, the same key is accepted: the outage was not remembered as a refusal.
-    proxy.restore();
-    await vi.waitFor(async () => {
-      const again = await fetch(`${server.baseUrl}/v1/chat/completions`, {
+      proxy[failure]();
+      const startedAt = performance.now();
+      const rest = await fetch(`${server.baseUrl}/v1/chat/completions`, {
         method: "POST",
         headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
         body: JSON.stringify({
@@ -527,9 +531,35 @@ describe.concurrent("faults under load", () => {
           max_tokens: 2,
         }),
       });
-      expect(again.status).toBe(200);
-    });
-  });
+      const grpcError = await createClient(
+        InferenceService,
+        createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [withKey(key)] }),
+      )
+        .complete({ model: server.modelId, messages: [{ role: Role.USER, content: "hi" }], maxTokens: 2 })
+        .then(
+          () => undefined,
+          (error: unknown) => ConnectError.from(error),
+        );
+      expect({ rest: rest.status, grpc: grpcError?.code }).toEqual({ rest: 503, grpc: Code.Unavailable });
+      // Both answers came within a few database timeouts (a silent database: one timeout each).
+      expect(performance.now() - startedAt).toBeLessThan(6 * timeoutMs);
+
+      // Once the database is back, the same key is accepted: the outage was not remembered as a refusal.
+      proxy.restore();
+      await vi.waitFor(async () => {
+        const again = await fetch(`${server.baseUrl}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            model: server.modelId,
+            messages: [{ role: "user", content: "hi" }],
+            max_tokens: 2,
+          }),
+        });
+        expect(again.status).toBe(200);
+      });
+    },
+  );
 
   it("a provider failing, slow and cut mid-stream: the breaker opens, the fallback serves, it recovers, every call ends cleanly within its deadline", {
     timeout: testTimeoutMs,
