@@ -20,9 +20,10 @@ export interface TcpProxy {
 }
 
 /**
- * Forwards 127.0.0.1:<port> to `target`, byte for byte (without backpressure: test traffic is small). While refusing, open connections are destroyed
- * (their clients see a reset mid-query) and new ones are reset as soon as they are accepted, as a
- * database whose host went away does; the shared server behind it is never touched.
+ * Forwards 127.0.0.1:<port> to `target`, byte for byte (without backpressure: test traffic is small).
+ * While refusing, open connections are destroyed (their clients see a reset mid-query) and new ones are
+ * reset as soon as they are accepted, as a database whose host went away does; the shared server behind
+ * it is never touched.
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<Socket>();
