@@ -12,7 +12,9 @@ import type { Logger } from "pino";
 /**
  * The job service as rpc-server serves it: jobs in PostgreSQL, queued in BullMQ and watched over Redis
  * pub/sub, on connections of their own. While Redis is unreachable submissions are refused with
- * UNAVAILABLE (get and list still answer from the database); BullMQ's connection keeps reconnecting.
+ * UNAVAILABLE (get and list still answer from the database); BullMQ's connection keeps reconnecting. A
+ * Redis that stops answering with its connection open holds a submission 2 s at most (see
+ * createJobService's `enqueueTimeoutMs`).
  */
 export async function createJobBackend(deps: {
   redisUrl: string;
@@ -51,6 +53,7 @@ export async function createJobBackend(deps: {
     callbackPolicy: config.callbackPolicy,
     maxAttempts: config.maxAttempts,
     isAvailable: () => connection.status === "ready",
+    logger,
     // Workers reach the database by DATABASE_URL; the embedded PGlite serves this process only.
     notRunnable:
       deps.database.kind === "pglite"

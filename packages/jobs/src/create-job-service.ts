@@ -15,6 +15,7 @@ import {
   type JsonValue,
 } from "./job-record.js";
 import type { JobStore } from "./job-store.js";
+import type { Logger } from "./logger.js";
 import { enqueueWebhook } from "./webhooks/enqueue-webhook.js";
 import { type CallbackPolicy, checkCallbackUrl, type ResolveHost } from "./webhooks/ssrf-guard.js";
 
@@ -28,6 +29,14 @@ export interface JobServiceDeps {
   maxAttempts: number;
   /** False while Redis is unreachable: submissions are refused with UNAVAILABLE rather than lost. */
   isAvailable?: () => boolean;
+  /**
+   * How long a submission waits for BullMQ to take its job (default 2 s). The job row is already in
+   * PostgreSQL, so a Redis that stops answering (connections open, no reply) does not hold the caller:
+   * the job is answered as queued, and reaches the queue when Redis answers the pending add, or through
+   * the workers' sweep of queued jobs.
+   */
+  enqueueTimeoutMs?: number;
+  logger?: Logger;
   /** Why no worker can ever run a job here (e.g. an embedded database no worker can reach): submissions are refused with FAILED_PRECONDITION. */
   notRunnable?: string;
   resolveHost?: ResolveHost;
@@ -62,6 +71,7 @@ export function createJobService(deps: JobServiceDeps) {
   const { store, queues, events, callbackPolicy, maxAttempts, isAvailable = () => true } = deps;
   const now = deps.now ?? Date.now;
   const watchPollMs = deps.watchPollMs ?? 5_000;
+  const enqueueTimeoutMs = deps.enqueueTimeoutMs ?? 2_000;
 
   function requireAvailable(): void {
     if (!isAvailable()) {
@@ -69,6 +79,30 @@ export function createJobService(deps: JobServiceDeps) {
         "unavailable",
         "jobs are unavailable: the queue (Redis) cannot be reached; try again later",
       );
+    }
+  }
+
+  async function enqueueWithin(job: JobRecord, within: Context | undefined): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), enqueueTimeoutMs);
+    });
+    try {
+      const enqueued = queues.enqueue(job, within);
+      if ((await Promise.race([enqueued, late])) === "late") {
+        deps.logger?.warn(
+          { jobId: job.id, timeoutMs: enqueueTimeoutMs },
+          "jobs: the queue (Redis) did not take the job in time; it stays queued in the database and is queued when Redis answers",
+        );
+        enqueued.catch((error: unknown) =>
+          deps.logger?.warn(
+            { err: error, jobId: job.id },
+            "jobs: a late enqueue failed; the sweep queues the job",
+          ),
+        );
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -112,7 +146,7 @@ export function createJobService(deps: JobServiceDeps) {
       });
       // Queued again also for a duplicate still queued: the first submission may have died between the
       // insert and the add, and BullMQ ignores an add whose job id it already holds.
-      if (created || job.state === "queued") await queues.enqueue(job, input.traceContext);
+      if (created || job.state === "queued") await enqueueWithin(job, input.traceContext);
       return { job, deduplicated: !created };
     },
 
