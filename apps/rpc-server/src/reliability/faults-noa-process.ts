@@ -1,13 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { generateApiKey } from "@noa/access";
-
-const appDir = fileURLToPath(new URL("../..", import.meta.url));
-const mainPath = path.join(appDir, "src/main.ts");
+import { type ScaleOutProcess, spawnScaleOutProcess } from "./scale-out-process.js";
 
 /** An rpc-server process (`node --import @noa/runtime/register src/main.ts`, as `pnpm start` runs it) that a test drives. */
 export interface NoaProcess {
@@ -59,85 +55,43 @@ export async function spawnNoaProcess(options: {
     ...options.env,
   };
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", mainPath], {
-    cwd: appDir,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-  );
-  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(parsed);
-      if (parsed.msg === "rpc-server listening") resolve(parsed);
-    });
-    void exited.then((code) =>
-      reject(new Error(`rpc-server exited (${code}) before listening; stderr:\n${stderr}`)),
-    );
-  });
-
-  const dispose = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await exited;
+  const dispose = async (started?: ScaleOutProcess) => {
+    if (started?.alive()) {
+      started.child.kill("SIGKILL");
+      await started.exited;
     }
     await rm(dataDir, { recursive: true, force: true });
   };
-
-  let timer: NodeJS.Timeout | undefined;
+  let started: ScaleOutProcess;
   try {
-    const line = await Promise.race([
-      listening,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `rpc-server did not listen within 120 s; last log lines:\n${logs
-                  .slice(-5)
-                  .map((entry) => JSON.stringify(entry))
-                  .join("\n")}\nstderr:\n${stderr}`,
-              ),
-            ),
-          // Loading the app's modules takes seconds of CPU, many times that on a shared 2-core machine.
-          120_000,
-        );
-      }),
-    ]);
-    const port = Number(String(line.address).split(":").at(-1));
-    return {
-      baseUrl: `http://127.0.0.1:${port}`,
-      port,
-      adminKey,
-      startMs: Math.round(performance.now() - spawnedAt),
-      child,
-      logs,
-      exited,
-      stderr: () => stderr,
-      async terminate() {
-        const started = performance.now();
-        child.kill("SIGTERM");
-        const code = await exited;
-        return { exitMs: Math.round(performance.now() - started), code };
-      },
-      close: dispose,
-    };
+    // Loading the app's modules takes seconds of CPU, many times that on a shared 2-core machine.
+    started = await spawnScaleOutProcess({
+      name: "rpc-server",
+      kind: "rpc-server",
+      env,
+      startTimeoutMs: 120_000,
+    });
   } catch (error) {
     await dispose();
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
+  const { child, exited } = started;
+  const port = started.port as number;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    port,
+    adminKey,
+    startMs: Math.round(performance.now() - spawnedAt),
+    child,
+    logs: started.logs,
+    exited,
+    stderr: started.stderr,
+    async terminate() {
+      const terminatedAt = performance.now();
+      child.kill("SIGTERM");
+      const code = await exited;
+      return { exitMs: Math.round(performance.now() - terminatedAt), code };
+    },
+    close: () => dispose(started),
+  };
 }

@@ -20,7 +20,8 @@ export interface ScaleOutProcess {
   port: number | undefined;
   /** Its JSON log lines so far. */
   logs: Array<Record<string, unknown>>;
-  exited: Promise<void>;
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  exited: Promise<number | string>;
   alive(): boolean;
   stderr(): string;
   /** Waits for a log line that matches; fails early, with stderr, if the process exits. */
@@ -65,8 +66,9 @@ export async function spawnScaleOutProcess(options: {
     }
     for (const waiter of waiters) waiter();
   });
-  const exited = once(child, "exit").then(() => {
+  const exited = once(child, "exit").then(([code, signal]: unknown[]) => {
     for (const waiter of waiters) waiter();
+    return (code ?? signal ?? "unknown") as number | string;
   });
   const alive = () => child.exitCode === null && child.signalCode === null;
 
