@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateApiKey } from "@noa/access";
-import { type ScaleOutProcess, spawnScaleOutProcess } from "./scale-out-process.js";
+import { type AppProcess, spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
 
 /** An rpc-server process (`node --import @noa/runtime/register src/main.ts`, as `pnpm start` runs it) that a test drives. */
 export interface NoaProcess {
@@ -55,17 +55,17 @@ export async function spawnNoaProcess(options: {
     ...options.env,
   };
   const spawnedAt = performance.now();
-  const dispose = async (started?: ScaleOutProcess) => {
+  const dispose = async (started?: AppProcess) => {
     if (started?.alive()) {
       started.child.kill("SIGKILL");
       await started.exited;
     }
     await rm(dataDir, { recursive: true, force: true });
   };
-  let started: ScaleOutProcess;
+  let started: AppProcess;
   try {
     // Loading the app's modules takes seconds of CPU, many times that on a shared 2-core machine.
-    started = await spawnScaleOutProcess({
+    started = await spawnAppProcess({
       name: "rpc-server",
       kind: "rpc-server",
       env,

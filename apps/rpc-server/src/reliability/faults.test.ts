@@ -21,13 +21,13 @@ import {
 import { Redis } from "ioredis";
 import { describe, expect, it, vi } from "vitest";
 import { createTestAccess, withKey } from "../__fixtures__/create-test-access.js";
+import { spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
 import { freePort, startPrivateRedis } from "../__fixtures__/start-private-redis.js";
 import { startTestServer } from "../__fixtures__/start-test-server.js";
 import { type CallResult, grpcStream, restChat } from "./faults-calls.js";
 import { startLoad, summarize } from "./faults-load.js";
 import { type NoaProcess, spawnNoaProcess } from "./faults-noa-process.js";
 import { startTcpProxy } from "./faults-tcp-proxy.js";
-import { spawnScaleOutProcess } from "./scale-out-process.js";
 import { startScaleOutUpstream } from "./scale-out-upstream.js";
 import { startScaleOutWebhookReceiver } from "./scale-out-webhook-receiver.js";
 
@@ -253,7 +253,7 @@ async function startJobStack(track: ReturnType<typeof disposer>) {
   });
   const [noa, worker] = await Promise.allSettled([
     spawnNoaProcess({ env, config }),
-    spawnScaleOutProcess({
+    spawnAppProcess({
       name: "worker",
       kind: "worker",
       onSpawn: (child) => {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { generateApiKey } from "@noa/access";
 import { createTestDatabase, type TestDatabase } from "@noa/db/testing";
 import { Redis } from "ioredis";
-import { type ScaleOutProcess, spawnScaleOutProcess } from "./scale-out-process.js";
+import { type AppProcess, spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./scale-out-proxy.js";
 import { type ScaleOutUpstream, startScaleOutUpstream } from "./scale-out-upstream.js";
 import { type ScaleOutWebhookReceiver, startScaleOutWebhookReceiver } from "./scale-out-webhook-receiver.js";
@@ -18,8 +18,8 @@ export const scaleOutWebhookSecret = "whsec_scale_out_0123456789abcdef0123456789
 
 /** A deployment of several rpc-server and worker processes sharing one database, one Redis and one job prefix. */
 export interface ScaleOutCluster {
-  replicas: ScaleOutProcess[];
-  workers: ScaleOutProcess[];
+  replicas: AppProcess[];
+  workers: AppProcess[];
   /** The round-robin load balancer in front of the replicas. */
   proxy: RoundRobinProxy;
   upstream: ScaleOutUpstream;
@@ -30,7 +30,7 @@ export interface ScaleOutCluster {
   /** NOA_JOBS_PREFIX of every process. */
   prefix: string;
   /** Starts one more worker process on the same database, Redis and prefix (added to `workers`). */
-  startWorker(name: string): Promise<ScaleOutProcess>;
+  startWorker(name: string): Promise<AppProcess>;
   /** Stops everything (SIGTERM, then SIGKILL), drops the database and the prefix's Redis keys. */
   close(): Promise<void>;
 }
@@ -50,7 +50,7 @@ export async function startScaleOutCluster(options: {
   env?: Record<string, string>;
 }): Promise<ScaleOutCluster> {
   const cleanups: Array<() => Promise<unknown>> = [];
-  const processes: ScaleOutProcess[] = [];
+  const processes: AppProcess[] = [];
   const children = new Set<ChildProcess>();
   // Also kills children still starting when the test process exits (a start that timed out).
   const killAll = () => {
@@ -110,8 +110,8 @@ export async function startScaleOutCluster(options: {
         ...options.env,
       };
     };
-    const spawnTracked = async (name: string, kind: ScaleOutProcess["kind"]) => {
-      const started = await spawnScaleOutProcess({
+    const spawnTracked = async (name: string, kind: AppProcess["kind"]) => {
+      const started = await spawnAppProcess({
         name,
         kind,
         env: await env(name),
@@ -133,7 +133,7 @@ export async function startScaleOutCluster(options: {
     const settled = await Promise.allSettled(starts);
     const failed = settled.find((result) => result.status === "rejected");
     if (failed) throw failed.reason;
-    const started = settled.map((result) => (result as PromiseFulfilledResult<ScaleOutProcess>).value);
+    const started = settled.map((result) => (result as PromiseFulfilledResult<AppProcess>).value);
     const replicas = started.filter((child) => child.kind === "rpc-server");
     const workers = started.filter((child) => child.kind === "worker");
     const proxy = await startRoundRobinProxy(replicas.map((replica) => replica.port ?? 0));

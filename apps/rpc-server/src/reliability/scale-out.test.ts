@@ -5,8 +5,8 @@ import { createJobQueues, verifyWebhook } from "@noa/jobs";
 import { ApiKeyService, type RateLimit, Scope } from "@noa/proto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { AppProcess } from "../__fixtures__/spawn-app-process.js";
 import { type ScaleOutCluster, scaleOutWebhookSecret, startScaleOutCluster } from "./scale-out-cluster.js";
-import type { ScaleOutProcess } from "./scale-out-process.js";
 import { type OneShotAnswer, requestOnce } from "./scale-out-request.js";
 
 // Issue 10's scale-out suite: three rpc-server and two worker processes (the real main.ts of each) on
@@ -243,7 +243,7 @@ describe("three rpc-server replicas behind a round-robin proxy", () => {
         model: `openai/${models.steady}`,
       });
     };
-    const [opener, ...others] = cluster.replicas as [ScaleOutProcess, ...ScaleOutProcess[]];
+    const [opener, ...others] = cluster.replicas as [AppProcess, ...AppProcess[]];
 
     // The first replica alone: each call fails on the flaky target and falls back; the third opens it.
     for (let i = 0; i < failureThreshold; i++) expectServedByFallback(await ask(opener.port ?? 0, i));
@@ -424,8 +424,8 @@ describe("two workers behind three replicas", () => {
         maxRetriesPerRequest: null,
       });
       const queues = createJobQueues({ connection: inspector, prefix: cluster.prefix });
-      let victim: ScaleOutProcess | undefined;
-      let survivor: ScaleOutProcess | undefined;
+      let victim: AppProcess | undefined;
+      let survivor: AppProcess | undefined;
       let killedMidJob: Array<{ id: string; index: number }> = [];
       let completedBeforeKill = 0;
       try {
@@ -434,7 +434,7 @@ describe("two workers behind three replicas", () => {
         });
         cluster.upstream.pause();
         cluster.webhooks.pause();
-        const startedOn = (worker: ScaleOutProcess, id: string) =>
+        const startedOn = (worker: AppProcess, id: string) =>
           worker.logs.some((line) => line.msg === "job attempt started" && line.jobId === id);
         const held = () => ({
           inference: cluster.upstream.calls

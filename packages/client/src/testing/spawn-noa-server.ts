@@ -1,12 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { generateApiKey } from "@noa/access";
 import { createTestDatabase } from "@noa/db/testing";
 import { tinyModelPath } from "@noa/providers/testing";
+import { type AppProcess, spawnAppProcess } from "@noa/rpc-server/spawn-app-process";
 
 /** A running rpc-server process for end-to-end tests of clients. */
 export interface SpawnedNoaServer {
@@ -26,11 +24,6 @@ export interface SpawnedNoaServer {
   /** SIGTERM, wait for the exit, drop its database. */
   close(): Promise<void>;
 }
-
-const mainPath = fileURLToPath(new URL("./main.ts", import.meta.resolve("@noa/rpc-server/server")));
-const workerMainPath = fileURLToPath(
-  new URL("./src/main.ts", import.meta.resolve("@noa/worker/package.json")),
-);
 
 /**
  * Starts the real rpc-server (`apps/rpc-server/src/main.ts`, as `pnpm start` does) on a free port, on
@@ -66,97 +59,44 @@ export async function spawnNoaServer(
     NOA_WORKER_PORT: "off",
     ...options.env,
   };
-  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", mainPath], {
-    cwd: path.dirname(mainPath),
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  // The worker's own log lines are not kept; its stderr is, for failures.
-  const worker = options.worker
-    ? spawn(process.execPath, ["--import", "@noa/runtime/register", workerMainPath], {
-        cwd: path.dirname(workerMainPath),
-        env,
-        stdio: ["ignore", "ignore", "pipe"],
-      })
-    : undefined;
-  const workerExited = worker
-    ? new Promise<void>((resolve) => worker.once("exit", () => resolve()))
-    : Promise.resolve();
-  const logs: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-    try {
-      logs.push(JSON.parse(line));
-    } catch {
-      return;
-    }
-    for (const waiter of waiters) waiter();
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-
-  async function waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000) {
-    const found = logs.find(match);
-    if (found) return found;
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        const recent = logs.slice(-5).map((line) => JSON.stringify(line));
-        reject(
-          new Error(
-            `no matching server log line within ${timeoutMs} ms; the last ones:\n${recent.join("\n")}`,
-          ),
-        );
-      }, timeoutMs);
-      const check = () => {
-        const line = logs.find(match);
-        if (!line) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve(line);
-      };
-      waiters.add(check);
-      void exited.then(() => {
-        if (!waiters.has(check)) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        reject(new Error(`the server exited (code ${child.exitCode}); stderr:\n${stderr}`));
-      });
-    });
-  }
-
+  let server: AppProcess | undefined;
+  let worker: AppProcess | undefined;
   async function close() {
-    if (worker) await stop(worker, workerExited);
-    await stop(child, exited);
+    await worker?.stop();
+    await server?.stop();
     await rm(dataDir, { recursive: true, force: true });
     await database.close();
   }
 
   try {
-    const listening = await waitForLog((line) => line.msg === "rpc-server listening", 60_000);
-    const port = Number(String(listening.address).split(":").at(-1));
+    // Both start at once; each is kept as soon as it is up, so that close() stops it whatever else failed.
+    const failed = (
+      await Promise.allSettled([
+        spawnAppProcess({ name: "rpc-server", kind: "rpc-server", env, startTimeoutMs: 120_000 }).then(
+          (started) => {
+            server = started;
+          },
+        ),
+        options.worker &&
+          spawnAppProcess({ name: "worker", kind: "worker", env }).then((started) => {
+            worker = started;
+          }),
+      ])
+    ).find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    if (!server) throw new Error("rpc-server did not start");
+    const port = server.port as number;
     return {
       baseUrl: `http://127.0.0.1:${port}`,
       port,
       adminKey,
       modelId: "llama-cpp/llama-2-tiny-random",
-      logs,
-      waitForLog,
+      logs: server.logs,
+      waitForLog: server.waitForLog,
       close,
     };
   } catch (error) {
     await close();
     throw error;
   }
-}
-
-async function stop(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -12,7 +12,7 @@ const entryPoints = {
 const readyLine = { "rpc-server": "rpc-server listening", worker: "worker started" };
 
 /** One rpc-server or worker process and what it has said. */
-export interface ScaleOutProcess {
+export interface AppProcess {
   name: string;
   kind: keyof typeof entryPoints;
   child: ChildProcess;
@@ -37,14 +37,14 @@ export interface ScaleOutProcess {
  * Spawns `node --import @noa/runtime/register <app>/src/main.ts` with exactly `env`, keeps its JSON log lines, and waits
  * for its ready line ("rpc-server listening" / "worker started").
  */
-export async function spawnScaleOutProcess(options: {
+export async function spawnAppProcess(options: {
   name: string;
   kind: keyof typeof entryPoints;
   env: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
   /** Told of the child at once, before it is ready, so a caller can kill it whatever happens next. */
   onSpawn?: (child: ChildProcess) => void;
-}): Promise<ScaleOutProcess> {
+}): Promise<AppProcess> {
   const entry = entryPoints[options.kind];
   const child = spawn(process.execPath, ["--import", "@noa/runtime/register", entry], {
     cwd: path.dirname(path.dirname(entry)),
