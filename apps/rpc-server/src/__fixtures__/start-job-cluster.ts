@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -6,7 +6,6 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Scope } from "@noa/access";
@@ -21,8 +20,8 @@ import { pino } from "pino";
 import { createJobBackend } from "../create-job-backend.js";
 import { build } from "../server.js";
 import { createTestAccess, withKey } from "./create-test-access.js";
+import { spawnAppProcess } from "./spawn-app-process.js";
 
-const workerDir = fileURLToPath(new URL("../../../worker", import.meta.url));
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /** The secret the test workers sign webhooks with. */
@@ -69,7 +68,8 @@ export interface TestWorker {
   logs: Array<Record<string, unknown>>;
   /** The queue dashboard's port. */
   port: number;
-  exited: Promise<number | null>;
+  /** The exit code (or the signal's name) once it has exited. */
+  exited: Promise<number | string>;
 }
 
 /**
@@ -165,44 +165,19 @@ export async function startJobCluster(options: { workers: number; concurrency?: 
   const workers: TestWorker[] = [];
   /** Starts one more worker process; `extraEnv` overrides the cluster's settings for it. */
   async function startWorker(extraEnv: Record<string, string> = {}): Promise<TestWorker> {
-    const child = spawn(process.execPath, ["--import", "@noa/runtime/register", "src/main.ts"], {
-      cwd: workerDir,
+    const started = await spawnAppProcess({
+      name: `worker ${workers.length + 1}`,
+      kind: "worker",
       env: { ...process.env, ...env, ...extraEnv },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    const logs: Array<Record<string, unknown>> = [];
-    let buffered = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        try {
-          logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {}
-      }
-    });
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    const exited = once(child, "exit").then(([code]) => code as number | null);
-    const started = await Promise.race([
-      new Promise<Record<string, unknown>>((resolve) => {
-        const timer = setInterval(() => {
-          const line = logs.find((entry) => entry.msg === "worker started");
-          if (line) {
-            clearInterval(timer);
-            resolve(line);
-          }
-        }, 20);
-      }),
-      exited.then((code) => {
-        throw new Error(`worker exited with ${code} before starting: ${stderr}`);
-      }),
-    ]);
-    const dashboard = new URL(String(started.dashboard));
-    const worker = { process: child, logs, port: Number(dashboard.port), exited };
+    const ready = started.logs.find((line) => line.msg === "worker started") ?? {};
+    const dashboard = new URL(String(ready.dashboard));
+    const worker = {
+      process: started.child,
+      logs: started.logs,
+      port: Number(dashboard.port),
+      exited: started.exited,
+    };
     workers.push(worker);
     return worker;
   }

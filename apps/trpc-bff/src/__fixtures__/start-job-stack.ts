@@ -1,10 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createPgJobStore, createPrismaApiKeyStore, createPrismaUsageStore } from "@noa/db";
 import { createTestDatabase } from "@noa/db/testing";
@@ -12,12 +9,12 @@ import { createJobEvents, createJobQueues, createJobService, parseJobsConfig } f
 import { createGatewayRegistry } from "@noa/providers";
 import { OPENAI_LOOPBACK_API_KEY, startOpenAILoopbackServer } from "@noa/providers/testing";
 import { build as buildRpcServer } from "@noa/rpc-server/server";
+import { spawnAppProcess } from "@noa/rpc-server/spawn-app-process";
 import { createTestAccess } from "@noa/rpc-server/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { build } from "../server.js";
 
-const workerDir = fileURLToPath(new URL("../../../worker", import.meta.url));
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /** The model jobs run on: the real OpenAI provider against a loopback server that can inject faults. */
@@ -119,11 +116,13 @@ export async function startJobStack(
       await registry.close();
     });
 
-    const worker = await startWorker({ ...env, ...options.workerEnv });
-    cleanups.push(async () => {
-      if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGTERM");
-      await once(worker, "exit");
+    // One apps/worker process, started as its package does, once it logged that it started.
+    const worker = await spawnAppProcess({
+      name: "worker",
+      kind: "worker",
+      env: { ...process.env, ...env, ...options.workerEnv },
     });
+    cleanups.push(() => worker.stop());
 
     const bff = build({
       transport: createGrpcTransport({ baseUrl: `http://127.0.0.1:${rpc.port}` }),
@@ -152,32 +151,6 @@ export async function startJobStack(
     await cleanUp();
     throw error;
   }
-}
-
-/** One apps/worker process, started as its package does; resolves once it logged that it started. */
-async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", "src/main.ts"], {
-    cwd: workerDir,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      if (output.includes('"msg":"worker started"')) resolve();
-    });
-    child.once("exit", (code) =>
-      reject(new Error(`the worker exited with ${code} before starting: ${stderr}`)),
-    );
-  });
-  // Keep draining its output so the pipe never fills.
-  child.stdout?.resume();
-  return child;
 }
 
 export type JobStack = Awaited<ReturnType<typeof startJobStack>>;
