@@ -1,6 +1,6 @@
 import { ConnectionPool } from "./connection-pool.js";
 import type { RequestBody } from "./http-connection.js";
-import { HttpResponse } from "./http-response.js";
+import { abortReason, HttpResponse } from "./http-response.js";
 
 /** How the sockets of one `createHttpFetch` are pooled. */
 export interface HttpFetchOptions {
@@ -144,11 +144,6 @@ export function createHttpFetch({
     targets.clear();
   };
   return httpFetch;
-}
-
-/** What `signal` aborted with, as fetch rejects: its reason, or an `AbortError`. */
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 
 function toHeaderRecord(init: RequestInit["headers"]): Record<string, string> {

@@ -90,8 +90,7 @@ export class HttpResponse implements Exchange, PoolWaiter {
 
   /** The signal's abort. */
   handleEvent(): void {
-    const signal = this.#signal as AbortSignal;
-    const reason = signal.reason ?? new DOMException("This operation was aborted", "AbortError");
+    const reason = abortReason(this.#signal as AbortSignal);
     if (this.#resolve) {
       this.#pool.cancel(this);
       this.#connection?.abandon(this);
@@ -304,6 +303,11 @@ export class HttpResponse implements Exchange, PoolWaiter {
       { highWaterMark: 0 },
     );
   }
+}
+
+/** What `signal` aborted with, as fetch rejects: its reason, or an `AbortError`. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 
 /** A decompressor for the body's content-encoding, or undefined for identity and unknown codings. */
