@@ -36,7 +36,13 @@ export async function* readChatCompletionStream(
   const log: SDKLogger | undefined = client.logLevel && client.logLevel !== "off" ? client.logger : undefined;
   const decoder = new SseDecoder();
   let done = false;
-  const toChunk = (sse: SseEvent): ChatCompletionChunk | { event: string; data: unknown } => {
+  /** What an event carries for the reader; undefined for `[DONE]` and whatever follows it. */
+  const chunkOf = (sse: SseEvent): ChatCompletionChunk | undefined => {
+    if (done) return undefined;
+    if (sse.data.startsWith("[DONE]")) {
+      done = true;
+      return undefined;
+    }
     let data: { error?: unknown; message?: string } | null;
     try {
       data = JSON.parse(sse.data);
@@ -52,26 +58,18 @@ export async function* readChatCompletionStream(
       return data as unknown as ChatCompletionChunk;
     }
     if (sse.event === "error") throw new APIError(undefined, data?.error as object, data?.message, undefined);
-    return { event: sse.event, data };
+    return { event: sse.event, data } as unknown as ChatCompletionChunk;
   };
   try {
     for await (const bytes of body as unknown as AsyncIterable<Uint8Array>) {
       for (const sse of decoder.decode(bytes)) {
-        if (done) continue;
-        if (sse.data.startsWith("[DONE]")) {
-          done = true;
-          continue;
-        }
-        yield toChunk(sse) as ChatCompletionChunk;
+        const chunk = chunkOf(sse);
+        if (chunk !== undefined) yield chunk;
       }
     }
     for (const sse of decoder.flush()) {
-      if (done) continue;
-      if (sse.data.startsWith("[DONE]")) {
-        done = true;
-        continue;
-      }
-      yield toChunk(sse) as ChatCompletionChunk;
+      const chunk = chunkOf(sse);
+      if (chunk !== undefined) yield chunk;
     }
     done = true;
   } catch (error) {
