@@ -35,3 +35,14 @@ describe("parseConfig: HTTP settings", () => {
     expect(() => parseConfig({ NOA_MAX_BODY_BYTES: "12" })).toThrow(/NOA_MAX_BODY_BYTES must be an integer/);
   });
 });
+
+describe("parseConfig: outbound proxy", () => {
+  it("reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY for the providers, and refuses a proxy it cannot use", () => {
+    expect(
+      parseConfig({ https_proxy: "http://proxy.internal:3128", NO_PROXY: "localhost,.svc" }).proxy,
+    ).toEqual({ httpsProxy: "http://proxy.internal:3128", httpProxy: undefined, noProxy: "localhost,.svc" });
+    expect(() => parseConfig({ HTTPS_PROXY: "socks5://proxy.internal:1080" })).toThrow(
+      "HTTPS_PROXY must be an http:// or https:// proxy URL, not socks5://",
+    );
+  });
+});

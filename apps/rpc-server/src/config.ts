@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { JwtVerifierOptions } from "@noa/access";
+import { type ProxySettings, proxySettingsFromEnv } from "@noa/providers";
 import type { CorsOrigins } from "./http/create-cors.js";
 
 /** rpc-server configuration, read once from the environment by main.ts (DESIGN.md's table). */
@@ -32,6 +33,8 @@ export interface Config {
   rateLimitDefaults: { requestBurst: number; requestsPerSecond: number; tokensPerMinute: number };
   openai: { apiKey: string; baseURL: string | undefined } | undefined;
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY: the outbound proxy OpenAI and Anthropic are reached through. */
+  proxy: ProxySettings;
   /** The parsed JSON of the NOA_CONFIG file (routing table and policies), or undefined. */
   configFile: unknown;
   /** CORS_ORIGIN: browser origins allowed to call (`*` or a comma list); undefined sends no CORS headers. */
@@ -99,6 +102,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     anthropic: env.ANTHROPIC_API_KEY
       ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
       : undefined,
+    proxy: proxySettingsFromEnv(env),
     configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : undefined,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGIN),
     maxBodyBytes: integer(env, "NOA_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { integer, type JobsConfig, parseJobsConfig } from "@noa/jobs";
+import { type ProxySettings, proxySettingsFromEnv } from "@noa/providers";
 
 /** Worker configuration, read once from the environment by main.ts (README "Jobs"). */
 export interface WorkerConfig {
@@ -40,6 +41,8 @@ export interface WorkerConfig {
   keyCacheTtlMs: number;
   openai: { apiKey: string; baseURL: string | undefined } | undefined;
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY: the outbound proxy OpenAI and Anthropic are reached through. */
+  proxy: ProxySettings;
   configFile: { routing?: unknown; pricing?: unknown };
 }
 
@@ -88,6 +91,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     anthropic: env.ANTHROPIC_API_KEY
       ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
       : undefined,
+    proxy: proxySettingsFromEnv(env),
     configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : {},
   };
 }

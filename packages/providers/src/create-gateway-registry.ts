@@ -1,4 +1,5 @@
 import { createAnthropicProvider } from "./anthropic/anthropic-provider.js";
+import { type ProxySettings, parseProxyUrl } from "./http/proxy-settings.js";
 import type { Provider } from "./language-model.js";
 import { createLlamaCppProvider, type LlamaCppProvider } from "./llama-cpp/llama-cpp-provider.js";
 import type { Logger } from "./logger.js";
@@ -17,6 +18,8 @@ export interface GatewayRegistryOptions {
   sequencesPerModel: number;
   openai: { apiKey: string; baseURL: string | undefined } | undefined;
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
+  /** The proxy OpenAI and Anthropic are reached through (HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
+  proxy?: ProxySettings;
   /** The `routing` part of NOA_CONFIG. */
   routing: unknown;
   /** Shares breaker openings with the other replicas (createRedisBreakerEvents). */
@@ -46,8 +49,21 @@ export function createGatewayRegistry(options: GatewayRegistryOptions): {
     logger,
   });
   const providers: Provider[] = [llamaCpp];
-  if (options.openai) providers.push(createOpenAIProvider({ ...options.openai, logger }));
-  if (options.anthropic) providers.push(createAnthropicProvider({ ...options.anthropic, logger }));
+  const { proxy } = options;
+  if (proxy?.httpsProxy || proxy?.httpProxy) {
+    // Where the proxies are, never their credentials.
+    const label = (url: string | undefined, name: string) => url && parseProxyUrl(url, name).label;
+    logger.info(
+      {
+        httpsProxy: label(proxy.httpsProxy, "HTTPS_PROXY"),
+        httpProxy: label(proxy.httpProxy, "HTTP_PROXY"),
+        noProxy: proxy.noProxy,
+      },
+      "outbound proxy",
+    );
+  }
+  if (options.openai) providers.push(createOpenAIProvider({ ...options.openai, proxy, logger }));
+  if (options.anthropic) providers.push(createAnthropicProvider({ ...options.anthropic, proxy, logger }));
   const routing = parseRoutingConfig(options.routing);
   const registry = createRouter({
     registry: createModelRegistry({ providers }),

@@ -53,6 +53,7 @@ export { parseRetryAfter } from "./errors/parse-retry-after.js";
 export { ProviderError, type ProviderErrorOptions } from "./errors/provider-error.js";
 export { StreamInterruptedError } from "./errors/stream-interrupted-error.js";
 export { TimeoutError } from "./errors/timeout-error.js";
+export { type ProxySettings, proxySettingsFromEnv } from "./http/proxy-settings.js";
 export type {
   AttemptEvent,
   CacheEvent,

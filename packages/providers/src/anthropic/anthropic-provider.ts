@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { NoSuchModelError } from "../errors/no-such-model-error.js";
 import { createHttpFetch } from "../http/create-http-fetch.js";
+import type { ProxySettings } from "../http/proxy-settings.js";
 import type { ModelInfo, Provider } from "../language-model.js";
 import type { Logger } from "../logger.js";
 import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_PROVIDER_ID } from "./anthropic-api.js";
@@ -24,6 +25,8 @@ export interface AnthropicProviderOptions {
   defaultMaxTokens?: number;
   /** Sends the requests; by default a keep-alive HTTP/1.1 fetch of the provider's own (createHttpFetch), closed by `close()`. */
   fetch?: typeof globalThis.fetch;
+  /** The outbound proxy of the provider's own fetch (proxySettingsFromEnv); ignored with `fetch`. */
+  proxy?: ProxySettings;
   /** Longest wait for the response headers (the SDK's `timeout`); the default is the SDK's 10 minutes. */
   timeoutMs?: number;
   /** Receives the SDK's own warnings and errors; without one the SDK logs nothing. */
@@ -41,12 +44,13 @@ export function createAnthropicProvider({
   models = DEFAULT_ANTHROPIC_MODELS,
   defaultMaxTokens,
   fetch,
+  proxy,
   timeoutMs,
   logger,
 }: AnthropicProviderOptions): Provider {
   if (!apiKey) throw new Error("createAnthropicProvider needs an apiKey");
   // Node's global fetch costs several times the CPU of createHttpFetch per call; the SDK takes any fetch.
-  const ownFetch = fetch ? undefined : createHttpFetch();
+  const ownFetch = fetch ? undefined : createHttpFetch({ proxy });
   const client = new Anthropic({
     apiKey,
     baseURL,

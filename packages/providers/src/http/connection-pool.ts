@@ -1,6 +1,11 @@
 import net from "node:net";
 import tls from "node:tls";
 import { type ConnectionOwner, HttpConnection } from "./http-connection.js";
+import { openProxyTunnel } from "./open-proxy-tunnel.js";
+import type { ProxyEndpoint } from "./proxy-settings.js";
+
+/** How long a proxy has to answer a CONNECT before the tunnel is given up. */
+const TUNNEL_TIMEOUT_MS = 30_000;
 
 /** Where a pool connects: `http:` over TCP, `https:` over TLS (verified, with SNI, ALPN `http/1.1`). */
 export interface PoolOrigin {
@@ -8,8 +13,13 @@ export interface PoolOrigin {
   /** A host name or IP address, without IPv6 brackets. */
   host: string;
   port: number;
-  /** Certificate authorities (PEM) to trust instead of Node's default set; https only. */
+  /** Certificate authorities (PEM) to trust instead of Node's default set (for an https origin or proxy). */
   ca?: string | undefined;
+  /**
+   * The proxy the connections go through: for an `http:` origin, requests go to it in absolute form
+   * (createHttpFetch writes them so); for `https:`, each connection is a CONNECT tunnel with TLS inside.
+   */
+  proxy?: ProxyEndpoint | undefined;
 }
 
 /** How many connections a pool opens and how long an idle one may be reused. */
@@ -29,7 +39,9 @@ export interface PoolWaiter {
  * (the warmest), requests beyond the limit queued in order. An idle connection is never reused after
  * `keepAliveMs`, nor after the server's `keep-alive: timeout` hint less a second (checked when taken, so
  * it stays under servers' own keep-alive timeouts), is closed by a sweep within another `keepAliveMs`,
- * and does not keep the process alive (unref'd), as with node:http's agent.
+ * and does not keep the process alive (unref'd), as with node:http's agent. Through a proxy, an https
+ * connection is opened asynchronously (the tunnel first): `take` returns none and the connection goes to
+ * the first request waiting once it is up, or that request fails with the tunnel's error.
  */
 export class ConnectionPool implements ConnectionOwner {
   readonly #origin: PoolOrigin;
@@ -39,7 +51,14 @@ export class ConnectionPool implements ConnectionOwner {
   #waiting: PoolWaiter[] = [];
   #sweep: NodeJS.Timeout | undefined;
   #tlsSession: Buffer | undefined;
+  /** Proxy sockets whose CONNECT is not answered yet (counted against `maxSockets`). */
+  readonly #tunnels = new Set<net.Socket>();
   #destroyed = false;
+
+  /** Where this pool connects (and through which proxy). */
+  get origin(): PoolOrigin {
+    return this.#origin;
+  }
 
   constructor(origin: PoolOrigin, limits: PoolLimits) {
     this.#origin = origin;
@@ -56,7 +75,12 @@ export class ConnectionPool implements ConnectionOwner {
       }
       connection.destroy();
     }
-    return this.#all.size < this.#limits.maxSockets ? this.#open() : undefined;
+    if (this.#all.size + this.#tunnels.size >= this.#limits.maxSockets) return undefined;
+    if (this.#tunnelled()) {
+      this.#openTunnel();
+      return undefined;
+    }
+    return this.#open();
   }
 
   /** Queues `waiter` for the next connection free. */
@@ -92,9 +116,9 @@ export class ConnectionPool implements ConnectionOwner {
     this.#all.delete(connection);
     const index = this.#idle.indexOf(connection);
     if (index !== -1) this.#idle.splice(index, 1);
-    if (this.#destroyed) return;
-    const waiter = this.#waiting.shift();
-    if (waiter) waiter.assign(this.#open());
+    if (this.#destroyed || this.#waiting.length === 0) return;
+    if (this.#tunnelled()) this.#openTunnel();
+    else this.#waiting.shift()?.assign(this.#open());
   }
 
   /** Destroys every connection, idle or busy, and fails the queued requests. */
@@ -102,6 +126,7 @@ export class ConnectionPool implements ConnectionOwner {
     this.#destroyed = true;
     clearInterval(this.#sweep);
     for (const connection of this.#all) connection.destroy();
+    for (const socket of this.#tunnels) socket.destroy();
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const waiter of waiting) waiter.fail(new Error("the connection pool was closed"));
@@ -127,26 +152,77 @@ export class ConnectionPool implements ConnectionOwner {
   }
 
   #open(): HttpConnection {
-    const { protocol, host, port } = this.#origin;
-    let socket: net.Socket;
-    if (protocol === "https:") {
-      const secure = tls.connect({
-        host,
-        port,
-        ...(net.isIP(host) === 0 && { servername: host }),
-        ALPNProtocols: ["http/1.1"],
-        ...(this.#origin.ca !== undefined && { ca: this.#origin.ca }),
-        ...(this.#tlsSession && { session: this.#tlsSession }),
-      });
+    const { protocol, host, port, proxy } = this.#origin;
+    // An http origin behind a proxy: the connection is to the proxy, which forwards each request.
+    const to = proxy
+      ? { protocol: proxy.protocol, host: proxy.host, port: proxy.port }
+      : { protocol, host, port };
+    const socket =
+      to.protocol === "https:"
+        ? this.#secure({ host: to.host, port: to.port }, proxy !== undefined)
+        : net.connect({
+            host: to.host,
+            port: to.port,
+            noDelay: true,
+            keepAlive: true,
+            keepAliveInitialDelay: 1_000,
+          });
+    return this.#adopt(socket);
+  }
+
+  /** Whether connections are CONNECT tunnels: an https origin behind a proxy. */
+  #tunnelled(): boolean {
+    return this.#origin.proxy !== undefined && this.#origin.protocol === "https:";
+  }
+
+  /** Opens a tunnel through the proxy, then TLS inside it; the connection goes to the first waiter. */
+  #openTunnel(): void {
+    const { host, port, proxy, ca } = this.#origin;
+    const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const tunnel = openProxyTunnel(proxy as ProxyEndpoint, authority, { ca, timeoutMs: TUNNEL_TIMEOUT_MS });
+    this.#tunnels.add(tunnel.socket);
+    tunnel.ready.then(
+      (socket) => {
+        this.#tunnels.delete(tunnel.socket);
+        if (this.#destroyed) {
+          socket.destroy();
+          return;
+        }
+        const connection = this.#adopt(this.#secure({ socket }, false));
+        connection.idleSince = Date.now();
+        this.idle(connection);
+      },
+      (error: Error) => {
+        this.#tunnels.delete(tunnel.socket);
+        if (!this.#destroyed) this.#waiting.shift()?.fail(error);
+      },
+    );
+  }
+
+  /**
+   * TLS to the origin (verified, SNI, ALPN http/1.1, sessions resumed), over a new TCP connection to
+   * `host:port` or over `socket` (a tunnel). `toProxy`: the TLS is the proxy's own, for its host name.
+   */
+  #secure(over: { host: string; port: number } | { socket: net.Socket }, toProxy: boolean): tls.TLSSocket {
+    const name = "host" in over ? over.host : this.#origin.host;
+    const secure = tls.connect({
+      ...over,
+      ...(net.isIP(name) === 0 && { servername: name }),
+      ...(!toProxy && { ALPNProtocols: ["http/1.1"] }),
+      ...(this.#origin.ca !== undefined && { ca: this.#origin.ca }),
+      ...(!toProxy && this.#tlsSession && { session: this.#tlsSession }),
+    });
+    if (!toProxy) {
       secure.on("session", (session: Buffer) => {
         this.#tlsSession = session;
       });
-      secure.setNoDelay(true);
-      secure.setKeepAlive(true, 1_000);
-      socket = secure;
-    } else {
-      socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1_000 });
     }
+    secure.setNoDelay(true);
+    secure.setKeepAlive(true, 1_000);
+    return secure;
+  }
+
+  #adopt(socket: net.Socket): HttpConnection {
     const connection = new HttpConnection(socket, this);
     this.#all.add(connection);
     return connection;

@@ -1,6 +1,7 @@
 import { ConnectionPool } from "./connection-pool.js";
 import type { RequestBody } from "./http-connection.js";
 import { abortReason, HttpResponse } from "./http-response.js";
+import { type ProxySettings, proxyFor } from "./proxy-settings.js";
 
 /** How the sockets of one `createHttpFetch` are pooled. */
 export interface HttpFetchOptions {
@@ -10,6 +11,11 @@ export interface HttpFetchOptions {
   keepAliveMs?: number;
   /** Certificate authorities (PEM) that https servers' certificates must chain to, instead of Node's default set. */
   ca?: string;
+  /**
+   * The outbound proxy (proxySettingsFromEnv reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY): https targets
+   * go through CONNECT tunnels, http targets as absolute-form requests; none by default.
+   */
+  proxy?: ProxySettings;
 }
 
 /** A `fetch` over HTTP/1.1 keep-alive sockets (TCP, or TLS for https) that it owns until `close()`. */
@@ -29,9 +35,11 @@ const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "
 interface Target {
   readonly url: URL;
   readonly pool: ConnectionPool;
-  /** `<path and query> HTTP/1.1\r\n`, after the method. */
+  /** `<path and query> HTTP/1.1\r\n` after the method (the whole URL for an http target behind a proxy). */
   requestLine: string;
   hostLine: string;
+  /** The proxy's credentials, when an http request goes to a proxy that has some; else empty. */
+  proxyLine: string;
 }
 
 /**
@@ -50,6 +58,7 @@ export function createHttpFetch({
   maxSockets = 256,
   keepAliveMs = 4_000,
   ca,
+  proxy,
 }: HttpFetchOptions = {}): HttpFetch {
   const limits = { maxSockets, keepAliveMs };
   const pools = new Map<string, ConnectionPool>();
@@ -66,6 +75,7 @@ export function createHttpFetch({
           host: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
           port: url.port ? Number(url.port) : isHttps ? 443 : 80,
           ca,
+          proxy: proxyFor(proxy, url),
         },
         limits,
       );
@@ -77,11 +87,15 @@ export function createHttpFetch({
   const toTarget = (url: URL): Target => {
     if (url.protocol !== "http:" && url.protocol !== "https:")
       throw new TypeError(`fetch: unsupported protocol ${url.protocol}`);
+    const pool = poolFor(url);
+    // An http request to a proxy names the whole URL, with the proxy's credentials; https ones are tunnelled.
+    const forwarded = pool.origin.protocol === "http:" ? pool.origin.proxy : undefined;
     return {
       url,
-      pool: poolFor(url),
-      requestLine: ` ${url.pathname}${url.search} HTTP/1.1\r\n`,
+      pool,
+      requestLine: ` ${forwarded ? `${url.origin}${url.pathname}` : url.pathname}${url.search} HTTP/1.1\r\n`,
       hostLine: `host: ${url.host}\r\n`,
+      proxyLine: forwarded?.authorization ? `proxy-authorization: ${forwarded.authorization}\r\n` : "",
     };
   };
 
@@ -112,6 +126,7 @@ export function createHttpFetch({
     if (chunked) headers["transfer-encoding"] = "chunked";
     let head = method + target.requestLine;
     if (headers.host === undefined) head += target.hostLine;
+    head += target.proxyLine;
     for (const name in headers) {
       const value = headers[name] as string;
       if (!TOKEN.test(name)) throw new TypeError(`fetch: invalid header name ${JSON.stringify(name)}`);

@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { NoSuchModelError } from "../errors/no-such-model-error.js";
 import { createHttpFetch } from "../http/create-http-fetch.js";
+import type { ProxySettings } from "../http/proxy-settings.js";
 import type { LanguageModel, ModelInfo, Provider } from "../language-model.js";
 import type { Logger } from "../logger.js";
 import { createChatCompletionsTransport } from "./create-chat-completions-transport.js";
@@ -17,6 +18,8 @@ export interface OpenAIProviderOptions {
   models?: string[];
   /** Sends the requests; by default a keep-alive HTTP/1.1 fetch of the provider's own (createHttpFetch), closed by `close()`. */
   fetch?: typeof globalThis.fetch;
+  /** The outbound proxy of the provider's own fetch (proxySettingsFromEnv); ignored with `fetch`. */
+  proxy?: ProxySettings;
   /** Longest wait for the response headers (the whole answer when not streaming); the SDK's default is 10 minutes. */
   timeoutMs?: number;
   logger?: Logger;
@@ -35,12 +38,13 @@ export function createOpenAIProvider({
   baseURL = OPENAI_DEFAULT_BASE_URL,
   models = [...OPENAI_DEFAULT_MODELS],
   fetch,
+  proxy,
   timeoutMs,
   logger,
 }: OpenAIProviderOptions): Provider {
   if (!apiKey) throw new Error("createOpenAIProvider needs a non-empty apiKey");
   // Node's global fetch (and node:http) cost several times the CPU of createHttpFetch per call; the SDK takes any fetch.
-  const ownFetch = fetch ? undefined : createHttpFetch();
+  const ownFetch = fetch ? undefined : createHttpFetch({ proxy });
   // The client holds the key, base URL and logger, and decodes streams; requests go through the transport.
   const client = new OpenAI({
     apiKey,
