@@ -60,6 +60,18 @@ describe("createHttpFetch through an outbound proxy", () => {
     expect(tlsServer.sniNames).toEqual(["localhost"]);
   });
 
+  it("speaks TLS to an https:// proxy, and TLS to the origin inside its tunnel", async () => {
+    proxy = await startForwardProxy({ tls: { key: tlsServer.key, cert: tlsServer.cert } });
+    fetch = createHttpFetch({ ca: tlsServer.ca, proxy: { httpsProxy: proxy.url } });
+    const response = await fetch(`https://localhost:${tlsServer.port}/v1/echo`, {
+      method: "POST",
+      body: "x",
+    });
+    expect(await response.json()).toEqual({ method: "POST", body: "x", alpn: "http/1.1" });
+    expect(proxy.tunnels).toEqual([{ authority: `localhost:${tlsServer.port}`, authorization: undefined }]);
+    expect(tlsServer.handshakes).toBe(1);
+  });
+
   it("opens one tunnel per concurrent request, up to maxSockets", async () => {
     proxy = await startForwardProxy();
     fetch = createHttpFetch({ ca: tlsServer.ca, maxSockets: 2, proxy: { httpsProxy: proxy.url } });

@@ -1,4 +1,5 @@
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 
 /** What the proxy was asked: each CONNECT tunnel and each forwarded (absolute-form) request. */
@@ -13,15 +14,16 @@ export interface ForwardProxy {
 /**
  * A loopback HTTP forward proxy as corporate egress proxies behave: CONNECT opens a TCP tunnel to the
  * named host and port, an absolute-form request is forwarded to its origin. With `requireAuthorization`,
- * anything without that exact `proxy-authorization` is answered 407 (CONNECT) or 407 (forwarding).
+ * anything without that exact `proxy-authorization` is answered 407. With `tls` (a key and certificate
+ * for `localhost`), clients speak TLS to the proxy itself (`https://localhost:<port>`).
  */
 export async function startForwardProxy(
-  options: { requireAuthorization?: string } = {},
+  options: { requireAuthorization?: string; tls?: { key: string; cert: string } } = {},
 ): Promise<ForwardProxy> {
   const refused = (authorization: string | undefined) =>
     options.requireAuthorization !== undefined && authorization !== options.requireAuthorization;
   const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const authorization = req.headers["proxy-authorization"];
     proxy.forwarded.push({ url: req.url ?? "", host: req.headers.host, authorization });
     if (refused(authorization)) {
@@ -45,7 +47,8 @@ export async function startForwardProxy(
     );
     upstream.on("error", () => res.writeHead(502).end());
     req.pipe(upstream);
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   server.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
@@ -72,7 +75,7 @@ export async function startForwardProxy(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   const proxy: ForwardProxy = {
-    url: `http://127.0.0.1:${port}`,
+    url: options.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     port,
     tunnels: [],
     forwarded: [],

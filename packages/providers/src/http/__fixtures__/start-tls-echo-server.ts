@@ -9,6 +9,9 @@ import path from "node:path";
 export interface TlsEchoServer {
   /** The PEM of the CA that signed the server's certificate (for the name `localhost` only). */
   ca: string;
+  /** The server's key and certificate (PEM), for another test server to present as `localhost`. */
+  key: string;
+  cert: string;
   port: number;
   /** TLS handshakes completed, and the SNI name of each, since the start or the last `reset`. */
   handshakes: number;
@@ -24,9 +27,9 @@ export interface TlsEchoServer {
 export async function startTlsEchoServer(): Promise<TlsEchoServer> {
   const dir = mkdtempSync(path.join(tmpdir(), "noa-tls-"));
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  const key = (name: string) => ["-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`];
-  openssl("req", "-x509", ...key("ca"), "-out", "ca.pem", "-days", "1", "-subj", "/CN=NOA test CA");
-  openssl("req", ...key("server"), "-out", "server.csr", "-subj", "/CN=localhost");
+  const newKey = (name: string) => ["-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`];
+  openssl("req", "-x509", ...newKey("ca"), "-out", "ca.pem", "-days", "1", "-subj", "/CN=NOA test CA");
+  openssl("req", ...newKey("server"), "-out", "server.csr", "-subj", "/CN=localhost");
   writeFileSync(path.join(dir, "server.ext"), "subjectAltName=DNS:localhost\n");
   openssl(
     "x509",
@@ -45,10 +48,12 @@ export async function startTlsEchoServer(): Promise<TlsEchoServer> {
     "-extfile",
     "server.ext",
   );
+  const key = readFileSync(path.join(dir, "server.key"), "utf8");
+  const cert = readFileSync(path.join(dir, "server.pem"), "utf8");
   const server = https.createServer(
     {
-      key: readFileSync(path.join(dir, "server.key")),
-      cert: readFileSync(path.join(dir, "server.pem")),
+      key,
+      cert,
       ALPNProtocols: ["http/1.1"],
     },
     (req, res) => {
@@ -70,6 +75,8 @@ export async function startTlsEchoServer(): Promise<TlsEchoServer> {
   );
   const echo: TlsEchoServer = {
     ca: readFileSync(path.join(dir, "ca.pem"), "utf8"),
+    key,
+    cert,
     port: 0,
     handshakes: 0,
     sniNames: [],
