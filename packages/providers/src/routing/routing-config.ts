@@ -15,7 +15,7 @@ const retry = z
   .partial()
   .strict();
 const timeouts = z
-  .object({ firstTokenMs: z.number().int().positive(), totalMs: z.number().int().positive() })
+  .object({ firstTokenMs: z.number().int().min(0), totalMs: z.number().int().min(0) })
   .partial()
   .strict();
 const route = z.union([
@@ -54,6 +54,13 @@ export interface RoutingConfig {
   timeouts: TimeoutPolicy;
 }
 
+/**
+ * Where nothing says otherwise, an attempt waits at most 10 minutes for its first token (for a call that
+ * is not streamed: for the answer), the bound the vendor SDKs put on a request, so a stalled upstream
+ * never holds a call for ever. No total limit: a long stream may take as long as it flows.
+ */
+export const defaultTimeouts: TimeoutPolicy = { firstTokenMs: 600_000 };
+
 /** Parses the routing part of NOA_CONFIG; throws an Error listing each bad field by path. */
 export function parseRoutingConfig(input: unknown): RoutingConfig {
   const parsed = schema.safeParse(input ?? {});
@@ -65,7 +72,7 @@ export function parseRoutingConfig(input: unknown): RoutingConfig {
   }
   const config = parsed.data;
   const baseRetry = { ...defaultRetryPolicy, ...config.retry };
-  const baseTimeouts = { ...config.timeouts };
+  const baseTimeouts = { ...defaultTimeouts, ...config.timeouts };
   const routes: Record<string, Route> = {};
   for (const [alias, value] of Object.entries(config.routes)) {
     const entry = Array.isArray(value) ? { targets: value } : value;

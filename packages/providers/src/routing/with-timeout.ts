@@ -1,7 +1,7 @@
 import { TimeoutError } from "../errors/timeout-error.js";
 import type { CallOptions, LanguageModel, StreamPart } from "../language-model.js";
 
-/** Time limits of one attempt on a target; unset means none. The caller's own deadline (its signal) always wins. */
+/** Time limits of one attempt on a target; unset or 0 means none. The caller's own deadline (its signal) always wins. */
 export interface TimeoutPolicy {
   /** From the call to the first token (for generate: to the answer). */
   firstTokenMs?: number;
@@ -13,7 +13,8 @@ export interface TimeoutPolicy {
  * Aborts a target that is too slow and throws a retryable TimeoutError, so retry and fallback can act.
  * An abort by the caller passes through as the contract's `cancelled` ending.
  */
-export function withTimeout(model: LanguageModel, policy: TimeoutPolicy): LanguageModel {
+export function withTimeout(model: LanguageModel, limits: TimeoutPolicy): LanguageModel {
+  const policy = { firstTokenMs: limits.firstTokenMs || undefined, totalMs: limits.totalMs || undefined };
   if (policy.firstTokenMs === undefined && policy.totalMs === undefined) return model;
 
   function arm(options: CallOptions) {
