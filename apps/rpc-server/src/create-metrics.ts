@@ -63,7 +63,16 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const sources: { connections?: () => number; usageBuffered?: () => number } = {};
-  // Bounded as the label values are: targets and models come from the configured routes.
+  // Target label values are bounded: the models the registry lists, and at most maxUnlistedTargets
+  // others (OpenAI and Anthropic take any model id a client sends); the rest count as `<provider>/other`.
+  const labels = new Map<string, string>();
+  let unlisted = 0;
+  models.listModels().then(
+    (listed) => {
+      for (const model of listed) labels.set(model.id, model.id);
+    },
+    () => {},
+  );
   const splits = new Map<string, readonly [string, string] | readonly []>();
 
   const httpRequests = new FoldedCounter({
@@ -213,24 +222,25 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
       }
     },
     providerAttempt(event) {
-      const [provider = "", model = event.target] = splitTarget(event.target);
+      const target = labelOf(event.target);
+      const [provider = "", model = target] = splitTarget(target);
       providerRequests.inc([provider, model, event.outcome]);
       if (event.outcome !== "circuit-open")
         providerLatency.observe([provider, model], event.durationMs / 1000);
-      if (event.attempt > 1) retries.inc([event.target]);
+      if (event.attempt > 1) retries.inc([target]);
     },
     fallback(target) {
-      fallbacks.inc([target]);
+      fallbacks.inc([labelOf(target)]);
     },
     firstToken(model, seconds) {
-      firstToken.observe([model], seconds);
+      firstToken.observe([labelOf(model)], seconds);
     },
     usage(record) {
       if (record.status !== "error") {
         cacheRequests.inc(record.cached ? ["hit", record.cacheTier ?? ""] : ["miss", ""]);
       }
       if (!record.modelServed || record.cached) return;
-      const model = record.modelServed;
+      const model = labelOf(record.modelServed);
       tokens.inc([model, "prompt"], record.promptTokens);
       tokens.inc([model, "completion"], record.completionTokens);
       const [provider = record.provider ?? ""] = splitTarget(model);
@@ -247,6 +257,19 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
     },
   };
 
+  /** The label value for a target: itself when listed or among the first unlisted ones, else `<provider>/other`. */
+  function labelOf(target: string): string {
+    const label = labels.get(target);
+    if (label !== undefined) return label;
+    if (unlisted < maxUnlistedTargets) {
+      unlisted++;
+      labels.set(target, target);
+      return target;
+    }
+    const slash = target.indexOf("/");
+    return slash === -1 ? "other" : `${target.slice(0, slash)}/other`;
+  }
+
   /** `<provider>/<model>` split once per target: the same strings each time make the series lookup cheaper. */
   function splitTarget(target: string): readonly [string, string] | readonly [] {
     let split = splits.get(target);
@@ -258,6 +281,9 @@ export function createMetrics({ registry: models }: { registry: ModelRegistry })
     return split;
   }
 }
+
+/** Model ids a registry does not list that still get series of their own (see labelOf). */
+const maxUnlistedTargets = 100;
 
 /** A bounded error category from an HTTP status. */
 function categoryOfStatus(status: number): string {

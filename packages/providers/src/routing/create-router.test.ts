@@ -71,6 +71,43 @@ describe("createRouter", () => {
     });
   });
 
+  it("keeps at most maxBreakers breakers, forgetting the oldest closed one and never an open one", async () => {
+    const fake = createFakeLanguageModel("a", "any", [
+      { error: overloaded },
+      { error: overloaded },
+      ...Array.from({ length: 3 }, () => ({ chunks: ["ok"] })),
+    ]);
+    const listed = ["a/m", "a/x1"].map((id) => ({
+      id,
+      provider: "a",
+      capabilities: ["chat" as const],
+      contextLength: 0,
+      loaded: true,
+    }));
+    const router = createRouter({
+      registry: createModelRegistry({
+        providers: [
+          { id: "a", listModels: async () => listed, languageModel: () => fake.model, close: async () => {} },
+        ],
+      }),
+      config: parseRoutingConfig({ retry: { maxAttempts: 1 }, circuitBreaker: { failureThreshold: 2 } }),
+      maxBreakers: 2,
+    });
+    const circuits = async () =>
+      Object.fromEntries((await router.listModels()).map((model) => [model.id, model.circuit?.state]));
+    for (let i = 0; i < 2; i++)
+      await router
+        .languageModel("a/m")
+        .generate({ messages })
+        .catch(() => {});
+    await router.languageModel("a/x1").generate({ messages });
+    expect(await circuits()).toEqual({ "a/m": "open", "a/x1": "closed" });
+    // Model ids nobody listed (a client may send any): the closed a/x1 is forgotten, the open a/m kept.
+    await router.languageModel("a/x2").generate({ messages });
+    await router.languageModel("a/x3").generate({ messages });
+    expect(await circuits()).toEqual({ "a/m": "open", "a/x1": undefined });
+  });
+
   it("routes a plain model id to itself and refuses unknown ones", async () => {
     const { router } = setup([{ chunks: ["from a"] }], [{ chunks: ["from b"] }]);
     expect((await router.languageModel("b/m").generate({ messages })).text).toBe("from b");

@@ -20,6 +20,11 @@ export interface RouterOptions {
    * here is skipped by the other replicas too, until the same retry time.
    */
   breakerEvents?: BreakerEvents;
+  /**
+   * Breakers kept at most (default 1,000): OpenAI and Anthropic take any model id a client sends, so past
+   * this many targets the oldest breaker that is closed is forgotten (its failure count starts again).
+   */
+  maxBreakers?: number;
 }
 
 /** A breaker opening as replicas tell each other. */
@@ -48,11 +53,13 @@ export function createRouter({
   now = Date.now,
   retryDeps,
   breakerEvents,
+  maxBreakers = 1_000,
 }: RouterOptions): ModelRegistry {
   const breakers = new Map<string, CircuitBreaker>();
   const breakerOf = (target: string) => {
     let breaker = breakers.get(target);
     if (!breaker) {
+      if (breakers.size >= maxBreakers) forgetOldestClosed();
       const created: CircuitBreaker = createCircuitBreaker({
         ...config.circuitBreaker,
         now,
@@ -67,6 +74,14 @@ export function createRouter({
       breakers.set(target, breaker);
     }
     return breaker;
+  };
+  const forgetOldestClosed = () => {
+    for (const [target, breaker] of breakers) {
+      if (breaker.snapshot().state === "closed") {
+        breakers.delete(target);
+        return;
+      }
+    }
   };
   const routeOf = (id: string): Route =>
     config.routes[id] ?? { targets: [id], retry: config.retry, timeouts: config.timeouts };

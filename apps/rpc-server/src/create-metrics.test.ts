@@ -1,0 +1,52 @@
+import { createModelRegistry } from "@noa/providers";
+import { describe, expect, it } from "vitest";
+import { createMetrics } from "./create-metrics.js";
+
+describe("createMetrics", () => {
+  it("gives listed models and the first 100 others series of their own; ids beyond count as <provider>/other", async () => {
+    const registry = createModelRegistry({
+      providers: [
+        {
+          id: "openai",
+          listModels: async () => [
+            {
+              id: "openai/gpt-4o-mini",
+              provider: "openai",
+              capabilities: ["chat"],
+              contextLength: 0,
+              loaded: true,
+            },
+          ],
+          languageModel: () => {
+            throw new Error("not called");
+          },
+          close: async () => {},
+        },
+      ],
+    });
+    const metrics = createMetrics({ registry });
+    await registry.listModels();
+    const attempt = (target: string) =>
+      metrics.providerAttempt({ target, attempt: 2, outcome: "error", durationMs: 5 });
+    // A client making up model ids: 250 of them, then the listed model.
+    for (let i = 0; i < 250; i++) attempt(`openai/made-up-${i}`);
+    attempt("openai/gpt-4o-mini");
+    metrics.firstToken("openai/made-up-249", 0.1);
+
+    const text = await metrics.registry.metrics();
+    const series = text.split("\n").filter((line) => line.startsWith("ai_provider_requests_total{"));
+    expect(series).toHaveLength(102);
+    expect(series).toContain(
+      'ai_provider_requests_total{provider="openai",model="made-up-99",outcome="error"} 1',
+    );
+    expect(series).toContain(
+      'ai_provider_requests_total{provider="openai",model="other",outcome="error"} 150',
+    );
+    expect(series).toContain(
+      'ai_provider_requests_total{provider="openai",model="gpt-4o-mini",outcome="error"} 1',
+    );
+    expect(text).toContain('noa_provider_retries_total{target="openai/other"} 150');
+    expect(text).toContain('noa_time_to_first_token_seconds_count{model="openai/other"} 1');
+    expect(text).not.toContain("made-up-100");
+  });
+});
