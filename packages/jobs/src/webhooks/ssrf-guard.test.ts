@@ -39,18 +39,33 @@ describe("forbiddenReason", () => {
     ["fe80::1", "private or link-local"],
     ["::ffff:10.0.0.1", "private or link-local"],
     ["::ffff:127.0.0.1", "loopback"],
+    ["::ffff:7f00:1", "loopback"],
+    ["::10.0.0.1", "private or link-local"],
+    ["64:ff9b::169.254.169.254", "private or link-local"],
+    ["64:ff9b::a9fe:a9fe", "private or link-local"],
+    ["64:ff9b::7f00:1", "loopback"],
+    ["64:ff9b:1::8.8.8.8", "private or link-local"],
+    ["2002:a00:1::1", "private or link-local"],
+    ["2002:7f00:1::", "loopback"],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", "not a routable unicast"],
+    ["2001:db8::1", "not a routable unicast"],
+    ["fec0::1", "private or link-local"],
     ["0.0.0.0", "not a routable unicast"],
     ["224.0.0.1", "not a routable unicast"],
   ])("refuses %s (%s)", (address, why) => {
     expect(forbiddenReason(address, strict)).toContain(why);
   });
 
-  it.each(["93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700::1111"])(
-    "allows the public address %s",
-    (address) => {
-      expect(forbiddenReason(address, strict)).toBeUndefined();
-    },
-  );
+  it.each([
+    "93.184.216.34",
+    "8.8.8.8",
+    "172.32.0.1",
+    "2606:4700::1111",
+    "64:ff9b::808:808",
+    "2002:808:808::1",
+  ])("allows the public address %s", (address) => {
+    expect(forbiddenReason(address, strict)).toBeUndefined();
+  });
 
   it("allows loopback or private ranges only when the policy says so", () => {
     expect(forbiddenReason("127.0.0.1", { ...strict, allowLoopback: true })).toBeUndefined();

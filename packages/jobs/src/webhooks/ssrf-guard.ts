@@ -26,6 +26,9 @@ never.addSubnet("224.0.0.0", 4, "ipv4");
 never.addSubnet("240.0.0.0", 4, "ipv4");
 never.addAddress("::", "ipv6");
 never.addSubnet("ff00::", 8, "ipv6");
+// Teredo tunnels (they reach an IPv4 address hidden in the bits) and the documentation range.
+never.addSubnet("2001::", 32, "ipv6");
+never.addSubnet("2001:db8::", 32, "ipv6");
 
 const internal = new BlockList();
 for (const [network, bits] of [
@@ -42,18 +45,22 @@ for (const [network, bits] of [
 }
 internal.addSubnet("fc00::", 7, "ipv6");
 internal.addSubnet("fe80::", 10, "ipv6");
+// Deprecated site-local, and NAT64 for local use (RFC 8215), which translates to any IPv4 address.
+internal.addSubnet("fec0::", 10, "ipv6");
+internal.addSubnet("64:ff9b:1::", 48, "ipv6");
 
 /** Why `address` may not be called under `policy`, or undefined when it may. */
 export function forbiddenReason(address: string, policy: CallbackPolicy): string | undefined {
   let ip = address;
   let family = isIP(ip) === 6 ? ("ipv6" as const) : ("ipv4" as const);
-  // IPv4-mapped IPv6 (::ffff:10.0.0.1) is checked as the IPv4 address it is.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped?.[1]) {
-    ip = mapped[1];
+  if (isIP(ip) === 0) return `"${address}" is not an IP address`;
+  // An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64, 6to4) is checked as that address.
+  const embedded =
+    family === "ipv6" && !never.check(ip, family) && !loopback.check(ip, family) && embeddedIpv4(ip);
+  if (embedded) {
+    ip = embedded;
     family = "ipv4";
   }
-  if (isIP(ip) === 0) return `"${address}" is not an IP address`;
   if (never.check(ip, family)) return `${address} is not a routable unicast address`;
   if (loopback.check(ip, family))
     return policy.allowLoopback ? undefined : `${address} is a loopback address`;
@@ -61,6 +68,40 @@ export function forbiddenReason(address: string, policy: CallbackPolicy): string
     return policy.allowPrivate ? undefined : `${address} is in a private or link-local range`;
   }
   return undefined;
+}
+
+/**
+ * The IPv4 address inside an IPv6 one that reaches it: IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+ * `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d` (RFC 6052) and 6to4 `2002:AABB:CCDD::` (RFC 3056); else undefined.
+ */
+function embeddedIpv4(address: string): string | undefined {
+  const bytes = ipv6Bytes(address);
+  const zero = (from: number, to: number) => bytes.slice(from, to).every((byte) => byte === 0);
+  const ipv4At = (offset: number) => bytes.slice(offset, offset + 4).join(".");
+  if (zero(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return ipv4At(12);
+  if (zero(0, 12)) return ipv4At(12);
+  if (bytes[0] === 0 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zero(4, 12))
+    return ipv4At(12);
+  if (bytes[0] === 0x20 && bytes[1] === 0x02) return ipv4At(2);
+  return undefined;
+}
+
+/** The 16 bytes of a valid IPv6 address (`::` compression and a dotted IPv4 tail included). */
+function ipv6Bytes(address: string): number[] {
+  let text = address.replace(/%.*$/, "");
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (tail) {
+    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", rest] = text.split("::");
+  const groups = (part: string | undefined) =>
+    part ? part.split(":").map((group) => Number.parseInt(group, 16)) : [];
+  const left = groups(head);
+  const right = groups(rest);
+  const all =
+    rest === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
+  return all.flatMap((group) => [group >> 8, group & 0xff]);
 }
 
 /** node:dns lookup of every address of a host. */
