@@ -39,6 +39,9 @@ describe("parseWorkerConfig", () => {
   });
 
   it("refuses a short webhook secret and bad numbers, naming the variable", () => {
+    expect(() => parseWorkerConfig({ NOA_WEBHOOK_SECRET: "" })).toThrow(
+      "NOA_WEBHOOK_SECRET is set but empty: give it 32+ characters (openssl rand -hex 32), shared by every worker",
+    );
     expect(() => parseWorkerConfig({ NOA_WEBHOOK_SECRET: "short" })).toThrow(
       "NOA_WEBHOOK_SECRET must hold at least 32 characters",
     );

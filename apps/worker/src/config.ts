@@ -54,7 +54,13 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
   const logLevel = env.LOG_LEVEL || "info";
   if (!logLevels.includes(logLevel)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(", ")}`);
-  const secret = env.NOA_WEBHOOK_SECRET || undefined;
+  const secret = env.NOA_WEBHOOK_SECRET;
+  if (secret === "") {
+    // A deployment template left empty: a secret made per machine would sign callbacks differently per pod.
+    throw new Error(
+      "NOA_WEBHOOK_SECRET is set but empty: give it 32+ characters (openssl rand -hex 32), shared by every worker, or unset it on a single machine to have one created in NOA_DATA_DIR",
+    );
+  }
   if (secret !== undefined && secret.length < 32) {
     throw new Error("NOA_WEBHOOK_SECRET must hold at least 32 characters");
   }
