@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { AccessError, type Principal, type RateLimiter, type UsageRecord } from "@noa/access";
+import {
+  AccessError,
+  type Principal,
+  type RateLimitAllowed,
+  type RateLimiter,
+  type UsageRecord,
+} from "@noa/access";
 import type { Context } from "@noa/observability";
 import type { Usage } from "@noa/providers";
 import type { Logger } from "pino";
@@ -33,6 +39,32 @@ export interface CallOutcome {
   cacheTier?: string | undefined;
 }
 
+/** The caller's rate-limit key: a JWT subject and an API key id never share a bucket. */
+export function limitKeyOf(principal: Principal): string {
+  return `${principal.kind}:${principal.id}`;
+}
+
+/**
+ * Takes one request from the caller's bucket, or throws RESOURCE_EXHAUSTED with the retry delay when the
+ * bucket is empty or the key's token budget is spent (a completion, or a job submission).
+ */
+export async function admitCall(
+  rateLimiter: RateLimiter,
+  principal: Principal,
+  traceContext: Context,
+): Promise<RateLimitAllowed> {
+  const verdict = await admitInSpan(rateLimiter, limitKeyOf(principal), principal.limits, traceContext);
+  if (!verdict.allowed) {
+    const seconds = Math.ceil(verdict.retryAfterMs / 1000);
+    throw new AccessError(
+      "resource-exhausted",
+      `${verdict.reason === "tokens" ? "token" : "request"} rate limit of this key reached; retry in ${seconds} s`,
+      { retryAfterMs: verdict.retryAfterMs },
+    );
+  }
+  return verdict;
+}
+
 /**
  * Admits a call against the caller's request bucket (RESOURCE_EXHAUSTED with the retry delay when it
  * is empty) and returns `settle`, which prices the call, writes its usage record (off the request path)
@@ -45,17 +77,8 @@ export async function beginCall(
   call: { principal: Principal; modelRequested: string; correlationId: string; traceContext: Context },
 ): Promise<{ rateLimit: RateLimitState; settle(outcome: CallOutcome): number }> {
   const { principal } = call;
-  // A JWT subject and an API key id never share a bucket.
-  const limitKey = `${principal.kind}:${principal.id}`;
-  const verdict = await admitInSpan(deps.rateLimiter, limitKey, principal.limits, call.traceContext);
-  if (!verdict.allowed) {
-    const seconds = Math.ceil(verdict.retryAfterMs / 1000);
-    throw new AccessError(
-      "resource-exhausted",
-      `${verdict.reason === "tokens" ? "token" : "request"} rate limit of this key reached; retry in ${seconds} s`,
-      { retryAfterMs: verdict.retryAfterMs },
-    );
-  }
+  const limitKey = limitKeyOf(principal);
+  const verdict = await admitCall(deps.rateLimiter, principal, call.traceContext);
   const id = randomUUID();
   const started = performance.now();
   const createdAt = new Date();

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import type { JwtVerifierOptions } from "@noa/access";
+import { type JwtVerifierOptions, rateLimitDefaultsFromEnv } from "@noa/access";
 import { type ProxySettings, proxySettingsFromEnv } from "@noa/providers";
 import type { CorsOrigins } from "./http/create-cors.js";
 
@@ -91,11 +91,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     masterKey: env.NOA_MASTER_KEY || undefined,
     keyCacheTtlMs: integer(env, "NOA_KEY_CACHE_TTL_MS", 30_000, 0, 3_600_000),
     jwt: parseJwt(env),
-    rateLimitDefaults: {
-      requestBurst: integer(env, "NOA_RATE_LIMIT_BURST", 100, 1, 1_000_000),
-      requestsPerSecond: positive(env, "NOA_RATE_LIMIT_PER_SECOND", 10),
-      tokensPerMinute: integer(env, "NOA_TOKENS_PER_MINUTE", 0, 0, 1_000_000_000),
-    },
+    rateLimitDefaults: rateLimitDefaultsFromEnv(env),
     openai: env.OPENAI_API_KEY
       ? { apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL || undefined }
       : undefined,
@@ -173,15 +169,6 @@ function parseJwt(env: NodeJS.ProcessEnv): Config["jwt"] {
   if (secret && jwksUrl) throw new Error("set NOA_JWT_SECRET or NOA_JWT_JWKS_URL, not both");
   if (!issuer || !audience) throw new Error("JWT verification needs NOA_JWT_ISSUER and NOA_JWT_AUDIENCE");
   return secret ? { issuer, audience, secret } : { issuer, audience, jwksUrl: jwksUrl ?? "" };
-}
-
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!(value > 0) || !Number.isFinite(value))
-    throw new Error(`${name} must be a number above 0 (got "${raw}")`);
-  return value;
 }
 
 function readJson(file: string): unknown {

@@ -30,6 +30,7 @@ describe("createJobBackend with a Redis that stops answering", () => {
     const submission = (n: number) => ({
       tenant: "acme",
       apiKeyId: undefined,
+      tokenBudget: undefined,
       correlationId: `corr-${n}`,
       spec: create(JobSpecSchema, {
         kind: {

@@ -281,6 +281,56 @@ describe("idempotency, tenants and bad input", () => {
     }
   });
 
+  it("takes each submission from the key's request rate limit, over gRPC and REST alike", async () => {
+    // A bucket of 2 that refills one request in 1,000 s: the third submission is refused.
+    const key = await cluster.keyFor("limited", ["jobs"], { requestBurst: 2, requestsPerSecond: 0.001 });
+    const client = cluster.client(key);
+    for (const idempotencyKey of ["limited-1", "limited-2"]) {
+      await client.submitJob({ spec: { kind: inference(3) }, idempotencyKey });
+    }
+    const refused = await codeOf(
+      client.submitJob({ spec: { kind: inference(3) }, idempotencyKey: "limited-3" }),
+    );
+    expect(refused).toEqual({
+      code: Code.ResourceExhausted,
+      message: expect.stringMatching(
+        /^request rate limit of this key reached; retry in \d+ s \(correlation id: [\w-]+\)$/,
+      ),
+    });
+    const overRest = await fetch(`${cluster.baseUrl}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        spec: { inference: { model, messages: [{ role: "ROLE_USER", content: "Hi" }] } },
+      }),
+    });
+    expect(overRest.status).toBe(429);
+    expect(Number(overRest.headers.get("retry-after"))).toBeGreaterThan(0);
+    // Refused submissions made no job.
+    const { jobs } = await client.listJobs({});
+    expect(jobs).toHaveLength(2);
+  });
+
+  it("charges the tokens an inference job used to the key's token budget: once spent, submissions and calls are refused", async () => {
+    // 10 tokens a minute: the job (its prompt and 8 completion tokens) is admitted, then spends more than that.
+    const key = await cluster.keyFor("token-budget", ["jobs", "inference"], { tokensPerMinute: 10 });
+    const client = cluster.client(key);
+    const { job } = await client.submitJob({ spec: { kind: inference(8) } });
+    let done: Awaited<ReturnType<typeof client.getJob>>["job"];
+    for await (const message of client.watchJob({ id: job?.id ?? "" })) done = message.job;
+    expect(done?.state).toBe(JobState.COMPLETED);
+    const usage = done?.result?.kind.case === "inference" ? done.result.kind.value.usage : undefined;
+    expect(usage?.totalTokens).toBeGreaterThan(10);
+    await vi.waitFor(
+      async () =>
+        expect(await codeOf(client.submitJob({ spec: { kind: inference(3) } }))).toEqual({
+          code: Code.ResourceExhausted,
+          message: expect.stringMatching(/^token rate limit of this key reached; retry in \d+ s/),
+        }),
+      { timeout: 5_000 },
+    );
+  });
+
   it("needs the jobs scope", async () => {
     const client = cluster.client(await cluster.keyFor("no-jobs", ["inference"]));
     expect(await codeOf(client.listJobs({}))).toMatchObject({ code: Code.PermissionDenied });

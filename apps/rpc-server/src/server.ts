@@ -151,6 +151,7 @@ export function build({
     shutdownSignal: shutdown.signal,
     limits: { maxBytes: maxBodyBytes, timeoutMs: requestTimeoutMs },
     jobs,
+    rateLimiter: access.accounting.rateLimiter,
   });
   const ops = createOpsHandler({
     health,
@@ -173,7 +174,11 @@ export function build({
         createApiKeyRpcService({ apiKeys: access.apiKeys, authenticator: access.authenticator }),
       );
       router.service(UsageService, createUsageRpcService({ usage: access.usage }));
-      if (jobs) router.service(JobService, createJobRpcService({ jobs, registry }));
+      if (jobs)
+        router.service(
+          JobService,
+          createJobRpcService({ jobs, registry, rateLimiter: access.accounting.rateLimiter }),
+        );
       router.service(Health, createHealthService({ status: health }));
       router.service(
         ServerReflection,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import { type RateLimitDefaults, rateLimitDefaultsFromEnv } from "@noa/access";
 import { integer, type JobsConfig, parseJobsConfig } from "@noa/jobs";
 import { type ProxySettings, proxySettingsFromEnv } from "@noa/providers";
 
@@ -43,6 +44,8 @@ export interface WorkerConfig {
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY: the outbound proxy OpenAI and Anthropic are reached through. */
   proxy: ProxySettings;
+  /** NOA_RATE_LIMIT_*, NOA_TOKENS_PER_MINUTE: as rpc-server reads them; inference jobs' tokens are charged with them. */
+  rateLimitDefaults: RateLimitDefaults;
   configFile: { routing?: unknown; pricing?: unknown };
 }
 
@@ -98,6 +101,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
       : undefined,
     proxy: proxySettingsFromEnv(env),
+    rateLimitDefaults: rateLimitDefaultsFromEnv(env),
     configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : {},
   };
 }

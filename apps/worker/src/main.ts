@@ -1,4 +1,10 @@
-import { createAuthenticator, createPriceTable, createUsageLedger, parsePricingConfig } from "@noa/access";
+import {
+  createAuthenticator,
+  createPriceTable,
+  createRedisRateLimiter,
+  createUsageLedger,
+  parsePricingConfig,
+} from "@noa/access";
 import {
   createDatabase,
   createPgJobStore,
@@ -106,7 +112,17 @@ async function main(): Promise<void> {
       events,
       logger,
       registry,
-      accounting: { ledger, prices },
+      // Inference jobs' tokens go to the submitting key's budget, in the Redis rpc-server admits calls with.
+      accounting: {
+        ledger,
+        prices,
+        rateLimiter: createRedisRateLimiter({
+          redis: connection,
+          defaults: config.rateLimitDefaults,
+          prefix: `${prefix}:rate-limit:`,
+        }),
+        logger,
+      },
       usageSource: createPrismaUsageExportSource(database.prisma),
       notifications: {
         webhook: {

@@ -44,6 +44,7 @@ export {
   type RateLimitMode,
 } from "./rate-limit/failover-rate-limiter.js";
 export { createLocalRateLimiter, type LocalRateLimiterOptions } from "./rate-limit/local-rate-limiter.js";
+export { rateLimitDefaultsFromEnv } from "./rate-limit/rate-limit-defaults-from-env.js";
 export type {
   AdmitResult,
   RateLimitAllowed,

@@ -14,6 +14,7 @@ function newJob(overrides: Partial<NewJob> = {}): NewJob {
     id: randomUUID(),
     tenant: "acme",
     apiKeyId: "key-1",
+    tokenBudget: { key: "key:key-1", limits: { tokensPerMinute: 1_000 } },
     type: "ai-inference",
     priority: "medium",
     spec: { inference: { model: "openai/gpt-4o-mini", messages: [{ role: "ROLE_USER", content: "hi" }] } },
@@ -72,8 +73,11 @@ describe("createPgJobStore on PostgreSQL", () => {
       tenant: "acme",
       spec: input.spec,
       callbackUrl: input.callbackUrl,
+      tokenBudget: { key: "key:key-1", limits: { tokensPerMinute: 1_000 } },
     });
     expect(await store.get(randomUUID())).toBeUndefined();
+    const { job: withoutBudget } = await store.create(newJob({ tokenBudget: undefined }));
+    expect(withoutBudget.tokenBudget).toBeUndefined();
   });
 
   it("makes one job of concurrent submissions with the same tenant and key", async () => {

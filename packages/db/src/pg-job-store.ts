@@ -1,4 +1,12 @@
-import type { JobFailure, JobPatch, JobRecord, JobStore, JobType, JsonValue } from "@noa/jobs";
+import type {
+  JobFailure,
+  JobPatch,
+  JobRecord,
+  JobStore,
+  JobTokenBudget,
+  JobType,
+  JsonValue,
+} from "@noa/jobs";
 import type pg from "pg";
 
 /** A `jobs` row as selected below: timestamps as instants, deliveries aggregated. */
@@ -7,6 +15,7 @@ interface Row {
   seq: string;
   tenant: string;
   api_key_id: string | null;
+  token_budget: JobTokenBudget | null;
   type: string;
   priority: JobRecord["priority"];
   state: JobRecord["state"];
@@ -37,7 +46,7 @@ interface Row {
 // Columns are `timestamp(3)` holding UTC (as Prisma writes them): read as instants with AT TIME ZONE
 // 'UTC', written as ISO strings (whose `Z` a timestamp column ignores, keeping the UTC wall time).
 const columns = `
-  j.id, j.seq::text AS seq, j.tenant, j.api_key_id, j.type, j.priority::text AS priority,
+  j.id, j.seq::text AS seq, j.tenant, j.api_key_id, j.token_budget, j.type, j.priority::text AS priority,
   j.state::text AS state, j.spec, j.result, j.error_code, j.error_message, j.error_retryable, j.progress,
   j.attempts, j.max_attempts, j.next_attempt_at AT TIME ZONE 'UTC' AS next_attempt_at, j.idempotency_key,
   j.callback_url, j.correlation_id, j.created_at AT TIME ZONE 'UTC' AS created_at,
@@ -67,8 +76,9 @@ export function createPgJobStore(pool: pg.Pool): JobStore {
       const created = await one(
         `WITH j AS (
            INSERT INTO jobs (id, tenant, api_key_id, type, priority, spec, max_attempts, idempotency_key,
-                             callback_url, correlation_id, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5::job_priority, $6::jsonb, $7, $8, $9, $10, $11::timestamp, $11::timestamp)
+                             callback_url, correlation_id, created_at, updated_at, token_budget)
+           VALUES ($1, $2, $3, $4, $5::job_priority, $6::jsonb, $7, $8, $9, $10, $11::timestamp, $11::timestamp,
+                   $12::jsonb)
            ON CONFLICT (tenant, idempotency_key) DO NOTHING
            RETURNING *)
          SELECT ${columns} FROM j`,
@@ -84,6 +94,7 @@ export function createPgJobStore(pool: pg.Pool): JobStore {
           job.callbackUrl ?? null,
           job.correlationId,
           job.createdAt.toISOString(),
+          job.tokenBudget ? JSON.stringify(job.tokenBudget) : null,
         ],
       );
       if (created) return { job: created, created: true };
@@ -184,6 +195,7 @@ function toRecord(row: Row): JobRecord {
     id: row.id,
     tenant: row.tenant,
     apiKeyId: row.api_key_id ?? undefined,
+    tokenBudget: row.token_budget ?? undefined,
     // Written only by `create`, from the service's job types.
     type: row.type as JobType,
     priority: row.priority,

@@ -11,6 +11,7 @@ import {
   type JobPriorityName,
   type JobRecord,
   type JobStateName,
+  type JobTokenBudget,
   type JobType,
   type JsonValue,
 } from "./job-record.js";
@@ -49,6 +50,8 @@ export interface JobServiceDeps {
 export interface SubmitJobInput {
   tenant: string;
   apiKeyId: string | undefined;
+  /** The submitter's rate-limit key and limits: the worker charges an inference job's tokens to them. */
+  tokenBudget: JobTokenBudget | undefined;
   correlationId: string;
   spec: JobSpec;
   priority: JobPriorityName;
@@ -135,6 +138,7 @@ export function createJobService(deps: JobServiceDeps) {
         id: randomUUID(),
         tenant: input.tenant,
         apiKeyId: input.apiKeyId,
+        tokenBudget: input.tokenBudget,
         type,
         priority: input.priority,
         spec: toJson(JobSpecSchema, input.spec) as JsonValue,

@@ -23,6 +23,7 @@ export {
   type JobPriorityName,
   type JobRecord,
   type JobStateName,
+  type JobTokenBudget,
   type JobType,
   type JsonValue,
   type WebhookDeliveryRecord,

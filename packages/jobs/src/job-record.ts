@@ -1,3 +1,4 @@
+import type { KeyLimits } from "@noa/access";
 /** Where a job is in its life (proto JobState, lower case as the database stores it). */
 export type JobStateName =
   | "queued"
@@ -38,12 +39,20 @@ export interface WebhookDeliveryRecord {
   at: Date;
 }
 
+/** The submitter's rate-limit key (`key:<id>` or `jwt:<subject>`) and its per-key limits at submission. */
+export interface JobTokenBudget {
+  key: string;
+  limits: KeyLimits;
+}
+
 /** A job as stored: the system of record (the queue carries only its id). */
 export interface JobRecord {
   id: string;
   tenant: string;
   /** The submitting API key; undefined for JWT callers. */
   apiKeyId: string | undefined;
+  /** Whose token budget the tokens an inference job uses are charged to (none for jobs stored before it). */
+  tokenBudget: JobTokenBudget | undefined;
   type: JobType;
   priority: JobPriorityName;
   state: JobStateName;

@@ -3,6 +3,7 @@ import type {
   JobPriorityName,
   JobRecord,
   JobStateName,
+  JobTokenBudget,
   JobType,
   JsonValue,
   WebhookDeliveryRecord,
@@ -13,6 +14,7 @@ export interface NewJob {
   id: string;
   tenant: string;
   apiKeyId: string | undefined;
+  tokenBudget: JobTokenBudget | undefined;
   type: JobType;
   priority: JobPriorityName;
   spec: JsonValue;

@@ -14,6 +14,7 @@ function queuedJob(id: string, updatedAt: Date): JobRecord {
     id,
     tenant: "acme",
     apiKeyId: undefined,
+    tokenBudget: undefined,
     type: "ai-inference",
     priority: "high",
     state: "queued",

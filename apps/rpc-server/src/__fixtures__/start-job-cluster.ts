@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import type { Scope } from "@noa/access";
+import { createRedisRateLimiter, type KeyLimits, type Scope } from "@noa/access";
 import { createPrismaApiKeyStore, createPrismaUsageStore } from "@noa/db";
 import { createTestDatabase } from "@noa/db/testing";
 import { createJobQueues, parseJobsConfig } from "@noa/jobs";
@@ -118,12 +118,23 @@ export async function startJobCluster(options: { workers: number; concurrency?: 
     NOA_WORKER_PORT: "0",
     NOA_LLAMA_THREADS: "1",
     LOG_LEVEL: "info",
+    // The limits rpc-server admits with below: the workers charge inference jobs' tokens with the same.
+    NOA_RATE_LIMIT_BURST: "1000",
+    NOA_RATE_LIMIT_PER_SECOND: "1000",
   };
 
   const logger = pino({ level: "silent" });
+  // Shared through Redis as in production, so that rpc-server sees what the workers charge.
+  const limits = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  cleanups.push(async () => limits.disconnect());
   const access = await createTestAccess({
     store: createPrismaApiKeyStore(database.prisma),
     usageStore: createPrismaUsageStore(database.prisma),
+    rateLimiter: createRedisRateLimiter({
+      redis: limits,
+      defaults: { requestBurst: 1_000, requestsPerSecond: 1_000, tokensPerMinute: 0 },
+      prefix: `${prefix}:rate-limit:`,
+    }),
   });
   cleanups.push(() => access.close());
   const backend = await createJobBackend({
@@ -206,13 +217,13 @@ export async function startJobCluster(options: { workers: number; concurrency?: 
     adminKey: access.adminKey,
     startWorker,
     /** A key of its own for `tenant`. */
-    async keyFor(tenant: string, scopes: Scope[] = ["jobs"]): Promise<string> {
+    async keyFor(tenant: string, scopes: Scope[] = ["jobs"], limits: KeyLimits = {}): Promise<string> {
       const { key } = await access.apiKeys.create({
         name: `test ${tenant}`,
         tenant,
         scopes,
         allowedModels: [],
-        limits: {},
+        limits,
       });
       return key;
     },

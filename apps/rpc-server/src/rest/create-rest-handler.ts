@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { Authenticator, Principal } from "@noa/access";
+import type { Authenticator, Principal, RateLimiter } from "@noa/access";
 import type { JobService } from "@noa/jobs";
 import {
   type Context,
@@ -40,6 +40,8 @@ export interface RestHandlerDeps {
   limits: BodyLimits;
   /** The job service behind /v1/jobs; undefined: those routes are not served. */
   jobs?: JobService;
+  /** Admits job submissions against the caller's limits (completions are admitted by the completion service). */
+  rateLimiter: RateLimiter;
 }
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -66,7 +68,8 @@ const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/mode
  */
 export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Response) => boolean {
   const { completions, registry, authenticator, logger, metrics, shutdownSignal, limits } = deps;
-  const jobRoutes = deps.jobs && createJobRoutes({ jobs: deps.jobs, registry, limits });
+  const jobRoutes =
+    deps.jobs && createJobRoutes({ jobs: deps.jobs, registry, rateLimiter: deps.rateLimiter, limits });
   const started = Math.floor(Date.now() / 1000);
   // One shutdown listener for all exchanges rather than one each (EventTarget listeners are not cheap).
   const inFlight = new Set<AbortController>();

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type Principal, requireModel, requireScope } from "@noa/access";
+import { type Principal, type RateLimiter, requireModel, requireScope } from "@noa/access";
 import {
   fromProtoPriority,
   fromProtoState,
@@ -22,6 +22,7 @@ import {
 } from "@noa/proto";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
 import type { ModelRegistry } from "@noa/providers";
+import { admitCall, limitKeyOf } from "../call-accounting.js";
 import { parseCompletionRequest } from "../parse-completion-request.js";
 import { correlationIdKey, principalOf, traceContextKey } from "../request-context.js";
 
@@ -30,6 +31,8 @@ export interface JobFaceDeps {
   jobs: Jobs;
   /** Checks at submission that an inference job's model exists (NOT_FOUND rather than a failed job later). */
   registry: Pick<ModelRegistry, "languageModel">;
+  /** Admits each submission against the key's request rate and token budget, as a completion is. */
+  rateLimiter: RateLimiter;
 }
 
 const codes: Record<JobErrorCode, Code> = {
@@ -65,7 +68,9 @@ async function mapped<T>(run: () => Promise<T>): Promise<T> {
 
 /**
  * Submits a job for `principal` after the checks only the server can make: the jobs scope, and for an
- * inference job the same request rules as Complete, the key's model allow-list and the model's existence.
+ * inference job the same request rules as Complete, the key's model allow-list and the model's existence;
+ * then the key's limits, as for a completion: each submission takes a request from its bucket, and none is
+ * taken while its token budget is spent (the worker charges what inference jobs use).
  */
 export async function submitJob(
   deps: JobFaceDeps,
@@ -85,10 +90,12 @@ export async function submitJob(
       Code.InvalidArgument,
     );
   }
+  await admitCall(deps.rateLimiter, principal, context.traceContext);
   return mapped(() =>
     deps.jobs.submit({
       tenant: principal.tenant,
       apiKeyId: principal.kind === "key" ? principal.id : undefined,
+      tokenBudget: { key: limitKeyOf(principal), limits: principal.limits },
       correlationId: context.correlationId,
       spec: request.spec as NonNullable<SubmitJobRequest["spec"]>,
       priority: fromProtoPriority(request.priority),

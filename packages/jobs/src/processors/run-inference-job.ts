@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import type { UsageRecord } from "@noa/access";
+import type { RateLimiter, UsageRecord } from "@noa/access";
 import type { Context } from "@noa/observability";
 import {
   type CompleteRequest,
@@ -11,12 +11,18 @@ import {
 } from "@noa/proto";
 import type { AttemptEvent, ChatMessage, ChatRole, FinishReason, ModelRegistry, Usage } from "@noa/providers";
 import type { JobRecord } from "../job-record.js";
+import type { Logger } from "../logger.js";
 import { classifyJobError, JobAttemptError } from "./job-attempt-error.js";
 
-/** Accounts an inference job as the synchronous path does: one usage record per attempt, priced. */
+/**
+ * Accounts an inference job as the synchronous path does: one usage record per attempt, priced, and its
+ * tokens charged to the submitter's token budget (the one rpc-server admits calls against).
+ */
 export interface InferenceAccounting {
   ledger: { record(record: UsageRecord): void };
   prices: { costOf(model: string, usage: Usage): number };
+  rateLimiter: Pick<RateLimiter, "chargeTokens">;
+  logger: Logger;
 }
 
 const roles: Partial<Record<Role, ChatRole>> = {
@@ -88,6 +94,13 @@ export async function runInferenceJob(options: {
       correlationId: job.correlationId,
       createdAt,
     });
+    const tokens = usage.promptTokens + usage.completionTokens;
+    const budget = job.tokenBudget;
+    if (budget && tokens > 0) {
+      accounting.rateLimiter.chargeTokens(budget.key, tokens, budget.limits).catch((error: unknown) => {
+        accounting.logger.warn({ err: error, jobId: job.id }, "token budget charge failed");
+      });
+    }
     return costUsd;
   };
 
