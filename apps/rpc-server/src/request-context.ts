@@ -17,6 +17,19 @@ export function correlationIdFrom(headerValue: string | string[] | undefined): s
   return value !== undefined && safeCorrelationId.test(value) ? value : randomUUID();
 }
 
+/** Requests' correlation ids, once taken: every layer of one request (both faces, ops routes) sees the same. */
+const correlationIds = new WeakMap<object, string>();
+
+/** The request's correlation id: the caller's (correlationIdFrom) or one made for it, the same each time asked. */
+export function correlationIdOf(request: { headers: Record<string, string | string[] | undefined> }): string {
+  let id = correlationIds.get(request);
+  if (id === undefined) {
+    id = correlationIdFrom(request.headers[correlationIdHeader]);
+    correlationIds.set(request, id);
+  }
+  return id;
+}
+
 /** The call's trace context (its server span), set by the request interceptor; handlers pass it on. */
 export const traceContextKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context" });
 

@@ -209,6 +209,38 @@ describe("Connect JSON from curl", () => {
     expect(body.code).toBe("invalid_argument");
     expect(body.message).toMatch(/^messages must hold at least one message \(correlation id: [\w-]+\)$/);
   });
+
+  it("returns the correlation id also when Connect refuses a body it cannot decode, before any handler runs", async () => {
+    const response = await fetch(`${server.baseUrl}/noa.inference.v1.InferenceService/Complete`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": server.adminKey,
+        "x-correlation-id": "undecodable-1",
+      },
+      body: "{not json",
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("x-correlation-id")).toBe("undecodable-1");
+  });
+});
+
+describe("a path no surface serves", () => {
+  it("answers 404 in OpenAI's error shape with the correlation id, in the header and the message", async () => {
+    const response = await fetch(`${server.baseUrl}/nope?token=secret`, {
+      headers: { "x-correlation-id": "lost-1" },
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("x-correlation-id")).toBe("lost-1");
+    expect(await response.json()).toEqual({
+      error: {
+        message: "no route for GET /nope (correlation id: lost-1)",
+        type: "not_found_error",
+        param: null,
+        code: "unknown_url",
+      },
+    });
+  });
 });
 
 describe("ModelService", () => {

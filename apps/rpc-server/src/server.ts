@@ -31,7 +31,7 @@ import { type CorsOrigins, createCors } from "./http/create-cors.js";
 import { createOpsHandler } from "./http/create-ops-handler.js";
 import { setSecurityHeaders } from "./http/security-headers.js";
 import { createOnePortServer } from "./one-port-server.js";
-import { correlationIdFrom, correlationIdKey } from "./request-context.js";
+import { correlationIdHeader, correlationIdKey, correlationIdOf } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
 import { createRestHandler } from "./rest/create-rest-handler.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";
@@ -199,21 +199,26 @@ export function build({
       createRequestInterceptor({ logger, metrics }),
       createAuthInterceptor({ authenticator, publicServices: [Health.typeName] }),
     ],
-    contextValues: (request) =>
-      createContextValues().set(correlationIdKey, correlationIdFrom(request.headers["x-correlation-id"])),
+    contextValues: (request) => createContextValues().set(correlationIdKey, correlationIdOf(request)),
     shutdownSignal: shutdown.signal,
     readMaxBytes,
     fallback(request, response) {
       // Connect's response type narrows `write`'s callback; it is node's http or http2 response all the same.
       if (rest(request, response as ServerResponse | Http2ServerResponse)) return;
       if (ops.handle(request, response as ServerResponse | Http2ServerResponse)) return;
+      const correlationId = correlationIdOf(request);
+      const message = `no route for ${request.method} ${request.url?.split("?")[0]} (correlation id: ${correlationId})`;
       response.writeHead(404, { "content-type": "application/json" });
-      response.end(JSON.stringify({ error: { message: `no route for ${request.method} ${request.url}` } }));
+      response.end(
+        JSON.stringify({ error: { message, type: "not_found_error", param: null, code: "unknown_url" } }),
+      );
     },
   });
   const server = createOnePortServer(
     (request, response) => {
       setSecurityHeaders(response);
+      // On every answer, whichever layer gives it (also Connect's refusals before any interceptor runs).
+      response.setHeader(correlationIdHeader, correlationIdOf(request));
       if (cors(request, response)) return;
       handler(request, response);
     },

@@ -6,7 +6,7 @@ import type { ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { type HealthStatus, ServingStatus } from "../health-status.js";
-import { correlationIdFrom, correlationIdHeader } from "../request-context.js";
+import { correlationIdOf } from "../request-context.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
 import { credentialsOf } from "./credentials-of.js";
 
@@ -140,9 +140,8 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
       if (!route || req.method !== "GET") return false;
       route(req, res).catch((error: unknown) => {
         // The REST face's mapping: status, OpenAI's error body with the correlation id, bugs logged.
-        const correlationId = correlationIdFrom(req.headers[correlationIdHeader]);
+        const correlationId = correlationIdOf(req);
         const { status, body } = toOpenAIError(error, { correlationId, logger });
-        res.setHeader(correlationIdHeader, correlationId);
         send(res, status, body);
       });
       return true;

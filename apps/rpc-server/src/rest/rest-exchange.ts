@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Context } from "@noa/observability";
-import { correlationIdFrom, correlationIdHeader } from "../request-context.js";
+import { correlationIdOf } from "../request-context.js";
 
 /** What the request's log line says beyond method, route, status and duration. */
 export interface RestLogFields {
@@ -57,8 +57,8 @@ export function createRestExchange(
   },
   traceContext: Context,
 ): RestExchange {
-  const correlationId = correlationIdFrom(req.headers[correlationIdHeader]);
-  res.setHeader(correlationIdHeader, correlationId);
+  // Already on the response as x-correlation-id (the server sets it on every answer).
+  const correlationId = correlationIdOf(req);
   res.setHeader("x-request-id", correlationId);
   const controller = new AbortController();
   let gone = false;
