@@ -27,6 +27,25 @@ describe("withFallback", () => {
     expect(b.state.calls).toBe(0);
   });
 
+  it.for([401, 403])(
+    "moves on when a provider refuses NOA's own key (%i), and says so when none is left",
+    async (status) => {
+      const refused = new ProviderError(String(status), {
+        provider: "a",
+        statusCode: status,
+        isRetryable: false,
+      });
+      const a = createFakeLanguageModel("a", "m", [{ error: refused }, { error: refused }]);
+      const b = createFakeLanguageModel("b", "m", [{ chunks: ["from b"] }]);
+      expect((await withFallback("default", [a.model, b.model]).generate({ messages })).text).toBe("from b");
+      const alone = await withFallback("solo", [a.model])
+        .generate({ messages })
+        .catch((error: unknown) => error);
+      expect(alone).toBeInstanceOf(NoTargetAvailableError);
+      expect((alone as NoTargetAvailableError).errors).toEqual([refused]);
+    },
+  );
+
   it("never falls back once a token reached the caller: the stream ends with StreamInterruptedError", async () => {
     const a = createFakeLanguageModel("a", "m", [{ chunks: ["one", "two"], thenError: retryable }]);
     const b = createFakeLanguageModel("b", "m", [{ chunks: ["from b"] }]);
