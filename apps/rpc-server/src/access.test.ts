@@ -288,6 +288,8 @@ describe("usage ledger", () => {
     const record = server.access.usageRecords().find((candidate) => candidate.apiKeyId === id);
     expect(record?.status).toBe("cancelled");
     expect(record?.tenant).toBe("acme");
+    // The prompt was tokenized before the first token: a cancelled call still costs it.
+    expect(record?.promptTokens).toBeGreaterThan(0);
     // Generation stops within a token or two of the cancel.
     expect(record?.completionTokens).toBeGreaterThanOrEqual(3);
     expect(record?.completionTokens).toBeLessThanOrEqual(6);

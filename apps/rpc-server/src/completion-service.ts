@@ -138,6 +138,12 @@ export function createCompletionService({
         ),
       );
       let cacheEvent: CacheEvent | undefined;
+      // What the provider counted before any finish (its prompt, at least): a cut or cancelled call costs it.
+      let counted: Usage | undefined;
+      const soFar = (delivered: number): Usage => ({
+        promptTokens: counted?.promptTokens ?? 0,
+        completionTokens: Math.max(delivered, counted?.completionTokens ?? 0),
+      });
       const callOptions: CallOptions = {
         ...options,
         ...(cache && { cache: { ...options.cache, scope: cache.shared ? "*" : principal.tenant } }),
@@ -146,6 +152,9 @@ export function createCompletionService({
         onAttempt: trace.onAttempt,
         onCache: (event) => {
           cacheEvent = event;
+        },
+        onUsage: (usage) => {
+          counted = usage;
         },
       };
       const signal = options.signal;
@@ -185,7 +194,7 @@ export function createCompletionService({
             logAnswer(result.text);
             return { text: result.text, ...finish(result.finishReason, result.usage) };
           } catch (error) {
-            fail(error, { promptTokens: 0, completionTokens: 0 });
+            fail(error, soFar(0));
             throw error;
           }
         },
@@ -206,8 +215,8 @@ export function createCompletionService({
               yield { type: "finish", ...finish(part.finishReason, part.usage) };
             }
           } catch (error) {
-            // Cut mid-stream: the prompt's size is not known here; delivered chunks count one token each (an estimate).
-            if (!settled) fail(error, { promptTokens: 0, completionTokens: delivered });
+            // Cut mid-stream: the prompt as the provider counted it (if it told), delivered chunks one token each at least.
+            if (!settled) fail(error, soFar(delivered));
             settled = true;
             throw error;
           } finally {
@@ -215,7 +224,7 @@ export function createCompletionService({
             if (!settled) {
               call.settle({
                 status: "cancelled",
-                usage: { promptTokens: 0, completionTokens: delivered },
+                usage: soFar(delivered),
                 servedBy: servedBy(),
                 cacheTier: hit()?.source,
               });

@@ -34,6 +34,12 @@ export interface CallOptions {
   onCacheTier?: (event: CacheTierEvent) => void;
   /** The caller's trace context (OpenTelemetry): tracing wrappers make this call's spans under it. */
   traceContext?: Context;
+  /**
+   * Told of the tokens counted so far as the provider learns them: the prompt as soon as it is known
+   * (Anthropic's `message_start`, llama.cpp's tokenizer; OpenAI tells only at the end). A call cut or
+   * cancelled before its `finish` is recorded with them.
+   */
+  onUsage?: (usage: Usage) => void;
 }
 
 /**

@@ -73,6 +73,8 @@ export async function runInferenceJob(options: {
     (events.length === 0 ? modelTarget : undefined);
   let modelTarget: string | undefined;
   let delivered = 0;
+  // What the provider counted before any finish (its prompt, at least), for an attempt cut or cancelled.
+  let counted: Usage | undefined;
   const record = (status: UsageRecord["status"], usage: Usage, errorCode?: string): number => {
     const servedBy = served();
     const costUsd = servedBy ? accounting.prices.costOf(servedBy, usage) : 0;
@@ -118,6 +120,9 @@ export async function runInferenceJob(options: {
       signal,
       traceContext,
       onAttempt: (event) => events.push(event),
+      onUsage: (usage) => {
+        counted = usage;
+      },
     })) {
       if (part.type === "text-delta") {
         text += part.text;
@@ -152,7 +157,10 @@ export async function runInferenceJob(options: {
     const status = signal.aborted ? "cancelled" : "error";
     record(
       status,
-      { promptTokens: 0, completionTokens: delivered },
+      {
+        promptTokens: counted?.promptTokens ?? 0,
+        completionTokens: Math.max(delivered, counted?.completionTokens ?? 0),
+      },
       classifyJobError(error).code.toLowerCase(),
     );
     throw error;

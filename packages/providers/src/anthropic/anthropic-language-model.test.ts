@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { ProviderError } from "../errors/provider-error.js";
-import type { CallOptions, LanguageModel, Provider, StreamPart } from "../language-model.js";
+import type { CallOptions, LanguageModel, Provider, StreamPart, Usage } from "../language-model.js";
 import type { Logger } from "../logger.js";
 import { describeLanguageModelContract } from "../testing/language-model-contract.js";
 import { scriptedAnswer } from "../testing/loopback-fault.js";
@@ -156,11 +156,19 @@ describe("anthropic language model against the loopback API", () => {
   it("yields the first chunks of a stream reset mid-way, then throws a retryable error, never a finish", async () => {
     server.enqueueFaults({ kind: "reset-mid-stream", afterChunks: 2 });
     const parts: StreamPart[] = [];
+    const counted: Usage[] = [];
     const error = await thrown(async () => {
-      for await (const part of model.stream({ messages, maxTokens: 20 })) parts.push(part);
+      for await (const part of model.stream({
+        messages,
+        maxTokens: 20,
+        onUsage: (usage) => counted.push(usage),
+      }))
+        parts.push(part);
     });
     expect(error).toMatchObject({ statusCode: undefined, isRetryable: true });
     expect(parts).toEqual(fullAnswer.slice(0, 2).map((text) => ({ type: "text-delta", text })));
+    // message_start told the prompt's size before the cut: the caller can still record it.
+    expect(counted.at(-1)?.promptTokens).toBeGreaterThan(0);
   });
 
   it("makes a stream whose body ends cleanly before message_stop a retryable error", async () => {

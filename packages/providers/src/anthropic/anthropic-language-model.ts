@@ -84,6 +84,8 @@ export function createAnthropicLanguageModel({
         if (signal?.aborted) break;
         const text = apply(state, event);
         if (text) yield { type: "text-delta", text };
+        else if (event.type === "message_start" || event.type === "message_delta")
+          options.onUsage?.(usageSoFar(state));
       }
     } catch (error) {
       // The SDK throws APIUserAbortError for an abort before the response; aborts are not errors.

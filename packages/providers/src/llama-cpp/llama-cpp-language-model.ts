@@ -38,6 +38,7 @@ export function createLlamaCppLanguageModel({
     const promptTokens = chatWrapper
       .generateContextState({ chatHistory: history })
       .contextText.tokenize(sequence.model.tokenizer).length;
+    options.onUsage?.({ promptTokens, completionTokens: 0 });
     const room = sequence.contextSize - promptTokens;
     if (room < 1) {
       throw new InvalidRequestError(
