@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { type JwtVerifierOptions, rateLimitDefaultsFromEnv } from "@noa/access";
-import { type ProxySettings, proxySettingsFromEnv } from "@noa/providers";
+import { type ConfigFile, type ProxySettings, proxySettingsFromEnv, readConfigFile } from "@noa/providers";
 import type { CorsOrigins } from "./http/create-cors.js";
 
 /** rpc-server configuration, read once from the environment by main.ts (DESIGN.md's table). */
@@ -35,8 +34,8 @@ export interface Config {
   anthropic: { apiKey: string; baseURL: string | undefined } | undefined;
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY: the outbound proxy OpenAI and Anthropic are reached through. */
   proxy: ProxySettings;
-  /** The parsed JSON of the NOA_CONFIG file (routing table and policies), or undefined. */
-  configFile: unknown;
+  /** The NOA_CONFIG file (routing table and policies, prices); empty without one. */
+  configFile: ConfigFile;
   /** CORS_ORIGIN: browser origins allowed to call (`*` or a comma list); undefined sends no CORS headers. */
   corsOrigins: CorsOrigins | undefined;
   /** NOA_MAX_BODY_BYTES: largest REST request body (413 beyond). */
@@ -99,7 +98,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       ? { apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL || undefined }
       : undefined,
     proxy: proxySettingsFromEnv(env),
-    configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : undefined,
+    configFile: env.NOA_CONFIG ? readConfigFile(path.resolve(cwd, env.NOA_CONFIG)) : {},
     corsOrigins: parseCorsOrigins(env.CORS_ORIGIN),
     maxBodyBytes: integer(env, "NOA_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
     requestTimeoutMs: integer(env, "NOA_REQUEST_TIMEOUT_MS", 30_000, 0, 3_600_000),
@@ -169,20 +168,6 @@ function parseJwt(env: NodeJS.ProcessEnv): Config["jwt"] {
   if (secret && jwksUrl) throw new Error("set NOA_JWT_SECRET or NOA_JWT_JWKS_URL, not both");
   if (!issuer || !audience) throw new Error("JWT verification needs NOA_JWT_ISSUER and NOA_JWT_AUDIENCE");
   return secret ? { issuer, audience, secret } : { issuer, audience, jwksUrl: jwksUrl ?? "" };
-}
-
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new Error(`NOA_CONFIG names a file that cannot be read: ${file} (${(error as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`NOA_CONFIG file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

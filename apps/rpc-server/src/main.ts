@@ -24,7 +24,7 @@ import { build } from "./server.js";
 /** Composition root: config, logger, database, Redis, access, providers, server; SIGTERM/SIGINT close them in order. */
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
-  const configFile = (config.configFile ?? {}) as { routing?: unknown; pricing?: unknown };
+  const { configFile } = config;
   const logger = createLogger({ service: "rpc-server", level: config.logLevel, pretty: config.prettyLogs });
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
   const tracing = startTracing({ service: "rpc-server" });

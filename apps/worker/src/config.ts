@@ -1,9 +1,8 @@
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { type RateLimitDefaults, rateLimitDefaultsFromEnv } from "@noa/access";
 import { integer, type JobsConfig, parseJobsConfig } from "@noa/jobs";
-import { type ProxySettings, proxySettingsFromEnv } from "@noa/providers";
+import { type ConfigFile, type ProxySettings, proxySettingsFromEnv, readConfigFile } from "@noa/providers";
 
 /** Worker configuration, read once from the environment by main.ts (README "Jobs"). */
 export interface WorkerConfig {
@@ -46,7 +45,7 @@ export interface WorkerConfig {
   proxy: ProxySettings;
   /** NOA_RATE_LIMIT_*, NOA_TOKENS_PER_MINUTE: as rpc-server reads them; inference jobs' tokens are charged with them. */
   rateLimitDefaults: RateLimitDefaults;
-  configFile: { routing?: unknown; pricing?: unknown };
+  configFile: ConfigFile;
 }
 
 /** Parses the environment; throws an Error naming the variable and what it accepts. */
@@ -102,14 +101,6 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       : undefined,
     proxy: proxySettingsFromEnv(env),
     rateLimitDefaults: rateLimitDefaultsFromEnv(env),
-    configFile: env.NOA_CONFIG ? readJson(path.resolve(cwd, env.NOA_CONFIG)) : {},
+    configFile: env.NOA_CONFIG ? readConfigFile(path.resolve(cwd, env.NOA_CONFIG)) : {},
   };
-}
-
-function readJson(file: string): { routing?: unknown; pricing?: unknown } {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as { routing?: unknown; pricing?: unknown };
-  } catch (error) {
-    throw new Error(`NOA_CONFIG file ${file} cannot be read as JSON: ${(error as Error).message}`);
-  }
 }

@@ -104,6 +104,7 @@ export {
   OPENAI_DEFAULT_MODELS,
   type OpenAIProviderOptions,
 } from "./openai/openai-provider.js";
+export { type ConfigFile, readConfigFile } from "./read-config-file.js";
 export {
   type CircuitBreaker,
   type CircuitBreakerOptions,
