@@ -76,16 +76,24 @@ export interface TestWorker {
  * Everything the jobs acceptance needs, for real: a fresh PostgreSQL database, a BullMQ prefix of its
  * own on the local Redis, an OpenAI-wire loopback server as the model provider (with fault injection),
  * a loopback webhook receiver, an rpc-server on port 0 serving JobService, and `workers` worker
- * processes. close() stops and removes it all.
+ * processes. `env` overrides the settings of rpc-server's job service and the workers alike,
+ * `workerEnv` the workers' only; `chunkDelayMs` paces the loopback model's stream. close() stops and
+ * removes it all.
  */
-export async function startJobCluster(options: { workers: number; concurrency?: number }) {
+export async function startJobCluster(options: {
+  workers: number;
+  concurrency?: number;
+  chunkDelayMs?: number;
+  env?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+}) {
   const cleanups: Array<() => Promise<unknown>> = [];
   const database = await createTestDatabase();
   cleanups.push(() => database.close());
   const prefix = `noa-test-${randomBytes(5).toString("hex")}`;
   const dataDir = await mkdtemp(path.join(tmpdir(), "noa-jobs-"));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const openai = await startOpenAILoopbackServer({ chunkDelayMs: 1 });
+  const openai = await startOpenAILoopbackServer({ chunkDelayMs: options.chunkDelayMs ?? 1 });
   cleanups.push(() => openai.close());
   const webhooks = await startWebhookReceiver();
   cleanups.push(() => webhooks.close());
@@ -121,6 +129,7 @@ export async function startJobCluster(options: { workers: number; concurrency?: 
     // The limits rpc-server admits with below: the workers charge inference jobs' tokens with the same.
     NOA_RATE_LIMIT_BURST: "1000",
     NOA_RATE_LIMIT_PER_SECOND: "1000",
+    ...options.env,
   };
 
   const logger = pino({ level: "silent" });
@@ -179,7 +188,7 @@ export async function startJobCluster(options: { workers: number; concurrency?: 
     const started = await spawnAppProcess({
       name: `worker ${workers.length + 1}`,
       kind: "worker",
-      env: { ...process.env, ...env, ...extraEnv },
+      env: { ...process.env, ...env, ...options.workerEnv, ...extraEnv },
     });
     const ready = started.logs.find((line) => line.msg === "worker started") ?? {};
     const dashboard = new URL(String(ready.dashboard));
