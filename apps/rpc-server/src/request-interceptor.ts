@@ -2,13 +2,13 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { extractTraceContext, SpanKind, SpanStatusCode, startSpan } from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { correlationIdHeader, correlationIdKey, traceContextKey } from "./request-context.js";
+import { correlationIdKey, traceContextKey } from "./request-context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
- * Wraps every RPC: returns the correlation id in the response header, maps whatever the handler throws
- * to a ConnectError once (also for errors raised mid-stream), and writes one log line per call when it
- * ends, with its outcome and duration, also counted in `metrics` when given.
+ * Wraps every RPC (the server has already put its correlation id on the response): maps whatever the
+ * handler throws to a ConnectError once (also for errors raised mid-stream), and writes one log line per
+ * call when it ends, with its outcome and duration, also counted in `metrics` when given.
  */
 export function createRequestInterceptor({
   logger,
@@ -66,7 +66,6 @@ export function createRequestInterceptor({
     } catch (error) {
       throw fail(error);
     }
-    response.header.set(correlationIdHeader, correlationId);
     if (!response.stream) {
       finish(undefined, answerFields(response.message));
       return response;

@@ -5,12 +5,12 @@ import { AccessError } from "@noa/access";
 import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import type { Logger } from "pino";
 import { classifyError } from "./classify-error.js";
-import { correlationIdHeader } from "./request-context.js";
 
 /**
  * The Connect face's one mapping from anything a handler throws to what an RPC client sees, over the
  * shared classification (classifyError). Provider failures and bugs are logged with their cause. Every
- * error carries the correlation id, in its message and in the `x-correlation-id` header.
+ * error carries the correlation id in its message (the server puts it on every response as
+ * `x-correlation-id`).
  */
 export function toConnectError(
   error: unknown,
@@ -26,7 +26,7 @@ export function toConnectError(
   if (code === Code.Internal || code === Code.Unavailable || code === Code.Unknown) {
     logger.error({ err: error, correlationId }, "request failed");
   }
-  const metadata = new Headers({ [correlationIdHeader]: correlationId });
+  const metadata = new Headers();
   if (error instanceof AccessError && error.retryAfterMs !== undefined) {
     details.push({
       desc: RetryInfoSchema,
