@@ -137,8 +137,15 @@ async function usageIds(database: TestDatabase): Promise<string[]> {
   return rows.map((row) => row.correlationId);
 }
 
-/** Waits until the ledger has written as many records as expected, then checks they are exactly those. */
-async function expectEveryUsageRecord(database: TestDatabase, expected: string[]): Promise<number> {
+/**
+ * Waits until the ledger has written as many records as expected, then checks they are exactly those,
+ * once each; beyond them, only records `mayAlsoWrite` accepts.
+ */
+async function expectEveryUsageRecord(
+  database: TestDatabase,
+  expected: string[],
+  mayAlsoWrite: (id: string) => boolean = () => false,
+): Promise<number> {
   // The ledger retries with backoff (1 s, 2 s, 4 s…) after an outage.
   await vi.waitFor(
     async () => expect((await usageIds(database)).length).toBeGreaterThanOrEqual(expected.length),
@@ -146,7 +153,9 @@ async function expectEveryUsageRecord(database: TestDatabase, expected: string[]
   );
   const written = await usageIds(database);
   expect(new Set(written).size).toBe(written.length);
-  expect([...written].sort()).toEqual([...expected].sort());
+  const wanted = new Set(expected);
+  expect(written.filter((id) => wanted.has(id)).sort()).toEqual([...wanted].sort());
+  expect(written.filter((id) => !wanted.has(id) && !mayAlsoWrite(id))).toEqual([]);
   return written.length;
 }
 
@@ -749,7 +758,13 @@ describe.concurrent("faults under load", () => {
         ),
       ),
     );
-    const written = await expectEveryUsageRecord(database, [...admitted]);
+    // A call taken on a keep-alive connection just before the grace period ended can be ended by the
+    // shutdown before its upstream request goes out: it is in the ledger (as cancelled) without reaching
+    // OpenAI, and its client saw it end without an answer.
+    const unanswered = new Set(
+      results.filter((result) => !result.ok && result.tokens === 0).map((r) => r.id),
+    );
+    const written = await expectEveryUsageRecord(database, [...admitted], (id) => unanswered.has(id));
     // A call ends finished, or with UNAVAILABLE (gRPC status, or an SSE error event without [DONE]),
     // or was refused before the server took it (connection refused or reset on a keep-alive socket
     // being closed: the request never started, so a retry is safe). Never a silent cut, never a hang.
