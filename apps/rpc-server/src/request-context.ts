@@ -17,15 +17,21 @@ export function correlationIdFrom(headerValue: string | string[] | undefined): s
   return value !== undefined && safeCorrelationId.test(value) ? value : randomUUID();
 }
 
-/** Requests' correlation ids, once taken: every layer of one request (both faces, ops routes) sees the same. */
-const correlationIds = new WeakMap<object, string>();
+/** Where a request keeps its correlation id once taken (a property, not a WeakMap: no ephemeron per request for the GC). */
+const correlationIdSlot = Symbol("noa.correlationId");
 
-/** The request's correlation id: the caller's (correlationIdFrom) or one made for it, the same each time asked. */
-export function correlationIdOf(request: { headers: Record<string, string | string[] | undefined> }): string {
-  let id = correlationIds.get(request);
+/**
+ * The request's correlation id: the caller's (correlationIdFrom) or one made for it, the same each time
+ * asked, so every layer of one request (both faces, the ops routes) sees the same.
+ */
+export function correlationIdOf(request: {
+  headers: Record<string, string | string[] | undefined>;
+  [correlationIdSlot]?: string;
+}): string {
+  let id = request[correlationIdSlot];
   if (id === undefined) {
     id = correlationIdFrom(request.headers[correlationIdHeader]);
-    correlationIds.set(request, id);
+    request[correlationIdSlot] = id;
   }
   return id;
 }
