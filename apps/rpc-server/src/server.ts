@@ -34,6 +34,8 @@ import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdHeader, correlationIdKey, correlationIdOf } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
 import { createRestHandler } from "./rest/create-rest-handler.js";
+import { RestRequestError } from "./rest/rest-request-error.js";
+import { toOpenAIError } from "./rest/to-openai-error.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";
 import { createHealthService } from "./services/health-service.js";
 import { createInferenceService } from "./services/inference-service.js";
@@ -206,12 +208,13 @@ export function build({
       // Connect's response type narrows `write`'s callback; it is node's http or http2 response all the same.
       if (rest(request, response as ServerResponse | Http2ServerResponse)) return;
       if (ops.handle(request, response as ServerResponse | Http2ServerResponse)) return;
-      const correlationId = correlationIdOf(request);
-      const message = `no route for ${request.method} ${request.url?.split("?")[0]} (correlation id: ${correlationId})`;
-      response.writeHead(404, { "content-type": "application/json" });
-      response.end(
-        JSON.stringify({ error: { message, type: "not_found_error", param: null, code: "unknown_url" } }),
+      const path = request.url?.split("?")[0];
+      const { status, body } = toOpenAIError(
+        new RestRequestError(404, `no route for ${request.method} ${path}`, { code: "unknown_url" }),
+        { correlationId: correlationIdOf(request), logger },
       );
+      response.writeHead(status, { "content-type": "application/json" });
+      response.end(JSON.stringify(body));
     },
   });
   const server = createOnePortServer(
