@@ -7,26 +7,27 @@ import type { RateLimitDefaults } from "./rate-limiter.js";
  */
 export function rateLimitDefaultsFromEnv(env: NodeJS.ProcessEnv): RateLimitDefaults {
   return {
-    requestBurst: read(env, "NOA_RATE_LIMIT_BURST", 100, { integer: true, min: 1, max: 1_000_000 }),
-    requestsPerSecond: read(env, "NOA_RATE_LIMIT_PER_SECOND", 10, { integer: false, min: 0, max: Infinity }),
-    tokensPerMinute: read(env, "NOA_TOKENS_PER_MINUTE", 0, { integer: true, min: 0, max: 1_000_000_000 }),
+    requestBurst: integer(env, "NOA_RATE_LIMIT_BURST", 100, 1, 1_000_000),
+    requestsPerSecond: positive(env, "NOA_RATE_LIMIT_PER_SECOND", 10),
+    tokensPerMinute: integer(env, "NOA_TOKENS_PER_MINUTE", 0, 0, 1_000_000_000),
   };
 }
 
-function read(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  range: { integer: boolean; min: number; max: number },
-): number {
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (range.integer && (!Number.isInteger(value) || value < range.min || value > range.max)) {
-    throw new Error(`${name} must be an integer from ${range.min} to ${range.max} (got "${raw}")`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
   }
-  if (!range.integer && (!(value > range.min) || !Number.isFinite(value))) {
-    throw new Error(`${name} must be a number above ${range.min} (got "${raw}")`);
-  }
+  return value;
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new Error(`${name} must be a number above 0 (got "${raw}")`);
   return value;
 }
