@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { createRedisRateLimiter, type KeyLimits, type Scope } from "@noa/access";
+import { createRedisRateLimiter, type KeyLimits, rateLimitDefaultsFromEnv, type Scope } from "@noa/access";
 import { createPrismaApiKeyStore, createPrismaUsageStore } from "@noa/db";
 import { createTestDatabase } from "@noa/db/testing";
 import { createJobQueues, parseJobsConfig } from "@noa/jobs";
@@ -141,7 +141,7 @@ export async function startJobCluster(options: {
     usageStore: createPrismaUsageStore(database.prisma),
     rateLimiter: createRedisRateLimiter({
       redis: limits,
-      defaults: { requestBurst: 1_000, requestsPerSecond: 1_000, tokensPerMinute: 0 },
+      defaults: rateLimitDefaultsFromEnv(env),
       prefix: `${prefix}:rate-limit:`,
     }),
   });
