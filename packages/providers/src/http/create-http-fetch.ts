@@ -1,7 +1,7 @@
 import { ConnectionPool } from "./connection-pool.js";
 import type { RequestBody } from "./http-connection.js";
 import { abortReason, HttpResponse } from "./http-response.js";
-import { type ProxySettings, proxyFor } from "./proxy-settings.js";
+import { type ProxySettings, proxyFor, unbracket } from "./proxy-settings.js";
 
 /** How the sockets of one `createHttpFetch` are pooled. */
 export interface HttpFetchOptions {
@@ -72,7 +72,7 @@ export function createHttpFetch({
       pool = new ConnectionPool(
         {
           protocol: isHttps ? "https:" : "http:",
-          host: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+          host: unbracket(url.hostname),
           port: url.port ? Number(url.port) : isHttps ? 443 : 80,
           ca,
           proxy: proxyFor(proxy, url),

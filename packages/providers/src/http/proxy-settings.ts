@@ -100,6 +100,7 @@ function bypasses(noProxy: string | undefined, url: URL): boolean {
   return false;
 }
 
-function unbracket(host: string): string {
+/** A URL's host name without IPv6 brackets (`[::1]` → `::1`), as sockets take it. */
+export function unbracket(host: string): string {
   return host.startsWith("[") ? host.slice(1, -1) : host;
 }
