@@ -11,6 +11,7 @@ import {
   type ModelRegistry,
   type ResponseCache,
   type Usage,
+  usageOfCutCall,
   withCache,
   withCoalescing,
 } from "@noa/providers";
@@ -140,10 +141,6 @@ export function createCompletionService({
       let cacheEvent: CacheEvent | undefined;
       // What the provider counted before any finish (its prompt, at least): a cut or cancelled call costs it.
       let counted: Usage | undefined;
-      const soFar = (delivered: number): Usage => ({
-        promptTokens: counted?.promptTokens ?? 0,
-        completionTokens: Math.max(delivered, counted?.completionTokens ?? 0),
-      });
       const callOptions: CallOptions = {
         ...options,
         ...(cache && { cache: { ...options.cache, scope: cache.shared ? "*" : principal.tenant } }),
@@ -194,7 +191,7 @@ export function createCompletionService({
             logAnswer(result.text);
             return { text: result.text, ...finish(result.finishReason, result.usage) };
           } catch (error) {
-            fail(error, soFar(0));
+            fail(error, usageOfCutCall(counted, 0));
             throw error;
           }
         },
@@ -216,7 +213,7 @@ export function createCompletionService({
             }
           } catch (error) {
             // Cut mid-stream: the prompt as the provider counted it (if it told), delivered chunks one token each at least.
-            if (!settled) fail(error, soFar(delivered));
+            if (!settled) fail(error, usageOfCutCall(counted, delivered));
             settled = true;
             throw error;
           } finally {
@@ -224,7 +221,7 @@ export function createCompletionService({
             if (!settled) {
               call.settle({
                 status: "cancelled",
-                usage: soFar(delivered),
+                usage: usageOfCutCall(counted, delivered),
                 servedBy: servedBy(),
                 cacheTier: hit()?.source,
               });

@@ -130,3 +130,4 @@ export {
   withRetry,
 } from "./routing/with-retry.js";
 export { type TimeoutPolicy, withTimeout } from "./routing/with-timeout.js";
+export { usageOfCutCall } from "./usage-of-cut-call.js";

@@ -9,7 +9,15 @@ import {
   FinishReason as ProtoFinishReason,
   Role,
 } from "@noa/proto";
-import type { AttemptEvent, ChatMessage, ChatRole, FinishReason, ModelRegistry, Usage } from "@noa/providers";
+import {
+  type AttemptEvent,
+  type ChatMessage,
+  type ChatRole,
+  type FinishReason,
+  type ModelRegistry,
+  type Usage,
+  usageOfCutCall,
+} from "@noa/providers";
 import type { JobRecord } from "../job-record.js";
 import type { Logger } from "../logger.js";
 import { classifyJobError, JobAttemptError } from "./job-attempt-error.js";
@@ -155,14 +163,7 @@ export async function runInferenceJob(options: {
     throw new Error("the model's stream ended without a finish part");
   } catch (error) {
     const status = signal.aborted ? "cancelled" : "error";
-    record(
-      status,
-      {
-        promptTokens: counted?.promptTokens ?? 0,
-        completionTokens: Math.max(delivered, counted?.completionTokens ?? 0),
-      },
-      classifyJobError(error).code.toLowerCase(),
-    );
+    record(status, usageOfCutCall(counted, delivered), classifyJobError(error).code.toLowerCase());
     throw error;
   }
 }
