@@ -1,5 +1,17 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+
+/**
+ * The Node flags rpc-server's start script (`pnpm start`, apps/rpc-server/package.json) runs NOA with,
+ * besides its `--import`: the benchmarks run their NOA process with them, so that they measure NOA as it ships.
+ */
+export const rpcServerNodeFlags: string[] = (() => {
+  const manifest = new URL("../apps/rpc-server/package.json", import.meta.url);
+  const { scripts } = JSON.parse(readFileSync(manifest, "utf8")) as { scripts: { start: string } };
+  const words = scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf("--import")).filter((word) => word.startsWith("--"));
+})();
 
 /** Starts one of the benchmark's processes (a TypeScript file beside this one, through @noa/runtime), with IPC. */
 export function startBenchProcess(
@@ -10,6 +22,17 @@ export function startBenchProcess(
     execArgv: ["--import", "@noa/runtime/register", ...(options.execArgv ?? [])],
     ...(options.env && { env: { ...process.env, ...options.env } }),
     stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+/** Starts a NOA process of the benchmarks' (rest-gateway.ts, or another version of it) with rpcServerNodeFlags. */
+export function startGatewayProcess(
+  script: string,
+  options: { args?: string[]; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
+): ChildProcess {
+  return startBenchProcess(script, {
+    ...options,
+    execArgv: [...rpcServerNodeFlags, ...(options.execArgv ?? [])],
   });
 }
 

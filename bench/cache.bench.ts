@@ -8,7 +8,7 @@
  * between the cache markers.
  */
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { nextMessage, startBenchProcess } from "./bench-process.js";
+import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-process.js";
 import type { GrpcLoadCommand } from "./grpc-load.js";
 import type { LoadCommand, LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
@@ -47,7 +47,7 @@ interface Run {
  * measured around each run.
  */
 async function measure(tiers: string, face: "REST" | "gRPC", path: Path): Promise<Run[]> {
-  const gateway = start("./rest-gateway.ts", [baseURL, tiers]);
+  const gateway = startGatewayProcess("./rest-gateway.ts", { args: [baseURL, tiers] });
   const { baseUrl, key } = await next<{ baseUrl: string; key: string }>(gateway);
   const model = path === "instant" ? "bench/instant" : "openai/gpt-4o-mini";
   const rest: Extract<LoadCommand, { type: "load" }> = {

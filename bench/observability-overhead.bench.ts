@@ -12,7 +12,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, cpus } from "node:os";
-import { nextMessage, startBenchProcess } from "./bench-process.js";
+import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-process.js";
 import { chatCompletionsTarget, type LoadCommand, type LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
@@ -33,11 +33,9 @@ const sink = createServer((req, res) => {
 await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
 const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
 
-const start = (script: string, env: NodeJS.ProcessEnv = {}) =>
-  startBenchProcess(script, { args: ["http://127.0.0.1:9/unused"], env });
 const next = nextMessage;
 
-const loader = start("./rest-load.ts");
+const loader = startBenchProcess("./rest-load.ts");
 await next(loader);
 
 interface Run {
@@ -61,7 +59,10 @@ const modeEnv: Record<Mode, NodeJS.ProcessEnv> = {
 };
 
 async function measure(mode: Mode): Promise<Run> {
-  const gateway = start("./rest-gateway.ts", modeEnv[mode]);
+  const gateway = startGatewayProcess("./rest-gateway.ts", {
+    args: ["http://127.0.0.1:9/unused"],
+    env: modeEnv[mode],
+  });
   const { baseUrl, key, tracing } = await next<{ baseUrl: string; key: string; tracing: boolean }>(gateway);
   if (tracing !== (mode !== "off")) throw new Error(`tracing should be ${mode === "off" ? "off" : "on"}`);
   const command: LoadCommand = {

@@ -15,7 +15,7 @@
  *   PAIRED_MODES='{"base":{"SCRIPT":"/tmp/noa-base/bench/rest-gateway.ts"},"head":{}}' \
  *     pnpm --filter @noa/bench exec tsx paired-rest.bench.ts
  */
-import { nextMessage, startBenchProcess } from "./bench-process.js";
+import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-process.js";
 import { chatCompletionsTarget, type LoadCommand, type LoadResult } from "./rest-load.js";
 
 const modes = JSON.parse(process.env.PAIRED_MODES ?? "{}") as Record<string, NodeJS.ProcessEnv>;
@@ -38,7 +38,7 @@ for (let round = 0; round < rounds; round++) {
   const runs = await Promise.all(
     order.map(async (name) => {
       const { SCRIPT, ...env } = modes[name] ?? {};
-      const gateway = startBenchProcess(SCRIPT ?? "./rest-gateway.ts", {
+      const gateway = startGatewayProcess(SCRIPT ?? "./rest-gateway.ts", {
         args: [baseURL],
         env: { OTEL_EXPORTER_OTLP_ENDPOINT: "", ...env },
       });

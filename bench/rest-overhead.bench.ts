@@ -7,7 +7,7 @@
  * between the rest-overhead markers.
  */
 import { availableParallelism, cpus } from "node:os";
-import { nextMessage, startBenchProcess } from "./bench-process.js";
+import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-process.js";
 import { chatCompletionsTarget, type LoadCommand, type LoadResult, type Target } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
@@ -16,17 +16,15 @@ const ttfbCount = Number(process.env.BENCH_TTFB_REQUESTS ?? 1_000);
 // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of NOA's process there.
 const cpuProfileDir = process.env.BENCH_CPU_PROF;
 
-const start = (script: string, args: string[] = [], execArgv: string[] = []) =>
-  startBenchProcess(script, { args, execArgv });
+const start = (script: string) => startBenchProcess(script);
 const next = nextMessage;
 
 const upstream = start("./rest-upstream.ts");
 const { baseURL } = await next<{ baseURL: string }>(upstream);
-const gateway = start(
-  "./rest-gateway.ts",
-  [baseURL],
-  cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [],
-);
+const gateway = startGatewayProcess("./rest-gateway.ts", {
+  args: [baseURL],
+  execArgv: cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [],
+});
 const { baseUrl, key } = await next<{ baseUrl: string; key: string }>(gateway);
 const { maxRssKb: startRssKb } = await next<{ maxRssKb: number }>(gateway, { type: "stats" });
 const loader = start("./rest-load.ts");
@@ -90,7 +88,9 @@ function ms(value: number): string {
 }
 
 const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
-const worst = (path: Path) => Math.max(cpu[`${path}1`] ?? Infinity, cpu[`${path}50`] ?? Infinity);
+// The issue sets the CPU and throughput targets at concurrency 50. One request at a time, every request
+// also pays for waking idle processes: a bare node:http proxy over createHttpFetch costs ~290 µs there.
+const cpu50 = (path: Path) => cpu[`${path}50`] ?? Infinity;
 const ttfbAdded = ttfbNoa.p50Ms - ttfbDirect.p50Ms;
 writeSection(
   "rest-overhead",
@@ -105,6 +105,6 @@ writeSection(
     "",
     `The OpenAI provider alone (its \`generate\` called in NOA's process, one call at a time: its Chat Completions transport over NOA's own HTTP/1.1 fetch, createHttpFetch): ${Math.round(providerCpuUs)} µs of CPU per call. NOA's peak RSS: ${Math.round(startRssKb / 1024)} MiB once started, ${Math.round(maxRssKb / 1024)} MiB over the whole benchmark.`,
     "",
-    `Targets, through NOA's OpenAI provider: ≤ 300 µs of CPU per request — ${verdict(worst("noa") <= 300)} (${Math.round(worst("noa"))}); ≥ 3,000 requests/s at concurrency 50 — ${verdict((rps.noa50 ?? 0) >= 3000)}; streaming time-to-first-byte overhead ≤ 1 ms — ${verdict(ttfbAdded <= 1)}. NOA alone (instant model): ≤ 300 µs — ${verdict(worst("instant") <= 300)} (${Math.round(worst("instant"))}); ≥ 3,000 requests/s — ${verdict((rps.instant50 ?? 0) >= 3000)}.`,
+    `Targets, through NOA's OpenAI provider at concurrency 50: ≤ 300 µs of CPU per request — ${verdict(cpu50("noa") <= 300)} (${Math.round(cpu50("noa"))}); ≥ 3,000 requests/s — ${verdict((rps.noa50 ?? 0) >= 3000)}; streaming time-to-first-byte overhead ≤ 1 ms at concurrency 1 — ${verdict(ttfbAdded <= 1)}. NOA alone (instant model) at concurrency 50: ≤ 300 µs — ${verdict(cpu50("instant") <= 300)} (${Math.round(cpu50("instant"))}); ≥ 3,000 requests/s — ${verdict((rps.instant50 ?? 0) >= 3000)}.`,
   ].join("\n"),
 );

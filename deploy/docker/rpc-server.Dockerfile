@@ -24,4 +24,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s \
   CMD node -e "fetch('http://127.0.0.1:8080/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 WORKDIR /noa/apps/rpc-server
-CMD ["node", "--import", "@noa/runtime/register", "src/main.ts"]
+# As `pnpm start` (apps/rpc-server/package.json): a 32 MiB young-generation semi-space, where each request's
+# short-lived objects die before a scavenge copies or promotes them (docs/benchmarks.md).
+CMD ["node", "--max-semi-space-size=32", "--import", "@noa/runtime/register", "src/main.ts"]
