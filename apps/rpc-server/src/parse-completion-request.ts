@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CacheMode, type CompleteRequest, Role, type StreamCompleteRequest } from "@noa/proto";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
-import type { CacheOptions, CallOptions, ChatRole } from "@noa/providers";
+import type { CacheOptions, CallOptions, CallSignal, ChatRole } from "@noa/providers";
 import { checkCompletionOptions } from "./check-completion-options.js";
 
 const roles: Partial<Record<Role, ChatRole>> = {
@@ -35,7 +35,7 @@ function invalid(message: string, field: string): ConnectError {
  */
 export function parseCompletionRequest(
   request: CompleteRequest | StreamCompleteRequest,
-  signal: AbortSignal,
+  signal: CallSignal,
 ): { model: string; options: CallOptions } {
   if (request.model.trim() === "") {
     throw invalid(

@@ -3,6 +3,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Context, ROOT_CONTEXT } from "@noa/observability";
 import { type JobSpec, JobSpecSchema, NotificationChannel } from "@noa/proto";
+import type { CallSignal } from "@noa/providers";
 import { JobError } from "./job-error.js";
 import type { JobEvents } from "./job-events.js";
 import type { JobQueues } from "./job-queues.js";
@@ -239,7 +240,7 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     /** The job now and after every change, until it reaches a final state or `signal` aborts. */
-    async *watch(tenant: string, id: string, signal: AbortSignal): AsyncGenerator<JobRecord> {
+    async *watch(tenant: string, id: string, signal: CallSignal): AsyncGenerator<JobRecord> {
       let job = await getOwned(tenant, id);
       let wake: (() => void) | undefined;
       let pending = false;

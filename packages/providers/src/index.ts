@@ -42,6 +42,7 @@ export {
   type WithCoalescingOptions,
   withCoalescing,
 } from "./cache/with-coalescing.js";
+export { type AbortListener, CallController, type CallSignal, toAbortSignal } from "./call-signal.js";
 export { collectStream } from "./collect-stream.js";
 export { createGatewayRegistry, type GatewayRegistryOptions } from "./create-gateway-registry.js";
 export { CircuitOpenError } from "./errors/circuit-open-error.js";

@@ -1,4 +1,5 @@
 import type { Context } from "@opentelemetry/api";
+import type { CallSignal } from "./call-signal.js";
 import type { CircuitSnapshot } from "./routing/circuit-breaker.js";
 
 /** Who wrote a chat message. */
@@ -22,8 +23,11 @@ export interface CallOptions {
   /** Sequences that end generation; they are not part of the returned text. */
   stop?: string[];
   seed?: number;
-  /** Aborting stops the work upstream (HTTP request, local generation) within a token or two. */
-  signal?: AbortSignal;
+  /**
+   * Aborting stops the work upstream (HTTP request, local generation) within a token or two. An
+   * AbortSignal, or NOA's cheaper CallController signal (toAbortSignal where an API needs a real one).
+   */
+  signal?: CallSignal;
   /** Told of every attempt the routing wrappers make (retries, fallbacks, skipped open breakers), for logs and the answer's metadata. */
   onAttempt?: (event: AttemptEvent) => void;
   /** How this call uses the response cache (withCache, withCoalescing); models without one ignore it. */

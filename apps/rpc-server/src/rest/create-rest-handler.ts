@@ -10,7 +10,7 @@ import {
   SpanKind,
   SpanStatusCode,
 } from "@noa/observability";
-import type { ModelRegistry } from "@noa/providers";
+import type { CallController, ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { CompletionService } from "../completion-service.js";
 import type { GatewayMetrics } from "../create-metrics.js";
@@ -72,7 +72,7 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     deps.jobs && createJobRoutes({ jobs: deps.jobs, registry, rateLimiter: deps.rateLimiter, limits });
   const started = Math.floor(Date.now() / 1000);
   // One shutdown listener for all exchanges rather than one each (EventTarget listeners are not cheap).
-  const inFlight = new Set<AbortController>();
+  const inFlight = new Set<CallController>();
   shutdownSignal.addEventListener(
     "abort",
     () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Context } from "@noa/observability";
+import { CallController, type CallSignal } from "@noa/providers";
 import { correlationIdOf } from "../request-context.js";
 
 /** What the request's log line says beyond method, route, status and duration. */
@@ -31,7 +32,7 @@ export interface RestExchange {
    * Aborts when the client goes away before the response is complete (reason: CANCELED) or when the
    * server shuts down (the shutdown's reason); the completion service passes it down to the provider.
    */
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
   /** True once the client closed the connection before the response was complete. */
   clientGone(): boolean;
   readonly log: RestLogFields;
@@ -53,14 +54,15 @@ export function createRestExchange(
   shutdown: {
     signal: AbortSignal;
     /** The controllers of the exchanges in flight, which the handler aborts when `signal` does. */
-    inFlight: Set<AbortController>;
+    inFlight: Set<CallController>;
   },
   traceContext: Context,
 ): RestExchange {
   // Already on the response as x-correlation-id (the server sets it on every answer).
   const correlationId = correlationIdOf(req);
   res.setHeader("x-request-id", correlationId);
-  const controller = new AbortController();
+  // Not an AbortController: on Node 20 each AbortSignal costs several µs more (CallController).
+  const controller = new CallController();
   let gone = false;
   const onClose = () => {
     if (res.writableEnded) return;

@@ -21,7 +21,7 @@ import {
   WatchJobResponseSchema,
 } from "@noa/proto";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
-import type { ModelRegistry } from "@noa/providers";
+import type { CallSignal, ModelRegistry } from "@noa/providers";
 import { admitCall, limitKeyOf } from "../call-accounting.js";
 import { parseCompletionRequest } from "../parse-completion-request.js";
 import { correlationIdKey, principalOf, traceContextKey } from "../request-context.js";
@@ -76,7 +76,7 @@ export async function submitJob(
   deps: JobFaceDeps,
   principal: Principal,
   request: SubmitJobRequest,
-  context: { correlationId: string; signal: AbortSignal; traceContext: Context },
+  context: { correlationId: string; signal: CallSignal; traceContext: Context },
 ) {
   requireScope(principal, "jobs");
   if (request.spec?.kind.case === "inference") {

@@ -1,4 +1,5 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import { toAbortSignal } from "../call-signal.js";
 import { collectStream } from "../collect-stream.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { ProviderError } from "../errors/provider-error.js";
@@ -78,7 +79,7 @@ export function createAnthropicLanguageModel({
     let events: AsyncIterable<RawMessageStreamEvent> | undefined;
     try {
       // The signal reaches fetch: aborting closes the upstream connection, mid-body too.
-      events = await client.messages.create(body, { signal });
+      events = await client.messages.create(body, { signal: toAbortSignal(signal) });
       for await (const event of events) {
         // Events already buffered when the signal fired are not the caller's any more.
         if (signal?.aborted) break;

@@ -1,3 +1,4 @@
+import { CallController, type CallSignal } from "../call-signal.js";
 import type {
   AttemptEvent,
   CacheEvent,
@@ -14,7 +15,7 @@ import type { ResponseCache } from "./response-cache.js";
 interface Flight {
   /** Callers still waiting for it; when the last one leaves, the upstream call is aborted. */
   members: number;
-  controller: AbortController;
+  controller: CallController;
   /** `<provider>/<model>` that answered, once known. */
   served: string | undefined;
   /** The cache tier that answered the first caller, if one did. */
@@ -98,7 +99,7 @@ export function withCoalescing(
   }
   const newFlight = (): Flight => ({
     members: 0,
-    controller: new AbortController(),
+    controller: new CallController(),
     served: undefined,
     source: undefined,
   });
@@ -251,7 +252,7 @@ function wake(flight: StreamFlight): void {
 }
 
 /** The promise's value, or undefined as soon as the signal aborts (the promise goes on without this caller). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+function untilAborted<T>(promise: Promise<T>, signal: CallSignal | undefined): Promise<T | undefined> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.resolve(undefined);
   return new Promise<T | undefined>((resolve, reject) => {

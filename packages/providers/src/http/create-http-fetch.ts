@@ -1,3 +1,4 @@
+import type { CallSignal } from "../call-signal.js";
 import { ConnectionPool } from "./connection-pool.js";
 import type { RequestBody } from "./http-connection.js";
 import { abortReason, HttpResponse } from "./http-response.js";
@@ -18,8 +19,11 @@ export interface HttpFetchOptions {
   proxy?: ProxySettings;
 }
 
+/** fetch's options; the `signal` may also be a CallSignal, which NOA's own layers pass as it is. */
+export type HttpFetchInit = Omit<RequestInit, "signal"> & { signal?: CallSignal | null };
+
 /** A `fetch` over HTTP/1.1 keep-alive sockets (TCP, or TLS for https) that it owns until `close()`. */
-export type HttpFetch = typeof globalThis.fetch & {
+export type HttpFetch = ((input: string | URL | Request, init?: HttpFetchInit) => Promise<Response>) & {
   /** Destroys every socket of this fetch, idle or in use; later calls open new ones. */
   close(): void;
 };
@@ -110,7 +114,7 @@ export function createHttpFetch({
     return target;
   };
 
-  const send = (target: Target, init: RequestInit, body: RequestBody, headers: Record<string, string>) => {
+  const send = (target: Target, init: HttpFetchInit, body: RequestBody, headers: Record<string, string>) => {
     const signal = init.signal ?? undefined;
     if (signal?.aborted) throw abortReason(signal);
     const method = init.method?.toUpperCase() ?? "GET";
@@ -140,7 +144,7 @@ export function createHttpFetch({
     return new HttpResponse(target.url.href, request, signal, target.pool).send();
   };
 
-  const httpFetch = ((input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+  const httpFetch = ((input: string | URL | Request, init: HttpFetchInit = {}): Promise<Response> => {
     try {
       const target = targetOf(input);
       const headers = toHeaderRecord(init.headers);

@@ -1,4 +1,5 @@
 import zlib from "node:zlib";
+import type { CallSignal } from "../call-signal.js";
 import type { ConnectionPool, PoolWaiter } from "./connection-pool.js";
 import type { Exchange, HttpConnection, HttpRequest } from "./http-connection.js";
 import type { ResponseHead } from "./response-parser.js";
@@ -21,7 +22,7 @@ export class HttpResponse implements Exchange, PoolWaiter {
   readonly redirected = false;
   readonly url: string;
   readonly #request: HttpRequest;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: CallSignal | undefined;
   readonly #pool: ConnectionPool;
   #connection: HttpConnection | undefined;
   #resolve: ((response: Response) => void) | undefined;
@@ -44,7 +45,7 @@ export class HttpResponse implements Exchange, PoolWaiter {
   #onEnd: (() => void) | undefined;
   #onError: ((error: unknown) => void) | undefined;
 
-  constructor(url: string, request: HttpRequest, signal: AbortSignal | undefined, pool: ConnectionPool) {
+  constructor(url: string, request: HttpRequest, signal: CallSignal | undefined, pool: ConnectionPool) {
     this.url = url;
     this.#request = request;
     this.#signal = signal;
@@ -90,7 +91,7 @@ export class HttpResponse implements Exchange, PoolWaiter {
 
   /** The signal's abort. */
   handleEvent(): void {
-    const reason = abortReason(this.#signal as AbortSignal);
+    const reason = abortReason(this.#signal as CallSignal);
     if (this.#resolve) {
       this.#pool.cancel(this);
       this.#connection?.abandon(this);
@@ -306,7 +307,7 @@ export class HttpResponse implements Exchange, PoolWaiter {
 }
 
 /** What `signal` aborted with, as fetch rejects: its reason, or an `AbortError`. */
-export function abortReason(signal: AbortSignal): unknown {
+export function abortReason(signal: CallSignal): unknown {
   return signal.reason ?? new DOMException("This operation was aborted", "AbortError");
 }
 

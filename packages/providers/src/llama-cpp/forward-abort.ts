@@ -1,3 +1,5 @@
+import type { CallSignal } from "../call-signal.js";
+
 /**
  * Aborts `target` (with the same reason) when any of `sources` aborts; returns the function that
  * detaches the listeners. Used instead of `AbortSignal.any`, which on Node 20 can retain dependents
@@ -5,7 +7,7 @@
  */
 export function forwardAbort(
   target: AbortController,
-  sources: readonly (AbortSignal | undefined)[],
+  sources: readonly (CallSignal | undefined)[],
 ): () => void {
   const detachers: (() => void)[] = [];
   for (const source of sources) {

@@ -1,12 +1,15 @@
 import type OpenAI from "openai";
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { CallController, type CallSignal } from "../call-signal.js";
+import type { HttpFetchInit } from "../http/create-http-fetch.js";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from "./openai-api.js";
 import { readChatCompletionStream } from "./read-chat-completion-stream.js";
 
 /** What the transport sends with: the SDK client holds the key, base URL and logger; `fetch` sends. */
 export interface ChatCompletionsTransportOptions {
   client: OpenAI;
-  fetch: typeof globalThis.fetch;
+  /** createHttpFetch, or a fetch that takes the call's signal as it is (CallSignal). */
+  fetch: (input: string, init: HttpFetchInit) => Promise<Response>;
   /** Longest wait for the response headers (the whole answer when not streaming); none by default. */
   timeoutMs?: number;
 }
@@ -15,8 +18,8 @@ type Params = Omit<ChatCompletionCreateParamsBase, "stream">;
 
 /** `POST /chat/completions`, answered whole or as a stream of chunks; failures are the SDK's error classes. */
 export interface ChatCompletionsTransport {
-  complete(params: Params, signal: AbortSignal | undefined): Promise<ChatCompletion>;
-  stream(params: Params, signal: AbortSignal | undefined): Promise<AsyncIterable<ChatCompletionChunk>>;
+  complete(params: Params, signal: CallSignal | undefined): Promise<ChatCompletion>;
+  stream(params: Params, signal: CallSignal | undefined): Promise<AsyncIterable<ChatCompletionChunk>>;
 }
 
 /**
@@ -45,7 +48,7 @@ export function createChatCompletionsTransport({
   async function post(
     body: string,
     requestHeaders: typeof headers,
-    signal: AbortSignal | undefined,
+    signal: CallSignal | undefined,
   ): Promise<Response> {
     let response: Response;
     try {
@@ -61,8 +64,8 @@ export function createChatCompletionsTransport({
   }
 
   /** A controller that follows the caller's signal and, when set, the timeout; `unlink` detaches both. */
-  function link(signal: AbortSignal | undefined) {
-    const controller = new AbortController();
+  function link(signal: CallSignal | undefined) {
+    const controller = new CallController();
     const onAbort = () => controller.abort(signal?.reason);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });

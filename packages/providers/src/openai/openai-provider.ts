@@ -1,6 +1,7 @@
 import OpenAI from "openai";
+import { toAbortSignal } from "../call-signal.js";
 import { NoSuchModelError } from "../errors/no-such-model-error.js";
-import { createHttpFetch } from "../http/create-http-fetch.js";
+import { createHttpFetch, type HttpFetch } from "../http/create-http-fetch.js";
 import type { ProxySettings } from "../http/proxy-settings.js";
 import type { LanguageModel, ModelInfo, Provider } from "../language-model.js";
 import type { Logger } from "../logger.js";
@@ -60,7 +61,10 @@ export function createOpenAIProvider({
   const languageModels = new Map<string, LanguageModel>();
   const transport = createChatCompletionsTransport({
     client,
-    fetch: fetch ?? (ownFetch as typeof globalThis.fetch),
+    // NOA's own fetch takes a call's signal as it is; another gets a real AbortSignal.
+    fetch: fetch
+      ? (input, init) => fetch(input, { ...init, signal: toAbortSignal(init.signal ?? undefined) })
+      : (ownFetch as HttpFetch),
     timeoutMs,
   });
 

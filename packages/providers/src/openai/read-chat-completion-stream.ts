@@ -24,7 +24,7 @@ interface SseEvent {
 export async function* readChatCompletionStream(
   response: Response,
   client: Pick<OpenAI, "logger" | "logLevel">,
-  controller?: AbortController,
+  controller?: { abort(): void },
   finish?: () => void,
 ): AsyncGenerator<ChatCompletionChunk> {
   const body = response.body;

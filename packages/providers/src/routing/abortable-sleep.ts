@@ -1,5 +1,7 @@
+import type { CallSignal } from "../call-signal.js";
+
 /** Waits `ms`; resolves false early if the signal aborts (the caller left during a backoff). */
-export function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+export function abortableSleep(ms: number, signal: CallSignal | undefined): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onAbort = () => {

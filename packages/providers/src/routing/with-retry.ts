@@ -1,3 +1,4 @@
+import type { CallSignal } from "../call-signal.js";
 import { ProviderError } from "../errors/provider-error.js";
 import type { GenerateResult, LanguageModel, StreamPart } from "../language-model.js";
 import { abortableSleep } from "./abortable-sleep.js";
@@ -36,7 +37,7 @@ export function retryDelay(
 }
 
 export interface RetryDeps {
-  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<boolean>;
+  sleep?: (ms: number, signal: CallSignal | undefined) => Promise<boolean>;
   random?: () => number;
 }
 

@@ -1,3 +1,4 @@
+import { CallController } from "../call-signal.js";
 import { TimeoutError } from "../errors/timeout-error.js";
 import type { CallOptions, LanguageModel, StreamPart } from "../language-model.js";
 
@@ -18,7 +19,8 @@ export function withTimeout(model: LanguageModel, limits: TimeoutPolicy): Langua
   if (policy.firstTokenMs === undefined && policy.totalMs === undefined) return model;
 
   function arm(options: CallOptions) {
-    const controller = new AbortController();
+    // Not an AbortController: on Node 20 each AbortSignal costs several µs more (CallController).
+    const controller = new CallController();
     let timedOut: TimeoutError | undefined;
     const expire = (kind: "first-token" | "total", ms: number) => () => {
       timedOut = new TimeoutError(kind, ms, model.provider);

@@ -1,3 +1,4 @@
+import type { CallSignal } from "../call-signal.js";
 import { collectStream } from "../collect-stream.js";
 import type { LanguageModel, StreamPart } from "../language-model.js";
 
@@ -25,7 +26,7 @@ export function createFakeLanguageModel(provider: string, modelId: string, behav
     return behaviour;
   };
 
-  async function* stream(signal: AbortSignal | undefined): AsyncGenerator<StreamPart> {
+  async function* stream(signal: CallSignal | undefined): AsyncGenerator<StreamPart> {
     const behaviour = next();
     if ("error" in behaviour) throw behaviour.error;
     const chunks = "stallAfter" in behaviour ? behaviour.stallAfter : behaviour.chunks;
