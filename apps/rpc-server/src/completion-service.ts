@@ -141,11 +141,8 @@ export function createCompletionService({
       let cacheEvent: CacheEvent | undefined;
       // What the provider counted before any finish (its prompt, at least): a cut or cancelled call costs it.
       let counted: Usage | undefined;
-      const callOptions: CallOptions = {
-        ...options,
-        ...(cache && { cache: { ...options.cache, scope: cache.shared ? "*" : principal.tenant } }),
+      const own: Partial<CallOptions> = {
         traceContext,
-        ...(cache && { onCacheTier: cacheTierSpans(traceContext) }),
         onAttempt: trace.onAttempt,
         onCache: (event) => {
           cacheEvent = event;
@@ -154,6 +151,12 @@ export function createCompletionService({
           counted = usage;
         },
       };
+      if (cache) {
+        own.cache = Object.assign({}, options.cache, { scope: cache.shared ? "*" : principal.tenant });
+        own.onCacheTier = cacheTierSpans(traceContext);
+      }
+      // Not `{ ...options, traceContext, … }`: on Node 20 each key a literal adds after a spread costs ~1 µs.
+      const callOptions: CallOptions = Object.assign({}, options, own);
       const signal = options.signal;
       const hit = () => (cacheEvent?.status === "hit" ? cacheEvent : undefined);
       // A call that joined an identical one in flight has no attempts of its own: the shared answer says who served.

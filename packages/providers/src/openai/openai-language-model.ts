@@ -79,7 +79,8 @@ export function createOpenAILanguageModel({
     let finishReason: FinishReason | undefined;
     let usage: Usage | undefined;
     try {
-      const chunks = await transport.stream({ ...params, stream_options: { include_usage: true } }, signal);
+      const withUsage = Object.assign({}, params, { stream_options: { include_usage: true } });
+      const chunks = await transport.stream(withUsage, signal);
       // On abort the SDK ends this loop without an error; the signal tells a cancel from a cut.
       for await (const chunk of chunks) {
         if (signal?.aborted) break;
