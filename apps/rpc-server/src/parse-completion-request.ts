@@ -63,7 +63,11 @@ export function parseCompletionRequest(
   };
   checkCompletionOptions(options, invalid);
   const cache = request.cache && parseCacheControl(request.cache);
-  return { model: request.model.trim(), options: { ...options, ...(cache && { cache }), signal } };
+  // Not `{ ...options, signal }`: on Node 20 each key a literal adds after a spread costs ~1 µs.
+  return {
+    model: request.model.trim(),
+    options: Object.assign(options, cache ? { cache, signal } : { signal }),
+  };
 }
 
 /** The contract's CacheControl → the call's cache options; an unknown mode is refused by name. */
