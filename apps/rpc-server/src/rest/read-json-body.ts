@@ -77,7 +77,9 @@ export function readJsonBody(
     req.on("end", onEnd);
     req.on("error", onError);
     req.on("close", onClose);
-    if (timeoutMs > 0) {
+    // A body the server has already received whole (a small one usually comes with its headers) needs no
+    // timer; arming and clearing one per request cost a timer list of its own.
+    if (timeoutMs > 0 && !req.complete) {
       timer = setTimeout(
         () =>
           done(
