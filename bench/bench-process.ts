@@ -13,11 +13,15 @@ export const rpcServerNodeFlags: string[] = (() => {
   return words.slice(1, words.indexOf("--import")).filter((word) => word.startsWith("--"));
 })();
 
+/** A benchmark process's arguments, Node flags and environment (added to this process's). */
+export interface BenchProcessOptions {
+  args?: string[];
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Starts one of the benchmark's processes (a TypeScript file beside this one, through @noa/runtime), with IPC. */
-export function startBenchProcess(
-  script: string,
-  options: { args?: string[]; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
-): ChildProcess {
+export function startBenchProcess(script: string, options: BenchProcessOptions = {}): ChildProcess {
   return fork(fileURLToPath(new URL(script, import.meta.url)), options.args ?? [], {
     execArgv: ["--import", "@noa/runtime/register", ...(options.execArgv ?? [])],
     ...(options.env && { env: { ...process.env, ...options.env } }),
@@ -26,10 +30,7 @@ export function startBenchProcess(
 }
 
 /** Starts a NOA process of the benchmarks' (rest-gateway.ts, or another version of it) with rpcServerNodeFlags. */
-export function startGatewayProcess(
-  script: string,
-  options: { args?: string[]; execArgv?: string[]; env?: NodeJS.ProcessEnv } = {},
-): ChildProcess {
+export function startGatewayProcess(script: string, options: BenchProcessOptions = {}): ChildProcess {
   return startBenchProcess(script, {
     ...options,
     execArgv: [...rpcServerNodeFlags, ...(options.execArgv ?? [])],

@@ -16,10 +16,9 @@ const ttfbCount = Number(process.env.BENCH_TTFB_REQUESTS ?? 1_000);
 // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of NOA's process there.
 const cpuProfileDir = process.env.BENCH_CPU_PROF;
 
-const start = (script: string) => startBenchProcess(script);
 const next = nextMessage;
 
-const upstream = start("./rest-upstream.ts");
+const upstream = startBenchProcess("./rest-upstream.ts");
 const { baseURL } = await next<{ baseURL: string }>(upstream);
 const gateway = startGatewayProcess("./rest-gateway.ts", {
   args: [baseURL],
@@ -27,7 +26,7 @@ const gateway = startGatewayProcess("./rest-gateway.ts", {
 });
 const { baseUrl, key } = await next<{ baseUrl: string; key: string }>(gateway);
 const { maxRssKb: startRssKb } = await next<{ maxRssKb: number }>(gateway, { type: "stats" });
-const loader = start("./rest-load.ts");
+const loader = startBenchProcess("./rest-load.ts");
 await next(loader);
 
 type Path = "direct" | "noa" | "instant";
