@@ -5,9 +5,12 @@
  * twice: exporting every span, and with the standard sampler at 10 % of traces
  * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`), as production tracing
  * usually runs. NOA alone (rest-gateway.ts's instant in-process model), so the face's own cost is what
- * is compared; the load generator is rest-load.ts. Each mode runs twice, alternating; the better run of
- * each counts. Writes docs/benchmarks.md between the observability-overhead markers, unless
- * BENCH_WRITE_DOCS=off (figures from a busy machine: printed only).
+ * is compared; the load generator is rest-load.ts. The modes run one after another in rounds
+ * (BENCH_ROUNDS, default 5), in a rotating order; each round gives each "on" mode's cost against that
+ * round's "off", and the cost reported is the median of the rounds' (this host's speed drifts by tens of
+ * percent over a minute: a ratio within one round is steadier than a best run per mode). Writes
+ * docs/benchmarks.md between the observability-overhead markers, unless BENCH_WRITE_DOCS=off (figures
+ * from a busy machine: printed only).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,7 +19,8 @@ import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-pro
 import { chatCompletionsTarget, type LoadCommand, type LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
-const durationS = Number(process.env.BENCH_DURATION_S ?? 5);
+const durationS = Number(process.env.BENCH_DURATION_S ?? 4);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const connections = 50;
 
 // The gateways inherit this process's environment: OTEL_EXPORTER_OTLP_PROTOCOL chooses the encoding.
@@ -82,15 +86,26 @@ async function measure(mode: Mode): Promise<Run> {
 }
 
 const runs: Record<Mode, Run[]> = { off: [], on: [], "on, sampled": [] };
-for (let round = 0; round < 2; round++) {
-  for (const mode of modes) runs[mode].push(await measure(mode));
+for (let round = 0; round < rounds; round++) {
+  for (let index = 0; index < modes.length; index++) {
+    const mode = modes[(index + round) % modes.length] as Mode;
+    runs[mode].push(await measure(mode));
+  }
 }
 loader.disconnect();
 sink.close();
-const best = (mode: Mode) => runs[mode].reduce((a, b) => (b.perSecond > a.perSecond ? b : a)) as Run;
-const off = best("off");
-const cost = (mode: Mode) => 1 - best(mode).perSecond / off.perSecond;
-console.log({ runs, cost: { on: cost("on"), sampled: cost("on, sampled") }, spansReceived });
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+/** The fewer requests/s `mode` served than "off" in each round, as a share of off's: the rounds' median. */
+const cost = (mode: Mode) =>
+  median(runs[mode].map((run, round) => 1 - run.perSecond / (runs.off[round] as Run).perSecond));
+/** Each column's median over the rounds. */
+const typical = (mode: Mode): Run => ({
+  perSecond: median(runs[mode].map((run) => run.perSecond)),
+  p99Ms: median(runs[mode].map((run) => run.p99Ms)),
+  cpuUs: median(runs[mode].map((run) => run.cpuUs)),
+});
+console.dir({ runs, cost: { on: cost("on"), sampled: cost("on, sampled") }, spansReceived }, { depth: 3 });
 if (spansReceived === 0) throw new Error("no spans reached the OTLP sink: tracing was not on");
 
 const fmt = (value: number) => Math.round(value).toLocaleString("en-US");
@@ -99,13 +114,13 @@ const verdict = (mode: Mode) => (cost(mode) < 0.15 ? "met" : "**missed**");
 const row = (label: string, run: Run) =>
   `| ${label} | ${fmt(run.perSecond)} | ${run.p99Ms.toFixed(1)} | ${fmt(run.cpuUs)} |`;
 const text = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}; \`POST /v1/chat/completions\` on NOA's instant in-process model at concurrency ${connections}, ${durationS} s per run after a 2 s warm-up, each mode run twice alternating (the better run shown). "On": info logs through the redacting logger (to /dev/null, asynchronously), metrics recorded, and spans exported over OTLP/HTTP (${protocol}) to a loopback sink (${fmt(spansReceived)} export requests received in all), either every span or, with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\` and \`OTEL_TRACES_SAMPLER_ARG=0.1\`, those of one trace in ten; "off": no logs, no metrics, no tracing.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}; \`POST /v1/chat/completions\` on NOA's instant in-process model at concurrency ${connections}, ${durationS} s per run after a 2 s warm-up. "On": info logs through the redacting logger (to /dev/null, asynchronously), metrics recorded, and spans exported over OTLP/HTTP (${protocol}) to a loopback sink (${fmt(spansReceived)} export requests received in all), either every span or, with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\` and \`OTEL_TRACES_SAMPLER_ARG=0.1\`, those of one trace in ten; "off": no logs, no metrics, no tracing. ${rounds} rounds, each running the three modes one after another in a rotating order; the table gives each column's median over the rounds, and the cost is the median of the rounds' costs (each "on" run against its round's "off").`,
   "",
   "| observability | requests/s | p99 (ms) | NOA CPU per request (µs) |",
   "|---|---|---|---|",
-  row("off", off),
-  row("on, every span exported", best("on")),
-  row("on, 10 % of traces sampled", best("on, sampled")),
+  row("off", typical("off")),
+  row("on, every span exported", typical("on")),
+  row("on, 10 % of traces sampled", typical("on, sampled")),
   "",
   `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
 ].join("\n");
