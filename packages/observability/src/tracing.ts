@@ -4,6 +4,7 @@ import {
   INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
+  SamplingDecision,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -11,7 +12,7 @@ import {
   TraceFlags,
   trace,
 } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -19,8 +20,10 @@ import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
+  type IdGenerator,
   NodeTracerProvider,
   ParentBasedSampler,
+  RandomIdGenerator,
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
@@ -34,6 +37,32 @@ export const tracer = trace.getTracer("noa");
 
 /** True once startTracing turned tracing on: until then spans and trace contexts are not even made. */
 let tracingOn = false;
+/** The registered provider's sampler and ids, which startSpan asks itself about a new trace's root span. */
+let roots: { sampler: Sampler; ids: RootTraceIds } | undefined;
+
+/**
+ * The provider's ids: random, as the SDK makes them, except that a root span's trace id, drawn by startSpan
+ * to ask the sampler before any span is made, is handed on to the span the tracer then makes.
+ */
+class RootTraceIds implements IdGenerator {
+  private readonly random = new RandomIdGenerator();
+  private handedOn: string | undefined;
+
+  /** The trace id the tracer's next root span gets. */
+  handOn(traceId: string): void {
+    this.handedOn = traceId;
+  }
+
+  generateTraceId(): string {
+    const traceId = this.handedOn ?? this.random.generateTraceId();
+    this.handedOn = undefined;
+    return traceId;
+  }
+
+  generateSpanId(): string {
+    return this.random.generateSpanId();
+  }
+}
 /** The span work gets while tracing is off: records nothing. */
 const offSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
@@ -73,15 +102,19 @@ export function startTracing({
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
   const otlp = () =>
     protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtobufTraceExporter();
+  const sampler = samplerFrom(env);
+  const ids = new RootTraceIds();
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
-    sampler: samplerFrom(env),
+    sampler,
+    idGenerator: ids,
     spanProcessors: [exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(otlp())],
   });
   // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
   // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
   provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
   tracingOn = true;
+  roots = { sampler, ids };
   return { enabled: true, shutdown: () => provider.shutdown() };
 }
 
@@ -175,14 +208,41 @@ export function inSpan<T>(
 /**
  * Starts a span under `parent` and returns it with its context, for the calls made under it; the caller
  * ends it. With tracing off: a span that records nothing, and `parent` as its context.
+ *
+ * A new trace's root span that the sampler drops (most of them, with a ratio sampler) is made here
+ * rather than by the tracer: its trace id is drawn and the sampler asked first, and a dropped one
+ * becomes the same non-recording span the tracer would make (random ids, not sampled, so that calls
+ * made under it carry the decision on), without the tracer's generic work (attribute checks, links, its
+ * diagnostics and span metrics). A sampled one is made by the tracer under that trace id.
  */
 export function startSpan(
   name: string,
   options: { attributes?: Attributes; kind?: SpanKind; parent: Context },
 ): { span: Span; within: Context } {
-  if (!tracingOn) return { span: offSpan, within: options.parent };
-  const span = tracer.startSpan(name, { attributes: options.attributes, kind: options.kind }, options.parent);
-  return { span, within: trace.setSpan(options.parent, span) };
+  const { parent } = options;
+  if (!tracingOn) return { span: offSpan, within: parent };
+  if (roots && trace.getSpan(parent) === undefined && !isTracingSuppressed(parent)) {
+    const traceId = roots.ids.generateTraceId();
+    const { decision } = roots.sampler.shouldSample(
+      parent,
+      traceId,
+      name,
+      options.kind ?? SpanKind.INTERNAL,
+      options.attributes ?? {},
+      [],
+    );
+    if (decision === SamplingDecision.NOT_RECORD) {
+      const span = trace.wrapSpanContext({
+        traceId,
+        spanId: roots.ids.generateSpanId(),
+        traceFlags: TraceFlags.NONE,
+      });
+      return { span, within: trace.setSpan(parent, span) };
+    }
+    roots.ids.handOn(traceId);
+  }
+  const span = tracer.startSpan(name, { attributes: options.attributes, kind: options.kind }, parent);
+  return { span, within: trace.setSpan(parent, span) };
 }
 
 /**
