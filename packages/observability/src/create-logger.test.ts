@@ -1,4 +1,9 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "./create-logger.js";
 
@@ -56,5 +61,37 @@ describe("createLogger", () => {
     expect(line.err.message).toBe("upstream refused [redacted:key] for [redacted:email]");
     expect(line.err.type).toBe("Error");
     expect(line.msg).toBe("request from [redacted:email] with [redacted:key]");
+  });
+});
+
+describe("createLogger's file output", () => {
+  const fixture = fileURLToPath(new URL("./__fixtures__/log-then-exit.ts", import.meta.url));
+
+  const run = (target: string, ending: string) =>
+    new Promise<string>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--import", "@noa/runtime/register", fixture, target, ending],
+        { cwd: fileURLToPath(new URL("..", import.meta.url)) },
+        (_error, stdout) => resolve(stdout),
+      );
+    });
+  const expectBoth = (text: string) => {
+    const lines = text.split("\n").filter(Boolean);
+    expect(lines.map((line) => JSON.parse(line).msg)).toEqual(["first", "last words"]);
+    expect(JSON.parse(lines[1] ?? "{}")).toMatchObject({ service: "test", n: 2 });
+  };
+
+  it.each(["exit", "throw", "return"])(
+    "has every line, in order, when the process ends (%s) in the turn that logged them: to a file",
+    async (ending) => {
+      const file = join(await mkdtemp(join(tmpdir(), "noa-log-")), "app.log");
+      await run(file, ending);
+      expectBoth(await readFile(file, "utf8"));
+    },
+  );
+
+  it.each(["exit", "throw", "return"])("and to standard output (%s)", async (ending) => {
+    expectBoth(await run("-", ending));
   });
 });

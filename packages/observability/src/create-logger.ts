@@ -1,3 +1,4 @@
+import { openSync } from "node:fs";
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
 import { maskSensitiveText } from "./mask-sensitive-text.js";
 
@@ -25,9 +26,10 @@ export interface CreateLoggerOptions {
  * are replaced at any depth, and every string — the message, field values, error messages and
  * stacks — is masked for keys, tokens, e-mail addresses, card and phone numbers (maskSensitiveText).
  *
- * Writes are asynchronous: lines logged while one write is in flight go out together, instead of a
- * blocking write(2) per line on the request path. pino flushes what is buffered when the process exits
- * (also on an uncaught error); only a SIGKILL can lose the last lines.
+ * Writes are asynchronous: the lines of one turn of the event loop go out together (LineBatch), and
+ * lines logged while a write is in flight wait for it, instead of a blocking write(2) per line on the
+ * request path. What is buffered is written when the process exits (also on an uncaught error); only a
+ * SIGKILL can lose the last lines.
  */
 export function createLogger({
   service,
@@ -53,7 +55,68 @@ export function createLogger({
     },
   };
   if (pretty) return pino({ ...options, transport: { target: "pino-pretty" } });
-  return pino(options, destination ?? pino.destination({ dest: file ?? 1, sync: false }));
+  // The file opened now, not as sonic-boom would, on a later turn: a process that ends sooner keeps its lines.
+  const dest = file === undefined ? 1 : openSync(file, "a");
+  return pino(options, destination ?? new LineBatch(pino.destination({ dest, sync: false })));
+}
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/** Batches holding lines not yet handed on (each for at most one turn of the event loop). */
+const waiting = new Set<LineBatch>();
+let exitHooked = false;
+
+/**
+ * A destination that hands the lines logged in one turn of the event loop to `destination` (pino's
+ * asynchronous sonic-boom) as one string, when the turn ends. sonic-boom measures the whole string it
+ * has buffered at every write, so lines written one by one while a write is in flight each cost time in
+ * proportion to what is already waiting; a turn's lines joined are measured once. Lines still waiting
+ * when the process exits are written then, synchronously.
+ */
+class LineBatch {
+  #lines: string[] = [];
+
+  constructor(private readonly destination: SonicBoom) {
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on("exit", () => {
+        for (const batch of waiting) {
+          try {
+            batch.flushSync();
+          } catch {
+            // A file not yet open (or closed): nothing can be written synchronously any more.
+          }
+        }
+      });
+    }
+  }
+
+  write(line: string): boolean {
+    if (this.#lines.push(line) === 1) {
+      waiting.add(this);
+      setImmediate(this.#handOn);
+    }
+    return true;
+  }
+
+  /** pino's logger.flush(): hands on what waits, then flushes the destination. */
+  flush(done?: (error?: Error) => void): void {
+    this.#handOn();
+    this.destination.flush(done);
+  }
+
+  flushSync(): void {
+    this.#handOn();
+    this.destination.flushSync();
+  }
+
+  readonly #handOn = (): void => {
+    waiting.delete(this);
+    if (this.#lines.length === 0) return;
+    const text = this.#lines.join("");
+    this.#lines = [];
+    this.destination.write(text);
+  };
 }
 
 /**
