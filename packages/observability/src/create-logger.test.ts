@@ -91,6 +91,18 @@ describe("createLogger's file output", () => {
     },
   );
 
+  it("writes a line within a moment while the process goes on", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "noa-log-")), "app.log");
+    const logger = createLogger({ service: "test", env: "test", file });
+    logger.info({ n: 1 }, "still running");
+    let text = "";
+    for (let tries = 0; tries < 100 && !text.includes("still running"); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      text = await readFile(file, "utf8");
+    }
+    expect(JSON.parse(text)).toMatchObject({ msg: "still running", n: 1 });
+  });
+
   it.each(["exit", "throw", "return"])("and to standard output (%s)", async (ending) => {
     expectBoth(await run("-", ending));
   });
