@@ -35,9 +35,10 @@ export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace 
 /** The tracer every NOA module starts its spans with; a no-op until startTracing registers a provider. */
 export const tracer = trace.getTracer("noa");
 
-/** True once startTracing turned tracing on: until then spans and trace contexts are not even made. */
-let tracingOn = false;
-/** The registered provider's sampler and ids, which startSpan asks itself about a new trace's root span. */
+/**
+ * Set once startTracing turned tracing on (until then spans and trace contexts are not even made): the
+ * registered provider's sampler and ids, which startSpan asks itself about a new trace's root span.
+ */
 let roots: { sampler: Sampler; ids: RootTraceIds } | undefined;
 
 /**
@@ -63,6 +64,7 @@ class RootTraceIds implements IdGenerator {
     return this.random.generateSpanId();
   }
 }
+
 /** The span work gets while tracing is off: records nothing. */
 const offSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
@@ -113,7 +115,6 @@ export function startTracing({
   // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
   // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
   provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
-  tracingOn = true;
   roots = { sampler, ids };
   return { enabled: true, shutdown: () => provider.shutdown() };
 }
@@ -145,7 +146,7 @@ type HeaderSource = Headers | Record<string, string | string[] | undefined>;
 
 /** The trace context a request carries (`traceparent`, `tracestate`), or none. */
 export function extractTraceContext(headers: HeaderSource): Context {
-  if (!tracingOn) return ROOT_CONTEXT;
+  if (!roots) return ROOT_CONTEXT;
   return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 
@@ -175,7 +176,7 @@ export function inSpan<T>(
   work: (span: Span, within: Context) => Promise<T>,
 ): Promise<T> {
   const { parent } = options;
-  const current = tracingOn ? trace.getSpan(parent) : offSpan;
+  const current = roots ? trace.getSpan(parent) : offSpan;
   if (current && !isSampledHere(current)) {
     // Tracing is off, or no sampler records a child of a local span it did not sample: skip the span.
     try {
@@ -220,8 +221,8 @@ export function startSpan(
   options: { attributes?: Attributes; kind?: SpanKind; parent: Context },
 ): { span: Span; within: Context } {
   const { parent } = options;
-  if (!tracingOn) return { span: offSpan, within: parent };
-  if (roots && trace.getSpan(parent) === undefined && !isTracingSuppressed(parent)) {
+  if (!roots) return { span: offSpan, within: parent };
+  if (trace.getSpan(parent) === undefined && !isTracingSuppressed(parent)) {
     const traceId = roots.ids.generateTraceId();
     const { decision } = roots.sampler.shouldSample(
       parent,
