@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import type { ServerResponse } from "node:http";
+import { createServer, get, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { openSse } from "./open-sse.js";
 
@@ -52,5 +53,34 @@ describe("openSse", () => {
     // Once closed, nothing more is written and nothing waits.
     expect(sse.send("z")).toBeUndefined();
     expect(res.written).toBe("data: x\n\ndata: y\n\n");
+  });
+
+  it("sends the first event at once, and the ones made in the same turn after it together", async () => {
+    const seen: { afterFirst?: number; afterSecond?: number } = {};
+    const server = createServer((_req, res) => {
+      const sse = openSse(res);
+      sse.send("first");
+      // Node corks a response's socket at its first write until the next tick; the first event is not held.
+      seen.afterFirst = res.socket?.writableCorked;
+      sse.send("second");
+      seen.afterSecond = res.socket?.writableCorked;
+      sse.send("[DONE]");
+      sse.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const body = await new Promise<string>((resolve, reject) => {
+      get(`http://127.0.0.1:${port}/`, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve(text));
+      }).on("error", reject);
+    });
+    server.close();
+    expect(body).toBe("data: first\n\ndata: second\n\ndata: [DONE]\n\n");
+    expect(seen).toEqual({ afterFirst: 0, afterSecond: 1 });
   });
 });

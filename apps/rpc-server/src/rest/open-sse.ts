@@ -19,6 +19,7 @@ export interface SseWriter {
  */
 export function openSse(res: ServerResponse | Http2ServerResponse): SseWriter {
   let closed = false;
+  let first = true;
   res.once("close", () => {
     closed = true;
   });
@@ -31,8 +32,15 @@ export function openSse(res: ServerResponse | Http2ServerResponse): SseWriter {
     send(...data) {
       let text = "";
       for (const event of data) text += `data: ${event}\n\n`;
-      if (closed || (res as ServerResponse).write(text)) return undefined;
-      return drained(res);
+      if (closed) return undefined;
+      const flowing = (res as ServerResponse).write(text);
+      if (first) {
+        first = false;
+        // Node corks an HTTP/1.1 response's socket at its first write until the next tick, and every
+        // event already at hand (a burst from upstream) is made before that: send the first one now.
+        (res as ServerResponse).socket?.uncork();
+      }
+      return flowing ? undefined : drained(res);
     },
     end() {
       if (!closed) res.end();
