@@ -95,11 +95,14 @@ describe("a job's trace, metrics and logs", () => {
       dependencies: { database: { status: "ok" }, redis: { status: "ok" } },
     });
     // One line per transition, with the job's id and correlation id; service and env on every line.
-    const lines = worker.logs.filter((line) => typeof line.jobId === "string");
-    expect(lines.map((line) => line.msg)).toEqual(
-      expect.arrayContaining(["job attempt started", "job completed", "webhook delivered"]),
+    // Written in batches, up to 20 ms after they are logged.
+    const lines = () => worker.logs.filter((line) => typeof line.jobId === "string");
+    await vi.waitFor(() =>
+      expect(lines().map((line) => line.msg)).toEqual(
+        expect.arrayContaining(["job attempt started", "job completed", "webhook delivered"]),
+      ),
     );
-    for (const line of lines)
+    for (const line of lines())
       expect(line).toMatchObject({ service: "worker", correlationId: expect.any(String) });
   });
 });

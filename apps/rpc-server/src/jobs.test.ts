@@ -671,7 +671,10 @@ describe("a worker killed mid-job", () => {
     let last: typeof job;
     for await (const message of client.watchJob({ id })) last = message.job;
     expect(last?.state).toBe(JobState.COMPLETED);
-    expect(survivor?.logs.some((line) => line.msg === "job completed" && line.jobId === id)).toBe(true);
+    // Log lines are written in batches (up to 20 ms after they are logged): the job's end comes first.
+    await vi.waitFor(() =>
+      expect(survivor?.logs.some((line) => line.msg === "job completed" && line.jobId === id)).toBe(true),
+    );
     await vi.waitFor(async () => {
       expect((await client.getJob({ id })).job?.webhookDeliveries).toHaveLength(1);
     });
@@ -707,7 +710,9 @@ describe("a worker killed mid-job", () => {
     let last: typeof job;
     for await (const message of client.watchJob({ id })) last = message.job;
     expect(last).toMatchObject({ state: JobState.COMPLETED, attempts: 1 });
-    expect(next.logs.some((line) => line.msg === "job completed" && line.jobId === id)).toBe(true);
+    await vi.waitFor(() =>
+      expect(next.logs.some((line) => line.msg === "job completed" && line.jobId === id)).toBe(true),
+    );
   });
 
   // Starts two worker processes of its own: on a loaded CI machine that alone can take a minute.
