@@ -1,4 +1,4 @@
-import type { ServerResponse } from "node:http";
+import { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 
 /** An open Server-Sent Events response. */
@@ -38,7 +38,8 @@ export function openSse(res: ServerResponse | Http2ServerResponse): SseWriter {
         first = false;
         // Node corks an HTTP/1.1 response's socket at its first write until the next tick, and every
         // event already at hand (a burst from upstream) is made before that: send the first one now.
-        (res as ServerResponse).socket?.uncork();
+        // (An HTTP/2 response's socket is the whole session's, which Node does not cork per stream.)
+        if (res instanceof ServerResponse) res.socket?.uncork();
       }
       return flowing ? undefined : drained(res);
     },
