@@ -1,3 +1,5 @@
+import { forwardAbort } from "./forward-abort.js";
+
 /** An "abort" listener: a function, or an object with `handleEvent` (as EventTarget takes them). */
 export type AbortListener = ((event: Event) => void) | { handleEvent(event: Event): void };
 
@@ -81,7 +83,7 @@ class ControlledSignal implements CallSignal {
 export function toAbortSignal(signal: CallSignal | undefined): AbortSignal | undefined {
   if (signal === undefined || signal instanceof AbortSignal) return signal;
   const controller = new AbortController();
-  if (signal.aborted) controller.abort(signal.reason);
-  else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  // Never detached: the CallSignal lives for one call, and the AbortSignal with it.
+  forwardAbort(controller, [signal]);
   return controller.signal;
 }

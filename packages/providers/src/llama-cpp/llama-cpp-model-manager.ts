@@ -10,10 +10,10 @@ import {
 } from "node-llama-cpp";
 import { NoSuchModelError } from "../errors/no-such-model-error.js";
 import { ProviderError } from "../errors/provider-error.js";
+import { forwardAbort } from "../forward-abort.js";
 import type { FinishReason } from "../language-model.js";
 import type { Logger } from "../logger.js";
 import type { GgufModelFile } from "./find-gguf-models.js";
-import { forwardAbort } from "./forward-abort.js";
 import { LLAMA_CPP_PROVIDER_ID } from "./llama-cpp-provider-id.js";
 
 /** How the manager loads and shares local models. */

@@ -1,6 +1,7 @@
 import type OpenAI from "openai";
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { CallController, type CallSignal } from "../call-signal.js";
+import { forwardAbort } from "../forward-abort.js";
 import type { HttpFetchInit } from "../http/create-http-fetch.js";
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from "./openai-api.js";
 import { readChatCompletionStream } from "./read-chat-completion-stream.js";
@@ -66,9 +67,7 @@ export function createChatCompletionsTransport({
   /** A controller that follows the caller's signal and, when set, the timeout; `unlink` detaches both. */
   function link(signal: CallSignal | undefined) {
     const controller = new CallController();
-    const onAbort = () => controller.abort(signal?.reason);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    const detach = forwardAbort(controller, [signal]);
     const timer =
       timeoutMs === undefined
         ? undefined
@@ -78,7 +77,7 @@ export function createChatCompletionsTransport({
       clearTimeout: () => clearTimeout(timer),
       unlink: () => {
         clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        detach();
       },
     };
   }

@@ -1,5 +1,6 @@
 import { CallController } from "../call-signal.js";
 import { TimeoutError } from "../errors/timeout-error.js";
+import { forwardAbort } from "../forward-abort.js";
 import type { CallOptions, LanguageModel, StreamPart } from "../language-model.js";
 
 /** Time limits of one attempt on a target; unset or 0 means none. The caller's own deadline (its signal) always wins. */
@@ -26,9 +27,7 @@ export function withTimeout(model: LanguageModel, limits: TimeoutPolicy): Langua
       timedOut = new TimeoutError(kind, ms, model.provider);
       controller.abort(timedOut);
     };
-    const onCallerAbort = () => controller.abort(options.signal?.reason);
-    if (options.signal?.aborted) controller.abort(options.signal.reason);
-    options.signal?.addEventListener("abort", onCallerAbort, { once: true });
+    const detach = forwardAbort(controller, [options.signal]);
     let firstToken =
       policy.firstTokenMs === undefined
         ? undefined
@@ -46,7 +45,7 @@ export function withTimeout(model: LanguageModel, limits: TimeoutPolicy): Langua
       dispose() {
         clearTimeout(firstToken);
         clearTimeout(total);
-        options.signal?.removeEventListener("abort", onCallerAbort);
+        detach();
       },
     };
   }

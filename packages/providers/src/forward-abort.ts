@@ -1,12 +1,13 @@
-import type { CallSignal } from "../call-signal.js";
+import type { CallSignal } from "./call-signal.js";
 
 /**
- * Aborts `target` (with the same reason) when any of `sources` aborts; returns the function that
- * detaches the listeners. Used instead of `AbortSignal.any`, which on Node 20 can retain dependents
- * of long-lived signals such as the manager's close signal.
+ * Aborts `target` (an AbortController or a CallController, with the same reason) when any of `sources`
+ * aborts, at once if one has; returns the function that detaches the listeners. Used instead of
+ * `AbortSignal.any`, which on Node 20 can retain dependents of long-lived signals such as the llama.cpp
+ * manager's close signal.
  */
 export function forwardAbort(
-  target: AbortController,
+  target: { abort(reason?: unknown): void },
   sources: readonly (CallSignal | undefined)[],
 ): () => void {
   const detachers: (() => void)[] = [];
