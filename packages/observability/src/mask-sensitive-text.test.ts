@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
+import { maskMatches, maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
 
 describe("maskSensitiveText", () => {
   it("masks NOA and vendor API keys, bearer tokens and JWTs", () => {
@@ -34,6 +34,38 @@ describe("maskSensitiveText", () => {
       "took 1534 ms for 4111111111111112 tokens on 2026-11-26, version 1.2.3, 1234567 bytes, " +
       "request dc42da89-6f91-4971-8c92-c061d550f22c and 12345678-1234-5678-9abc-123456789012";
     expect(maskSensitiveText(text)).toBe(text);
+  });
+
+  it("skips the expression only for text it would leave unchanged", () => {
+    // Random text from the characters that matter: digits and what may separate them, letters and the
+    // characters the look-behind refuses, and pieces of the other shapes.
+    const pieces = [
+      ..."0123456789  ()+-._abcdefxyzAZ@/",
+      "555",
+      "0958",
+      "Bearer ",
+      "eyJ",
+      "noa_",
+      "sk-",
+      "\u00a0",
+      "\t",
+    ];
+    let seed = 1;
+    const random = () => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    let masked = 0;
+    for (let sample = 0; sample < 20_000; sample++) {
+      let text = "";
+      const length = 1 + Math.floor(random() * 40);
+      for (let index = 0; index < length; index++) text += pieces[Math.floor(random() * pieces.length)];
+      const expected = maskMatches(text);
+      if (expected !== text) masked++;
+      expect(maskSensitiveText(text), JSON.stringify(text)).toBe(expected);
+    }
+    // The samples reach the expression's every kind, not only text it leaves alone.
+    expect(masked).toBeGreaterThan(1_000);
   });
 
   it("returns text without anything sensitive unchanged", () => {

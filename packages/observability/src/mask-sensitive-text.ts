@@ -18,7 +18,11 @@ const sensitive = new RegExp(
 
 /** `text` with credentials and personal data replaced by `[redacted:<kind>]`. */
 export function maskSensitiveText(text: string): string {
-  if (!mayHoldSensitive(text)) return text;
+  return mayHoldSensitive(text) ? maskMatches(text) : text;
+}
+
+/** What maskSensitiveText returns, without its first check (every text goes through the expression). */
+export function maskMatches(text: string): string {
   return text.replace(sensitive, (match, ...args) => {
     const groups = args.at(-1) as Record<string, string | undefined>;
     if (groups.key) return "[redacted:key]";
@@ -33,23 +37,32 @@ export function maskSensitiveText(text: string): string {
 }
 
 /**
- * False only when `sensitive` cannot mask anything in `text`: no `@`, `Bearer`, `eyJ`, `noa`/`sk` before
+ * False only when `sensitive` cannot match anything in `text`: no `@`, `Bearer`, `eyJ`, `noa`/`sk` before
  * `-` or `_`, and no run of number characters (digits, whitespace, `()+-.`) holding 7 digits, the fewest
- * a phone number has. One pass over the characters, so that ids, routes and model names (most of what
- * a log line holds) skip the regex.
+ * a phone number has, counted from where a number may begin (not right after a letter, digit, `_`, `.`,
+ * `+` or `-`, as the expression's look-behind says). One pass over the characters, so that ids (a UUID's
+ * digit groups follow a letter or a dash), routes and model names, most of what a log line holds, skip
+ * the expression.
  */
 function mayHoldSensitive(text: string): boolean {
   let digits = 0;
+  // Whether the current run of number characters is counted: a number may begin in it.
+  let counting = false;
+  let previous = 32;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
-    if (code >= 48 && code <= 57) {
-      if (++digits === 7) return true;
+    if (isNumberCharacter(code)) {
+      // A number begins with a digit, `+` or `(`, never right after a word character, `.`, `+` or `-`.
+      if (!counting && (isDigit(code) || code === 43 || code === 40) && !mayNotPrecedeNumber(previous)) {
+        counting = true;
+        digits = 0;
+      }
+      if (counting && isDigit(code) && ++digits === 7) return true;
+      previous = code;
       continue;
     }
-    // Characters a number may hold between its digits (and, to stay safe, any non-ASCII one).
-    if (code === 32 || code === 40 || code === 41 || code === 43 || code === 45 || code === 46) continue;
-    if ((code >= 9 && code <= 13) || code > 127) continue;
-    digits = 0;
+    counting = false;
+    previous = code;
     switch (code) {
       case 64: // @
         return true;
@@ -68,6 +81,38 @@ function mayHoldSensitive(text: string): boolean {
     }
   }
   return false;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/** A character a number may hold between its digits (and, to stay safe, any non-ASCII one). */
+function isNumberCharacter(code: number): boolean {
+  return (
+    isDigit(code) ||
+    code === 32 ||
+    code === 40 ||
+    code === 41 ||
+    code === 43 ||
+    code === 45 ||
+    code === 46 ||
+    (code >= 9 && code <= 13) ||
+    code > 127
+  );
+}
+
+/** The expression's look-behind: a number never begins right after a word character, `.`, `+` or `-`. */
+function mayNotPrecedeNumber(code: number): boolean {
+  return (
+    isDigit(code) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    code === 95 ||
+    code === 46 ||
+    code === 43 ||
+    code === 45
+  );
 }
 
 function isDashOrUnderscore(code: number): boolean {
