@@ -1,5 +1,12 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { extractTraceContext, SpanKind, SpanStatusCode, startSpan } from "@noa/observability";
+import {
+  extractTraceContext,
+  logRequestLine,
+  type RequestLineFields,
+  SpanKind,
+  SpanStatusCode,
+  startSpan,
+} from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
 import { correlationIdKey, traceContextKey } from "./request-context.js";
@@ -39,7 +46,7 @@ export function createRequestInterceptor({
       },
     });
     request.contextValues.set(traceContextKey, within);
-    const finish = (code: Code | undefined, extra?: object) => {
+    const finish = (code: Code | undefined, extra?: RequestLineFields) => {
       const ms = performance.now() - started;
       span.setAttribute("rpc.connect_rpc.error_code", code === undefined ? "ok" : Code[code]);
       if (code !== undefined && code !== Code.Canceled)
@@ -47,7 +54,7 @@ export function createRequestInterceptor({
       span.end();
       // Not `{ ...line, code, ms }`: on Node 20 each key a literal adds after a spread costs ~1 µs.
       const fields = Object.assign({}, line, { code: code === undefined ? "ok" : Code[code], ms: round(ms) });
-      logger.info(Object.assign(fields, extra), "rpc");
+      logRequestLine(logger, Object.assign(fields, extra), "rpc");
       metrics?.rpcRequest({
         service: request.service.typeName,
         method: request.method.name,
@@ -79,7 +86,7 @@ export function createRequestInterceptor({
         let sent = 0;
         let ended = false;
         let handlerDone = false;
-        const end = (code: Code | undefined, extra: object) => {
+        const end = (code: Code | undefined, extra: RequestLineFields) => {
           if (ended) return;
           ended = true;
           finish(code, extra);
@@ -145,7 +152,7 @@ export function createRequestInterceptor({
  * What the log line says of an answer (a Complete response or a stream's last message): the model and
  * provider that served it, tokens, attempts and whether the cache served it. Nothing for other messages.
  */
-function answerFields(message: unknown): object {
+function answerFields(message: unknown): RequestLineFields {
   if (typeof message !== "object" || message === null || !("usage" in message)) return {};
   const answer = message as {
     model?: string;

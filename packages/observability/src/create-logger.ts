@@ -190,7 +190,7 @@ export function redact(value: unknown, depth = 0): unknown {
 /** Field names seen, and whether they name a secret: a handful of names, tested once each. */
 const fieldVerdicts = new Map<string, boolean>();
 
-function isSecretField(name: string): boolean {
+export function isSecretField(name: string): boolean {
   let secret = fieldVerdicts.get(name);
   if (secret === undefined) {
     secret = secretField.test(name);

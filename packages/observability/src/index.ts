@@ -10,6 +10,7 @@ export {
 export { FoldedCounter, type FoldedCounterConfig } from "./folded-counter.js";
 export { FoldedHistogram, type FoldedHistogramConfig } from "./folded-histogram.js";
 export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";
+export { logRequestLine, type RequestLineFields } from "./log-request-line.js";
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
 export {
   type Context,

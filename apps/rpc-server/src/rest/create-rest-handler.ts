@@ -6,6 +6,7 @@ import {
   type Context,
   extractTraceContext,
   inSpan,
+  logRequestLine,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -179,15 +180,18 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
       const template = route?.template ?? "unknown";
       const status = exchange.clientGone() ? 499 : exchange.status();
       const ms = performance.now() - startedAt;
-      logger.info(
-        {
-          correlationId: exchange.correlationId,
-          method,
-          route: template,
-          status,
-          ms: Math.round(ms * 10) / 10,
-          ...exchange.log,
-        },
+      logRequestLine(
+        logger,
+        Object.assign(
+          {
+            correlationId: exchange.correlationId,
+            method,
+            route: template,
+            status,
+            ms: Math.round(ms * 10) / 10,
+          },
+          exchange.log,
+        ),
         "rest",
       );
       metrics?.httpRequest({ method, route: template, status, seconds: ms / 1000 });

@@ -6,7 +6,7 @@ import { CallController, type CallSignal } from "@noa/providers";
 import { correlationIdOf } from "../request-context.js";
 
 /** What the request's log line says beyond method, route, status and duration. */
-export interface RestLogFields {
+export type RestLogFields = {
   model?: string;
   stream?: boolean;
   /** `<provider>/<model>` that served. */
@@ -19,7 +19,7 @@ export interface RestLogFields {
   cache?: string;
   /** The code of an error sent after the response began (a cut stream). */
   error?: string;
-}
+};
 
 /** One REST request in progress: its correlation id, its cancellation, its response and its log fields. */
 export interface RestExchange {
