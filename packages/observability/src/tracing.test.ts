@@ -1,4 +1,4 @@
-import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-node";
+import { InMemorySpanExporter, SamplingDecision } from "@opentelemetry/sdk-trace-node";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   extractTraceContext,
@@ -6,7 +6,7 @@ import {
   inSpan,
   ROOT_CONTEXT,
   recordSpan,
-  samplerFrom,
+  samplingFrom,
   startTracing,
   trace,
 } from "./tracing.js";
@@ -27,7 +27,9 @@ describe("startTracing", () => {
   });
 });
 
-describe("samplerFrom", () => {
+describe("samplingFrom", () => {
+  const samplerFrom = (env: NodeJS.ProcessEnv) => samplingFrom(env).sampler;
+
   it("reads OTEL_TRACES_SAMPLER and its ratio, and defaults to parentbased_always_on", () => {
     expect(samplerFrom({}).toString()).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
     expect(samplerFrom({ OTEL_TRACES_SAMPLER: "bogus" }).toString()).toMatch(
@@ -43,6 +45,35 @@ describe("samplerFrom", () => {
       samplerFrom({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "7" }).toString(),
     ).toBe("TraceIdRatioBased{1}");
     expect(samplerFrom({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toBe("AlwaysOffSampler");
+  });
+
+  it("gives the bound on which the sampler decides a new trace's root, for every sampler", () => {
+    const hex = (word: number) => word.toString(16).padStart(8, "0");
+    // Each sampler, and about how many of 2,000 new traces it samples.
+    for (const [name, arg, expected] of [
+      ["parentbased_traceidratio", "0.1", 200],
+      ["traceidratio", "0.5", 1_000],
+      ["traceidratio", "0", 0],
+      ["traceidratio", "1", 2_000],
+      ["parentbased_always_on", undefined, 2_000],
+      ["always_off", undefined, 0],
+      ["parentbased_always_off", undefined, 0],
+    ] as const) {
+      const { sampler, rootBound } = samplingFrom({
+        OTEL_TRACES_SAMPLER: name,
+        OTEL_TRACES_SAMPLER_ARG: arg,
+      });
+      let sampled = 0;
+      for (let draw = 0; draw < 2_000; draw++) {
+        const words = [0, 1, 2, 3].map(() => Math.floor(Math.random() * 0x100000000));
+        const traceId = words.map(hex).join("");
+        const decision = sampler.shouldSample(ROOT_CONTEXT, traceId, "root", 0, {}, []).decision;
+        const byBound = words.reduce((xor, word) => (xor ^ word) >>> 0, 0) < rootBound;
+        expect(byBound, `${name} ${arg} ${traceId}`).toBe(decision === SamplingDecision.RECORD_AND_SAMPLED);
+        if (byBound) sampled++;
+      }
+      expect(Math.abs(sampled - expected), `${name} ${arg}`).toBeLessThan(150);
+    }
   });
 });
 

@@ -4,7 +4,6 @@ import {
   INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
-  SamplingDecision,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -23,7 +22,6 @@ import {
   type IdGenerator,
   NodeTracerProvider,
   ParentBasedSampler,
-  RandomIdGenerator,
   type Sampler,
   SimpleSpanProcessor,
   type SpanExporter,
@@ -37,16 +35,29 @@ export const tracer = trace.getTracer("noa");
 
 /**
  * Set once startTracing turned tracing on (until then spans and trace contexts are not even made): the
- * registered provider's sampler and ids, which startSpan asks itself about a new trace's root span.
+ * registered provider's sampler and ids, and the bound its decision on a new trace's root comes to
+ * (rootBound), which startSpan applies itself.
  */
-let roots: { sampler: Sampler; ids: RootTraceIds } | undefined;
+let roots: { sampler: Sampler; ids: TraceIds; rootBound: number } | undefined;
+
+/** Two hex digits for each byte value. */
+const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+const randomWord = () => (Math.random() * 0x100000000) >>> 0;
+
+const hexWord = (word: number) =>
+  (hexByte[word >>> 24] as string) +
+  (hexByte[(word >>> 16) & 255] as string) +
+  (hexByte[(word >>> 8) & 255] as string) +
+  (hexByte[word & 255] as string);
 
 /**
- * The provider's ids: random, as the SDK makes them, except that a root span's trace id, drawn by startSpan
- * to ask the sampler before any span is made, is handed on to the span the tracer then makes.
+ * The provider's ids: random, as the SDK's RandomIdGenerator makes them (from Math.random, never all
+ * zeros), but written through a table rather than a Buffer's hex encoding (a call into C++ per id); and
+ * a root span's trace id, drawn by startSpan to decide on the trace before any span is made, is handed
+ * on to the span the tracer then makes.
  */
-class RootTraceIds implements IdGenerator {
-  private readonly random = new RandomIdGenerator();
+class TraceIds implements IdGenerator {
   private handedOn: string | undefined;
 
   /** The trace id the tracer's next root span gets. */
@@ -55,14 +66,33 @@ class RootTraceIds implements IdGenerator {
   }
 
   generateTraceId(): string {
-    const traceId = this.handedOn ?? this.random.generateTraceId();
+    const traceId = this.handedOn ?? newTraceId().traceId;
     this.handedOn = undefined;
     return traceId;
   }
 
   generateSpanId(): string {
-    return this.random.generateSpanId();
+    const high = randomWord();
+    let low = randomWord();
+    if ((high | low) === 0) low = 1;
+    return hexWord(high) + hexWord(low);
   }
+}
+
+/**
+ * A random trace id, and the XOR of its four 32-bit words: what TraceIdRatioBasedSampler compares with
+ * its bound (it parses the words back out of the hex).
+ */
+function newTraceId(): { traceId: string; accumulated: number } {
+  const w0 = randomWord();
+  const w1 = randomWord();
+  const w2 = randomWord();
+  let w3 = randomWord();
+  if ((w0 | w1 | w2 | w3) === 0) w3 = 1;
+  return {
+    traceId: hexWord(w0) + hexWord(w1) + hexWord(w2) + hexWord(w3),
+    accumulated: (w0 ^ w1 ^ w2 ^ w3) >>> 0,
+  };
 }
 
 /** The span work gets while tracing is off: records nothing. */
@@ -104,8 +134,8 @@ export function startTracing({
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
   const otlp = () =>
     protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtobufTraceExporter();
-  const sampler = samplerFrom(env);
-  const ids = new RootTraceIds();
+  const { sampler, rootBound } = samplingFrom(env);
+  const ids = new TraceIds();
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
     sampler,
@@ -115,30 +145,41 @@ export function startTracing({
   // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
   // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
   provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
-  roots = { sampler, ids };
+  roots = { sampler, ids, rootBound };
   return { enabled: true, shutdown: () => provider.shutdown() };
 }
 
 /**
- * The sampler `OTEL_TRACES_SAMPLER` names (with `OTEL_TRACES_SAMPLER_ARG`, a ratio in [0, 1], default 1);
- * an unknown name gives the default, `parentbased_always_on`.
+ * The sampler `OTEL_TRACES_SAMPLER` names (with `OTEL_TRACES_SAMPLER_ARG`, a ratio in [0, 1], default 1;
+ * an unknown name gives the default, `parentbased_always_on`), and `rootBound`: its decision on a new
+ * trace's root (no parent) as TraceIdRatioBasedSampler makes it, sampled when the XOR of the trace id's
+ * four 32-bit words is below the bound (2^32 for always on, 0 for always off).
  */
-export function samplerFrom(env: NodeJS.ProcessEnv): Sampler {
+export function samplingFrom(env: NodeJS.ProcessEnv): { sampler: Sampler; rootBound: number } {
   const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() ? Number(env.OTEL_TRACES_SAMPLER_ARG) : Number.NaN;
-  const ratio = () => new TraceIdRatioBasedSampler(arg >= 0 && arg <= 1 ? arg : 1);
+  const ratio = arg >= 0 && arg <= 1 ? arg : 1;
+  // TraceIdRatioBasedSampler's own bound for `ratio`.
+  const ratioBound = ratio === 1 ? 0x100000000 : Math.floor(ratio * 0xffffffff);
+  const always = { sampler: new AlwaysOnSampler(), rootBound: 0x100000000 };
+  const never = { sampler: new AlwaysOffSampler(), rootBound: 0 };
+  const byRatio = { sampler: new TraceIdRatioBasedSampler(ratio), rootBound: ratioBound };
+  const parentBased = ({ sampler, rootBound }: { sampler: Sampler; rootBound: number }) => ({
+    sampler: new ParentBasedSampler({ root: sampler }),
+    rootBound,
+  });
   switch (env.OTEL_TRACES_SAMPLER?.trim().toLowerCase()) {
     case "always_on":
-      return new AlwaysOnSampler();
+      return always;
     case "always_off":
-      return new AlwaysOffSampler();
+      return never;
     case "traceidratio":
-      return ratio();
+      return byRatio;
     case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return parentBased(never);
     case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: ratio() });
+      return parentBased(byRatio);
     default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return parentBased(always);
   }
 }
 
@@ -211,10 +252,11 @@ export function inSpan<T>(
  * ends it. With tracing off: a span that records nothing, and `parent` as its context.
  *
  * A new trace's root span that the sampler drops (most of them, with a ratio sampler) is made here
- * rather than by the tracer: its trace id is drawn and the sampler asked first, and a dropped one
- * becomes the same non-recording span the tracer would make (random ids, not sampled, so that calls
- * made under it carry the decision on), without the tracer's generic work (attribute checks, links, its
- * diagnostics and span metrics). A sampled one is made by the tracer under that trace id.
+ * rather than by the tracer: its trace id is drawn and the sampler's decision on it made first (by the
+ * bound samplingFrom gives, without hex parsing or id checks), and a dropped one becomes the same
+ * non-recording span the tracer would make (random ids, not sampled, so that calls made under it carry
+ * the decision on), without the tracer's generic work (attribute checks, links, its diagnostics and span
+ * metrics). A sampled one is made by the tracer under that trace id, whose sampler decides the same.
  */
 export function startSpan(
   name: string,
@@ -223,16 +265,8 @@ export function startSpan(
   const { parent } = options;
   if (!roots) return { span: offSpan, within: parent };
   if (trace.getSpan(parent) === undefined && !isTracingSuppressed(parent)) {
-    const traceId = roots.ids.generateTraceId();
-    const { decision } = roots.sampler.shouldSample(
-      parent,
-      traceId,
-      name,
-      options.kind ?? SpanKind.INTERNAL,
-      options.attributes ?? {},
-      [],
-    );
-    if (decision === SamplingDecision.NOT_RECORD) {
+    const { traceId, accumulated } = newTraceId();
+    if (accumulated >= roots.rootBound) {
       const span = trace.wrapSpanContext({
         traceId,
         spanId: roots.ids.generateSpanId(),
