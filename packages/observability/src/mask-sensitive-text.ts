@@ -48,71 +48,64 @@ function mayHoldSensitive(text: string): boolean {
   let digits = 0;
   // Whether the current run of number characters is counted: a number may begin in it.
   let counting = false;
-  let previous = 32;
+  let previous = 0;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
-    if (isNumberCharacter(code)) {
-      // A number begins with a digit, `+` or `(`, never right after a word character, `.`, `+` or `-`.
-      if (!counting && (isDigit(code) || code === 43 || code === 40) && !mayNotPrecedeNumber(previous)) {
+    const kind = code < 128 ? (kinds[code] as number) : numberCharacter;
+    if (kind & numberCharacter) {
+      if (!counting && kind & numberStart && !(previous & precludesNumber)) {
         counting = true;
         digits = 0;
       }
-      if (counting && isDigit(code) && ++digits === 7) return true;
-      previous = code;
-      continue;
+      if (counting && kind & digit && ++digits === 7) return true;
+    } else {
+      counting = false;
+      if (kind & shapeStart && startsShape(text, index, code)) return true;
     }
-    counting = false;
-    previous = code;
-    switch (code) {
-      case 64: // @
-        return true;
-      case 66: // Bearer
-        if (text.startsWith("earer", index + 1)) return true;
-        break;
-      case 101: // eyJ
-        if (text.startsWith("yJ", index + 1)) return true;
-        break;
-      case 110: // noa- or noa_
-        if (text.startsWith("oa", index + 1) && isDashOrUnderscore(text.charCodeAt(index + 3))) return true;
-        break;
-      case 115: // sk- or sk_
-        if (text.charCodeAt(index + 1) === 107 && isDashOrUnderscore(text.charCodeAt(index + 2))) return true;
-        break;
-    }
+    previous = kind;
   }
   return false;
 }
 
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
-
-/** A character a number may hold between its digits (and, to stay safe, any non-ASCII one). */
-function isNumberCharacter(code: number): boolean {
-  return (
-    isDigit(code) ||
-    code === 32 ||
-    code === 40 ||
-    code === 41 ||
-    code === 43 ||
-    code === 45 ||
-    code === 46 ||
-    (code >= 9 && code <= 13) ||
-    code > 127
-  );
-}
-
+/** A character a number may hold between its digits: digits, whitespace, `()+-.` (and, to stay safe, any non-ASCII one). */
+const numberCharacter = 1;
+const digit = 2;
+/** A character a number begins with: a digit, `+` or `(`. */
+const numberStart = 4;
 /** The expression's look-behind: a number never begins right after a word character, `.`, `+` or `-`. */
-function mayNotPrecedeNumber(code: number): boolean {
-  return (
-    isDigit(code) ||
-    (code >= 65 && code <= 90) ||
-    (code >= 97 && code <= 122) ||
-    code === 95 ||
-    code === 46 ||
-    code === 43 ||
-    code === 45
-  );
+const precludesNumber = 8;
+/** The first character of the other shapes: `@`, `Bearer`, `eyJ`, `noa-`, `sk-`. */
+const shapeStart = 16;
+
+/** Each ASCII character's kinds, as bits. */
+const kinds = (() => {
+  const table = new Uint8Array(128);
+  const mark = (characters: string, bits: number) => {
+    for (const character of characters) table[character.charCodeAt(0)] |= bits;
+  };
+  const digits = "0123456789";
+  mark(`${digits} ()+-.\t\n\v\f\r`, numberCharacter);
+  mark(digits, digit | numberStart | precludesNumber);
+  mark("+(", numberStart);
+  mark("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-", precludesNumber);
+  mark("@Bens", shapeStart);
+  return table;
+})();
+
+/** Whether the shape `code` (at `index`) may begin is there: `@`, `Bearer`, `eyJ`, `noa-`/`noa_`, `sk-`/`sk_`. */
+function startsShape(text: string, index: number, code: number): boolean {
+  switch (code) {
+    case 64: // @
+      return true;
+    case 66: // Bearer
+      return text.startsWith("earer", index + 1);
+    case 101: // eyJ
+      return text.startsWith("yJ", index + 1);
+    case 110: // noa- or noa_
+      return text.startsWith("oa", index + 1) && isDashOrUnderscore(text.charCodeAt(index + 3));
+    default: // sk- or sk_
+      return text.charCodeAt(index + 1) === 107 && isDashOrUnderscore(text.charCodeAt(index + 2));
+  }
 }
 
 function isDashOrUnderscore(code: number): boolean {
