@@ -81,7 +81,10 @@ const shapeStart = 16;
 const kinds = (() => {
   const table = new Uint8Array(128);
   const mark = (characters: string, bits: number) => {
-    for (const character of characters) table[character.charCodeAt(0)] |= bits;
+    for (let index = 0; index < characters.length; index++) {
+      const code = characters.charCodeAt(index);
+      table[code] = (table[code] as number) | bits;
+    }
   };
   const digits = "0123456789";
   mark(`${digits} ()+-.\t\n\v\f\r`, numberCharacter);
