@@ -30,6 +30,8 @@ const requestFields = (): RequestLineFields => ({
   cached: false,
   attempts: undefined,
   promptTokens: 5,
+  cost: Number.NaN,
+  route2: "/v1/chat/completions",
 });
 
 describe("logRequestLine", () => {
@@ -85,6 +87,22 @@ describe("logRequestLine", () => {
       token: "[redacted]",
       msg: "for [redacted:email]",
     });
+  });
+
+  it("masks a value every time it comes, and writes values that came before the same way", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ service: "rpc-server", env: "test", destination });
+    for (let line = 0; line < 3; line++) {
+      logRequestLine(logger, { correlationId: `c-${apiKey}`, route: "/v1/models", model: "m" }, "rest");
+    }
+    expect(lines).toHaveLength(3);
+    for (const line of lines) {
+      expect(JSON.parse(line)).toMatchObject({
+        correlationId: "c-[redacted:key]",
+        route: "/v1/models",
+        model: "m",
+      });
+    }
   });
 
   it("writes nothing when info is not logged", () => {

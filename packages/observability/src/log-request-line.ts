@@ -29,11 +29,11 @@ const infoLevel = 30;
 /**
  * Writes the line `logger.info(fields, msg)` would write — the same keys in the same order, the same
  * redaction (fields named like credentials replaced, strings masked by maskSensitiveText) — at a
- * fraction of its cost: the fields, flat by their type, are serialized by one JSON.stringify rather than
- * key by key through pino's serializers and createLogger's redact(). For the line every request writes.
- * `fields` is the caller's to give away: its values are masked in place. A logger configured in a way
- * this does not reproduce (a mixin, a nested key, a message prefix, a stream that wants metadata) gets
- * `logger.info` itself.
+ * fraction of its cost: the fields, flat by their type, are written one after another, and what comes
+ * again in every line (each key's `,"name":`, routes, methods, models, providers) is masked and
+ * JSON-encoded once and kept, instead of going through pino's serializers and createLogger's redact()
+ * each time. For the line every request writes. A logger configured in a way this does not reproduce (a
+ * mixin, a nested key, a message prefix, a stream that wants metadata) gets `logger.info` itself.
  */
 export function logRequestLine(logger: Logger, fields: RequestLineFields, msg: string): void {
   if (!logger.isLevelEnabled("info")) return;
@@ -49,17 +49,55 @@ export function logRequestLine(logger: Logger, fields: RequestLineFields, msg: s
     logger.info(fields, msg);
     return;
   }
-  for (const name in fields) {
+  let line = (state[lsCacheSym] as Record<number, string>)[infoLevel] as string;
+  line += (state[timeSym] as () => string).call(logger);
+  line += state[chindingsSym] as string;
+  const names = Object.keys(fields);
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index] as string;
     const value = fields[name];
     if (value === undefined) continue;
-    if (isSecretField(name)) fields[name] = "[redacted]";
-    else if (typeof value === "string") fields[name] = maskSensitiveText(value);
+    line += keyText(name);
+    if (isSecretField(name)) line += '"[redacted]"';
+    else if (typeof value === "string") line += stringText(value);
+    else if (typeof value === "number") line += Number.isFinite(value) ? String(value) : "null";
+    else line += value ? "true" : "false";
   }
-  const body = JSON.stringify(fields);
-  const level = (state[lsCacheSym] as Record<number, string>)[infoLevel];
-  const time = (state[timeSym] as () => string).call(logger);
-  const messageKey = JSON.stringify(state[messageKeySym]);
-  stream.write(
-    `${level}${time}${state[chindingsSym]}${body.length > 2 ? `,${body.slice(1, -1)}` : ""},${messageKey}:${JSON.stringify(maskSensitiveText(msg))}${state[endSym]}`,
-  );
+  line += keyText(state[messageKeySym] as string);
+  line += stringText(msg);
+  stream.write(line + (state[endSym] as string));
+}
+
+/** `,"name":` for each field name seen, as pino writes a key: a handful of names, from code. */
+const keyTexts = new Map<string, string>();
+
+function keyText(name: string): string {
+  let text = keyTexts.get(name);
+  if (text === undefined) {
+    text = `,${JSON.stringify(name)}:`;
+    if (keyTexts.size < 4096) keyTexts.set(name, text);
+  }
+  return text;
+}
+
+/** Values that come again and again (routes, models, providers, methods), as JSON. */
+const valueTexts = new Map<string, string>();
+const valueTextsLimit = 1024;
+
+/**
+ * A string value as JSON, masked (maskSensitiveText). Only short values that needed no mask are kept, so
+ * that no secret stays in memory here. Ids are kept too (a new one each request, unlike the rest): all
+ * are let go when valueTextsLimit is reached, and what comes again is kept again.
+ */
+function stringText(value: string): string {
+  let text = valueTexts.get(value);
+  if (text === undefined) {
+    const masked = maskSensitiveText(value);
+    text = JSON.stringify(masked);
+    if (masked === value && value.length <= 64) {
+      if (valueTexts.size >= valueTextsLimit) valueTexts.clear();
+      valueTexts.set(value, text);
+    }
+  }
+  return text;
 }
