@@ -57,27 +57,28 @@ export function logRequestLine(logger: Logger, fields: RequestLineFields, msg: s
     const name = names[index] as string;
     const value = fields[name];
     if (value === undefined) continue;
-    line += keyText(name);
-    if (isSecretField(name)) line += '"[redacted]"';
+    const key = keyOf(name);
+    line += key.text;
+    if (key.secret) line += '"[redacted]"';
     else if (typeof value === "string") line += stringText(value);
     else if (typeof value === "number") line += Number.isFinite(value) ? String(value) : "null";
     else line += value ? "true" : "false";
   }
-  line += keyText(state[messageKeySym] as string);
+  line += keyOf(state[messageKeySym] as string).text;
   line += stringText(msg);
   stream.write(line + (state[endSym] as string));
 }
 
-/** `,"name":` for each field name seen, as pino writes a key: a handful of names, from code. */
-const keyTexts = new Map<string, string>();
+/** For each field name seen (a handful, from code): `,"name":`, as pino writes a key, and whether it names a secret. */
+const keys = new Map<string, { text: string; secret: boolean }>();
 
-function keyText(name: string): string {
-  let text = keyTexts.get(name);
-  if (text === undefined) {
-    text = `,${JSON.stringify(name)}:`;
-    if (keyTexts.size < 4096) keyTexts.set(name, text);
+function keyOf(name: string): { text: string; secret: boolean } {
+  let key = keys.get(name);
+  if (key === undefined) {
+    key = { text: `,${JSON.stringify(name)}:`, secret: isSecretField(name) };
+    if (keys.size < 4096) keys.set(name, key);
   }
-  return text;
+  return key;
 }
 
 /** Values that come again and again (routes, models, providers, methods), as JSON. */
