@@ -5,25 +5,33 @@
  * twice: exporting every span, and with the standard sampler at 10 % of traces
  * (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`), as production tracing
  * usually runs. NOA alone (rest-gateway.ts's instant in-process model), so the face's own cost is what
- * is compared; the load generator is rest-load.ts. The modes run one after another in rounds
- * (BENCH_ROUNDS, default 5), in a rotating order; each round gives each "on" mode's cost against that
- * round's "off", and the cost reported is the median of the rounds' (this host's speed drifts by tens of
- * percent over a minute: a ratio within one round is steadier than a best run per mode). Writes
+ * is compared; the load generator is rest-load.ts. BENCH_ROUNDS rounds, each with a new NOA process
+ * per mode: the processes run side by side, each warmed up (BENCH_WARMUP_S), then take the load in turns,
+ * BENCH_SLICES slices of BENCH_SLICE_S each, the modes in a rotating order, with a pause after each slice
+ * for the work a mode defers (span batches, log batches) to finish in its own turn. This host's speed
+ * drifts by tens of percent over a minute, which interleaved slices cancel; and one process of the same
+ * code can run several percent slower than the next (how V8 happened to optimize it), which the rounds'
+ * median leaves out. Each round gives each mode's cost against that round's "off"; the cost reported is
+ * the rounds' median. Writes
  * docs/benchmarks.md between the observability-overhead markers, unless BENCH_WRITE_DOCS=off (figures
  * from a busy machine: printed only). BENCH_OBSERVABILITY_UPSTREAM=1 measures the same through NOA's
  * OpenAI provider to the loopback upstream (rest-upstream.ts), as the REST benchmark runs NOA; printed only.
+ * BENCH_OBSERVABILITY_PARTS=1 adds logs only, metrics only and both (no tracing); printed only.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, cpus } from "node:os";
 import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-process.js";
-import { chatCompletionsTarget, type LoadCommand, type LoadResult } from "./rest-load.js";
+import { chatCompletionsTarget, type LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
-const durationS = Number(process.env.BENCH_DURATION_S ?? 4);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-// Each run starts a new NOA: 2 s after its start, compiling its code still took about 7 % of its CPU
-// (`perf`, every mode), 10 s after it about 2 %. The warm-up leaves that out of the steady state compared.
+const roundCount = Number(process.env.BENCH_ROUNDS ?? 3);
+const slices = Number(process.env.BENCH_SLICES ?? 8);
+const sliceS = Number(process.env.BENCH_SLICE_S ?? 1);
+// Long enough for a span batch (OTEL_BSP_SCHEDULE_DELAY below) and a log batch (20 ms) to go out.
+const settleMs = 400;
+// 2 s after its start, compiling NOA's code still took about 7 % of its CPU (`perf`, every mode), 10 s
+// after it about 2 %. The warm-up leaves that out of the steady state compared.
 const warmUpS = Number(process.env.BENCH_WARMUP_S ?? 8);
 const connections = 50;
 
@@ -58,8 +66,15 @@ interface Run {
   cpuUs: number;
 }
 
-type Mode = "off" | "on" | "on, sampled";
-const modes: Mode[] = ["off", "on", "on, sampled"];
+type Mode = "off" | "on" | "on, sampled" | "logs" | "metrics" | "logs, metrics";
+// BENCH_OBSERVABILITY_PARTS=1: also logs alone, metrics alone and both (no tracing), to tell the parts' costs apart; printed only.
+const parts = process.env.BENCH_OBSERVABILITY_PARTS === "1";
+const modes: Mode[] = [
+  "off",
+  "on",
+  "on, sampled",
+  ...(parts ? (["logs", "metrics", "logs, metrics"] as const) : []),
+];
 const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_BSP_SCHEDULE_DELAY: "200" };
 const modeEnv: Record<Mode, NodeJS.ProcessEnv> = {
   off: { BENCH_OBSERVABILITY: "off", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
@@ -70,53 +85,98 @@ const modeEnv: Record<Mode, NodeJS.ProcessEnv> = {
     OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
     OTEL_TRACES_SAMPLER_ARG: "0.1",
   },
+  logs: { BENCH_OBSERVABILITY: "logs", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
+  metrics: { BENCH_OBSERVABILITY: "metrics", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
+  "logs, metrics": { BENCH_OBSERVABILITY: "logs,metrics", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
 };
 
-async function measure(mode: Mode): Promise<Run> {
-  const gateway = startGatewayProcess("./rest-gateway.ts", {
-    args: [upstreamUrl],
-    env: modeEnv[mode],
-  });
-  const { baseUrl, key, tracing } = await next<{ baseUrl: string; key: string; tracing: boolean }>(gateway);
-  if (tracing !== (mode !== "off")) throw new Error(`tracing should be ${mode === "off" ? "off" : "on"}`);
-  const command: LoadCommand = {
-    type: "load",
-    connections,
-    durationS: warmUpS,
-    ...chatCompletionsTarget(`${baseUrl}/v1`, key, model),
-  };
-  await next(loader, command);
-  await next(gateway, { type: "mark" });
-  const { result } = await next<{ result: LoadResult }>(loader, { ...command, durationS });
-  const { cpuUs } = await next<{ cpuUs: number }>(gateway, { type: "stats" });
-  gateway.disconnect();
-  await new Promise((resolve) => gateway.once("exit", resolve));
-  if (result.failures > 0) throw new Error(`${result.failures} failed requests (${mode})`);
-  return { perSecond: result.perSecond, p99Ms: result.p99Ms, cpuUs: cpuUs / result.requests };
+/** What one round's NOA in one mode served over its slices. */
+interface Tally {
+  requests: number;
+  cpuUs: number;
+  p99Ms: number[];
 }
 
-const runs: Record<Mode, Run[]> = { off: [], on: [], "on, sampled": [] };
-for (let round = 0; round < rounds; round++) {
-  for (let index = 0; index < modes.length; index++) {
-    const mode = modes[(index + round) % modes.length] as Mode;
-    runs[mode].push(await measure(mode));
-  }
+async function start(mode: Mode) {
+  const gateway = startGatewayProcess("./rest-gateway.ts", { args: [upstreamUrl], env: modeEnv[mode] });
+  const { baseUrl, key, tracing } = await next<{ baseUrl: string; key: string; tracing: boolean }>(gateway);
+  const traced = mode === "on" || mode === "on, sampled";
+  if (tracing !== traced) throw new Error(`tracing should be ${traced ? "on" : "off"} (${mode})`);
+  const command = {
+    type: "load" as const,
+    connections,
+    durationS: sliceS,
+    ...chatCompletionsTarget(`${baseUrl}/v1`, key, model),
+  };
+  return { process: gateway, command };
 }
+
+/** One round: a new NOA per mode, each warmed up, then the slices in turn. */
+async function round(): Promise<Record<Mode, Tally>> {
+  const gateways = [];
+  for (const mode of modes) {
+    const gateway = await start(mode);
+    gateways.push(gateway);
+    await next(loader, { ...gateway.command, durationS: warmUpS });
+  }
+  const tallies = Object.fromEntries(
+    modes.map((mode) => [mode, { requests: 0, cpuUs: 0, p99Ms: [] as number[] }]),
+  ) as Record<Mode, Tally>;
+  for (let slice = 0; slice < slices; slice++) {
+    // A rotating order: no mode always follows the same one.
+    for (let index = 0; index < modes.length; index++) {
+      const at = (index + slice) % modes.length;
+      const mode = modes[at] as Mode;
+      const { process: gateway, command } = gateways[at] as Awaited<ReturnType<typeof start>>;
+      await next(gateway, { type: "mark" });
+      const { result } = await next<{ result: LoadResult }>(loader, command);
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      const { cpuUs } = await next<{ cpuUs: number }>(gateway, { type: "stats" });
+      if (result.failures > 0) throw new Error(`${result.failures} failed requests (${mode})`);
+      tallies[mode].requests += result.requests;
+      tallies[mode].cpuUs += cpuUs;
+      tallies[mode].p99Ms.push(result.p99Ms);
+    }
+  }
+  for (const { process: gateway } of gateways) {
+    gateway.disconnect();
+    await new Promise((resolve) => gateway.once("exit", resolve));
+  }
+  return tallies;
+}
+
+const rounds: Record<Mode, Tally>[] = [];
+for (let index = 0; index < roundCount; index++) rounds.push(await round());
 loader.disconnect();
 upstream?.disconnect();
 sink.close();
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const perSecond = (tally: Tally) => tally.requests / (slices * sliceS);
+/** Each column over all rounds' slices (p99: the median slice's). */
+const typical = (mode: Mode): Run => {
+  const tallies = rounds.map((tallied) => tallied[mode]);
+  const requests = tallies.reduce((sum, tally) => sum + tally.requests, 0);
+  return {
+    perSecond: requests / (roundCount * slices * sliceS),
+    p99Ms: median(tallies.flatMap((tally) => tally.p99Ms)),
+    cpuUs: tallies.reduce((sum, tally) => sum + tally.cpuUs, 0) / requests,
+  };
+};
 /** The fewer requests/s `mode` served than "off" in each round, as a share of off's: the rounds' median. */
 const cost = (mode: Mode) =>
-  median(runs[mode].map((run, round) => 1 - run.perSecond / (runs.off[round] as Run).perSecond));
-/** Each column's median over the rounds. */
-const typical = (mode: Mode): Run => ({
-  perSecond: median(runs[mode].map((run) => run.perSecond)),
-  p99Ms: median(runs[mode].map((run) => run.p99Ms)),
-  cpuUs: median(runs[mode].map((run) => run.cpuUs)),
-});
-console.dir({ runs, cost: { on: cost("on"), sampled: cost("on, sampled") }, spansReceived }, { depth: 3 });
+  median(rounds.map((tallied) => 1 - perSecond(tallied[mode]) / perSecond(tallied.off)));
+console.dir(
+  {
+    runs: modes.map((mode) => [mode, typical(mode)]),
+    roundCosts: rounds.map((tallied) =>
+      modes.map((mode) => `${mode}: ${(1 - perSecond(tallied[mode]) / perSecond(tallied.off)).toFixed(3)}`),
+    ),
+    cost: { on: cost("on"), sampled: cost("on, sampled") },
+    spansReceived,
+  },
+  { depth: 3 },
+);
 if (spansReceived === 0) throw new Error("no spans reached the OTLP sink: tracing was not on");
 
 const fmt = (value: number) => Math.round(value).toLocaleString("en-US");
@@ -125,15 +185,18 @@ const verdict = (mode: Mode) => (cost(mode) < 0.15 ? "met" : "**missed**");
 const row = (label: string, run: Run) =>
   `| ${label} | ${fmt(run.perSecond)} | ${run.p99Ms.toFixed(1)} | ${fmt(run.cpuUs)} |`;
 const text = [
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}; \`POST /v1/chat/completions\` ${viaUpstream ? "through NOA's OpenAI provider to a loopback upstream" : "on NOA's instant in-process model"} at concurrency ${connections}, ${durationS} s per run after a ${warmUpS} s warm-up (each run starts a new NOA). "On": info logs through the redacting logger (to /dev/null, asynchronously), metrics recorded, and spans exported over OTLP/HTTP (${protocol}) to a loopback sink (${fmt(spansReceived)} export requests received in all), either every span or, with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\` and \`OTEL_TRACES_SAMPLER_ARG=0.1\`, those of one trace in ten; "off": no logs, no metrics, no tracing. ${rounds} rounds, each running the three modes one after another in a rotating order; the table gives each column's median over the rounds, and the cost is the median of the rounds' costs (each "on" run against its round's "off").`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}; \`POST /v1/chat/completions\` ${viaUpstream ? "through NOA's OpenAI provider to a loopback upstream" : "on NOA's instant in-process model"} at concurrency ${connections}. "On": info logs through the redacting logger (to /dev/null, asynchronously), metrics recorded, and spans exported over OTLP/HTTP (${protocol}) to a loopback sink (${fmt(spansReceived)} export requests received in all), either every span or, with \`OTEL_TRACES_SAMPLER=parentbased_traceidratio\` and \`OTEL_TRACES_SAMPLER_ARG=0.1\`, those of one trace in ten; "off": no logs, no metrics, no tracing. ${roundCount} rounds, each starting a new NOA per mode: they run side by side, each warmed up for ${warmUpS} s, then take the load in turns, ${slices} slices of ${sliceS} s each, the modes in a rotating order, with a ${settleMs} ms pause after each (the host's speed drifts over a minute; every mode sees the same drift). Requests/s and CPU per request are over all slices of a mode; p99 is the median slice's; the cost is the median of the rounds' costs (each against its round's "off").`,
   "",
   "| observability | requests/s | p99 (ms) | NOA CPU per request (µs) |",
   "|---|---|---|---|",
   row("off", typical("off")),
   row("on, every span exported", typical("on")),
   row("on, 10 % of traces sampled", typical("on, sampled")),
+  ...(parts
+    ? (["logs", "metrics", "logs, metrics"] as const).map((mode) => row(`${mode} only`, typical(mode)))
+    : []),
   "",
   `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
 ].join("\n");
-if (viaUpstream) console.log(text);
+if (viaUpstream || parts) console.log(text);
 else writeSection("observability-overhead", text);
