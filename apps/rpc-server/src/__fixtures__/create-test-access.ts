@@ -23,6 +23,8 @@ export async function createTestAccess(
   options: {
     /** Share another replica's key store; pass that replica's `adminKey` with it. */
     store?: ApiKeyStore;
+    /** The store the authenticator reads keys from, when not `store` (setup writes go to `store`). */
+    authStore?: ApiKeyStore;
     adminKey?: string;
     usageStore?: UsageStore;
     rateLimiter?: RateLimiter;
@@ -40,7 +42,7 @@ export async function createTestAccess(
     : await apiKeys.bootstrapAdmin({});
   if (!admin) throw new Error("a fresh store must bootstrap an admin key");
   const authenticator = createAuthenticator({
-    store,
+    store: options.authStore ?? store,
     logger,
     cacheTtlMs: options.cacheTtlMs,
     jwt: options.jwt,
