@@ -234,6 +234,8 @@ export function inSpan<T>(
   } catch (error) {
     settled = Promise.reject(error);
   }
+  // A span that records nothing (a new trace's root the sampler dropped) has nothing to end or fail.
+  if (!span.isRecording()) return settled;
   return settled.then(
     (value) => {
       span.end();
