@@ -2,27 +2,16 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { captureLines } from "./__fixtures__/capture-lines.js";
 import { createLogger } from "./create-logger.js";
-
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().split("\n").filter(Boolean));
-      done();
-    },
-  });
-  return { lines, destination };
-}
 
 const apiKey = "noa_AbCdEf1234_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 
 describe("createLogger", () => {
   it("writes JSON lines with service, env and the fields given", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     const logger = createLogger({ service: "rpc-server", env: "test", destination });
     logger.info({ correlationId: "c-1", status: 200, promptTokens: 5 }, "rest");
     const line = JSON.parse(lines[0] ?? "{}");
@@ -32,7 +21,7 @@ describe("createLogger", () => {
   });
 
   it("never writes an API key, an e-mail address or a card number, in fields, nested objects, errors or the message", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     const logger = createLogger({ service: "rpc-server", env: "test", destination });
     logger.info(
       {

@@ -1,19 +1,8 @@
-import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { captureLines } from "./__fixtures__/capture-lines.js";
 import { createLogger } from "./create-logger.js";
 import { logRequestLine, type RequestLineFields } from "./log-request-line.js";
-
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().split("\n").filter(Boolean));
-      done();
-    },
-  });
-  return { lines, destination };
-}
 
 const apiKey = "noa_AbCdEf1234_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 
@@ -36,7 +25,7 @@ const requestFields = (): RequestLineFields => ({
 
 describe("logRequestLine", () => {
   it("writes the line logger.info writes, byte for byte but the time, also for a child logger", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     const logger = createLogger({ service: "rpc-server", env: "test", destination });
     const child = logger.child({ component: "rest" });
     for (const log of [logger, child]) {
@@ -62,7 +51,7 @@ describe("logRequestLine", () => {
   });
 
   it("never writes an API key, an e-mail address or a card number, and replaces fields named like secrets", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     const logger = createLogger({ service: "rpc-server", env: "test", destination });
     logRequestLine(
       logger,
@@ -90,7 +79,7 @@ describe("logRequestLine", () => {
   });
 
   it("masks a value every time it comes, and writes values that came before the same way", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     const logger = createLogger({ service: "rpc-server", env: "test", destination });
     for (let line = 0; line < 3; line++) {
       logRequestLine(logger, { correlationId: `c-${apiKey}`, route: "/v1/models", model: "m" }, "rest");
@@ -106,13 +95,13 @@ describe("logRequestLine", () => {
   });
 
   it("writes nothing when info is not logged", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     logRequestLine(createLogger({ service: "s", level: "warn", destination }), requestFields(), "rest");
     expect(lines).toEqual([]);
   });
 
   it("goes through logger.info for a logger it cannot reproduce (a mixin)", () => {
-    const { lines, destination } = capture();
+    const { lines, destination } = captureLines();
     const logger = pino({ mixin: () => ({ mixed: true }) }, destination);
     logRequestLine(logger, { status: 200 }, "rest");
     expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ mixed: true, status: 200, msg: "rest" });

@@ -534,17 +534,20 @@ describe.concurrent("faults under load", () => {
         scopes: ["inference"],
       });
 
+      const askRest = () =>
+        fetch(`${server.baseUrl}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            model: server.modelId,
+            messages: [{ role: "user", content: "hi" }],
+            max_tokens: 2,
+          }),
+        });
+
       proxy[failure]();
       const startedAt = performance.now();
-      const rest = await fetch(`${server.baseUrl}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model: server.modelId,
-          messages: [{ role: "user", content: "hi" }],
-          max_tokens: 2,
-        }),
-      });
+      const rest = await askRest();
       const grpcError = await createClient(
         InferenceService,
         createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [withKey(key)] }),
@@ -563,15 +566,7 @@ describe.concurrent("faults under load", () => {
       proxy.restore();
       await vi.waitFor(
         async () => {
-          const again = await fetch(`${server.baseUrl}/v1/chat/completions`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-            body: JSON.stringify({
-              model: server.modelId,
-              messages: [{ role: "user", content: "hi" }],
-              max_tokens: 2,
-            }),
-          });
+          const again = await askRest();
           expect(again.status).toBe(200);
         },
         { timeout: 10 * timeoutMs, interval: 100 },
