@@ -16,7 +16,8 @@
  * docs/benchmarks.md between the observability-overhead markers, unless BENCH_WRITE_DOCS=off (figures
  * from a busy machine: printed only). BENCH_OBSERVABILITY_UPSTREAM=1 measures the same through NOA's
  * OpenAI provider to the loopback upstream (rest-upstream.ts), as the REST benchmark runs NOA; printed only.
- * BENCH_OBSERVABILITY_PARTS=1 adds logs only, metrics only and both (no tracing); printed only.
+ * BENCH_OBSERVABILITY_PARTS=1 adds logs only, metrics only, both (no tracing), and all on with no trace
+ * sampled (`OTEL_TRACES_SAMPLER_ARG=0`); printed only.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -66,15 +67,12 @@ interface Run {
   cpuUs: number;
 }
 
-type Mode = "off" | "on" | "on, sampled" | "logs" | "metrics" | "logs, metrics";
-// BENCH_OBSERVABILITY_PARTS=1: also logs alone, metrics alone and both (no tracing), to tell the parts' costs apart; printed only.
+type Mode = "off" | "on" | "on, sampled" | "on, none sampled" | "logs" | "metrics" | "logs, metrics";
+// BENCH_OBSERVABILITY_PARTS=1: also logs alone, metrics alone, both (no tracing), and all on with no trace
+// sampled, to tell the parts' costs apart; printed only.
 const parts = process.env.BENCH_OBSERVABILITY_PARTS === "1";
-const modes: Mode[] = [
-  "off",
-  "on",
-  "on, sampled",
-  ...(parts ? (["logs", "metrics", "logs, metrics"] as const) : []),
-];
+const partModes = ["logs", "metrics", "logs, metrics", "on, none sampled"] as const;
+const modes: Mode[] = ["off", "on", "on, sampled", ...(parts ? partModes : [])];
 const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_BSP_SCHEDULE_DELAY: "200" };
 const modeEnv: Record<Mode, NodeJS.ProcessEnv> = {
   off: { BENCH_OBSERVABILITY: "off", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
@@ -84,6 +82,12 @@ const modeEnv: Record<Mode, NodeJS.ProcessEnv> = {
     ...tracingEnv,
     OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
     OTEL_TRACES_SAMPLER_ARG: "0.1",
+  },
+  "on, none sampled": {
+    BENCH_OBSERVABILITY: "on",
+    ...tracingEnv,
+    OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+    OTEL_TRACES_SAMPLER_ARG: "0",
   },
   logs: { BENCH_OBSERVABILITY: "logs", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
   metrics: { BENCH_OBSERVABILITY: "metrics", OTEL_EXPORTER_OTLP_ENDPOINT: "" },
@@ -100,7 +104,7 @@ interface Tally {
 async function start(mode: Mode) {
   const gateway = startGatewayProcess("./rest-gateway.ts", { args: [upstreamUrl], env: modeEnv[mode] });
   const { baseUrl, key, tracing } = await next<{ baseUrl: string; key: string; tracing: boolean }>(gateway);
-  const traced = mode === "on" || mode === "on, sampled";
+  const traced = mode.startsWith("on");
   if (tracing !== traced) throw new Error(`tracing should be ${traced ? "on" : "off"} (${mode})`);
   const command = {
     type: "load" as const,
@@ -193,7 +197,7 @@ const text = [
   row("on, every span exported", typical("on")),
   row("on, 10 % of traces sampled", typical("on, sampled")),
   ...(parts
-    ? (["logs", "metrics", "logs, metrics"] as const).map((mode) => row(`${mode} only`, typical(mode)))
+    ? partModes.map((mode) => row(mode.startsWith("on") ? mode : `${mode} only`, typical(mode)))
     : []),
   "",
   `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
