@@ -35,10 +35,10 @@ export const tracer = trace.getTracer("noa");
 
 /**
  * Set once startTracing turned tracing on (until then spans and trace contexts are not even made): the
- * registered provider's sampler and ids, and the bound its decision on a new trace's root comes to
+ * registered provider's ids, and the bound its sampler's decision on a new trace's root comes to
  * (rootBound), which startSpan applies itself.
  */
-let roots: { sampler: Sampler; ids: TraceIds; rootBound: number } | undefined;
+let roots: { ids: TraceIds; rootBound: number } | undefined;
 
 /** Two hex digits for each byte value. */
 const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
@@ -145,7 +145,7 @@ export function startTracing({
   // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
   // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
   provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
-  roots = { sampler, ids, rootBound };
+  roots = { ids, rootBound };
   return { enabled: true, shutdown: () => provider.shutdown() };
 }
 
