@@ -1,4 +1,12 @@
-import { InMemorySpanExporter, SamplingDecision } from "@opentelemetry/sdk-trace-node";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace-node";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   extractTraceContext,
@@ -28,51 +36,70 @@ describe("startTracing", () => {
 });
 
 describe("samplingFrom", () => {
-  const samplerFrom = (env: NodeJS.ProcessEnv) => samplingFrom(env).sampler;
+  /** The SDK's sampler for each OTEL_TRACES_SAMPLER value, as its environment configuration builds them. */
+  const sdkSampler = (name: string, ratio: number): Sampler => {
+    const byRatio = new TraceIdRatioBasedSampler(ratio);
+    switch (name) {
+      case "always_on":
+        return new AlwaysOnSampler();
+      case "always_off":
+        return new AlwaysOffSampler();
+      case "traceidratio":
+        return byRatio;
+      case "parentbased_always_off":
+        return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      case "parentbased_traceidratio":
+        return new ParentBasedSampler({ root: byRatio });
+      default:
+        return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    }
+  };
 
-  it("reads OTEL_TRACES_SAMPLER and its ratio, and defaults to parentbased_always_on", () => {
-    expect(samplerFrom({}).toString()).toMatch(/^ParentBased\{root=AlwaysOnSampler/);
-    expect(samplerFrom({ OTEL_TRACES_SAMPLER: "bogus" }).toString()).toMatch(
-      /^ParentBased\{root=AlwaysOnSampler/,
-    );
-    expect(
-      samplerFrom({
-        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-        OTEL_TRACES_SAMPLER_ARG: "0.1",
-      }).toString(),
-    ).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.1\}/);
-    expect(
-      samplerFrom({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "7" }).toString(),
-    ).toBe("TraceIdRatioBased{1}");
-    expect(samplerFrom({ OTEL_TRACES_SAMPLER: "always_off" }).toString()).toBe("AlwaysOffSampler");
-  });
-
-  it("gives the bound on which the sampler decides a new trace's root, for every sampler", () => {
+  it("decides new traces and spans under a parent as the SDK's sampler of the same name does", () => {
     const hex = (word: number) => word.toString(16).padStart(8, "0");
-    // Each sampler, and about how many of 2,000 new traces it samples.
-    for (const [name, arg, expected] of [
-      ["parentbased_traceidratio", "0.1", 200],
-      ["traceidratio", "0.5", 1_000],
-      ["traceidratio", "0", 0],
-      ["traceidratio", "1", 2_000],
-      ["parentbased_always_on", undefined, 2_000],
-      ["always_off", undefined, 0],
-      ["parentbased_always_off", undefined, 0],
+    // Each sampler, its ratio, and about how many of 2,000 new traces it samples.
+    for (const [name, arg, ratio, expected] of [
+      ["parentbased_traceidratio", "0.1", 0.1, 200],
+      ["traceidratio", "0.5", 0.5, 1_000],
+      ["traceidratio", "0", 0, 0],
+      ["traceidratio", "7", 1, 2_000],
+      ["parentbased_always_on", undefined, 1, 2_000],
+      ["bogus", undefined, 1, 2_000],
+      ["always_on", undefined, 1, 2_000],
+      ["always_off", undefined, 0, 0],
+      ["parentbased_always_off", undefined, 0, 0],
     ] as const) {
-      const { sampler, rootBound } = samplingFrom({
-        OTEL_TRACES_SAMPLER: name,
-        OTEL_TRACES_SAMPLER_ARG: arg,
-      });
+      const sampling = samplingFrom({ OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: arg });
+      const sdk = sdkSampler(name, ratio);
+      const sampledBySdk = (parent: typeof ROOT_CONTEXT, traceId: string) =>
+        sdk.shouldSample(parent, traceId, "span", 0, {}, []).decision === SamplingDecision.RECORD_AND_SAMPLED;
       let sampled = 0;
       for (let draw = 0; draw < 2_000; draw++) {
         const words = [0, 1, 2, 3].map(() => Math.floor(Math.random() * 0x100000000));
         const traceId = words.map(hex).join("");
-        const decision = sampler.shouldSample(ROOT_CONTEXT, traceId, "root", 0, {}, []).decision;
-        const byBound = words.reduce((xor, word) => (xor ^ word) >>> 0, 0) < rootBound;
-        expect(byBound, `${name} ${arg} ${traceId}`).toBe(decision === SamplingDecision.RECORD_AND_SAMPLED);
+        const byBound = words.reduce((xor, word) => (xor ^ word) >>> 0, 0) < sampling.rootBound;
+        expect(byBound, `${name} ${arg} ${traceId}`).toBe(sampledBySdk(ROOT_CONTEXT, traceId));
         if (byBound) sampled++;
       }
       expect(Math.abs(sampled - expected), `${name} ${arg}`).toBeLessThan(150);
+      // Under a parent, local or remote, sampled or not: parent-based samplers follow it, others ignore it.
+      for (const isRemote of [true, false]) {
+        for (const traceFlags of [0, 1]) {
+          const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+          const parent = trace.setSpanContext(ROOT_CONTEXT, {
+            traceId,
+            spanId: "00f067aa0ba902b7",
+            traceFlags,
+            isRemote,
+          });
+          const ours = sampling.parentBased
+            ? traceFlags === 1
+            : (0x4bf92f35 ^ 0x77b34da6 ^ 0xa3ce929d ^ 0x0e0e4736) >>> 0 < sampling.rootBound;
+          expect(ours, `${name} under ${isRemote ? "remote" : "local"} ${traceFlags}`).toBe(
+            sampledBySdk(parent, traceId),
+          );
+        }
+      }
     }
   });
 });

@@ -1,11 +1,15 @@
 import {
   type Attributes,
   type Context,
+  createContextKey,
   INVALID_SPAN_CONTEXT,
-  propagation,
+  isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
+  type SpanAttributes,
+  type SpanContext,
   SpanKind,
+  type SpanStatus,
   SpanStatusCode,
   type TextMapGetter,
   TraceFlags,
@@ -14,36 +18,35 @@ import {
 import { isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  type IdGenerator,
-  NodeTracerProvider,
-  ParentBasedSampler,
-  type Sampler,
-  SimpleSpanProcessor,
-  type SpanExporter,
-  TraceIdRatioBasedSampler,
-} from "@opentelemetry/sdk-trace-node";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-node";
+import { nowMs, RecordedSpan, type SpanSink } from "./recorded-span.js";
 
 export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace };
 
-/** The tracer every NOA module starts its spans with; a no-op until startTracing registers a provider. */
-export const tracer = trace.getTracer("noa");
+/** How new spans are decided: by their parent's sampled flag, or by the trace id against rootBound. */
+export interface Sampling {
+  /** A span with a parent follows the parent's decision (the `parentbased_*` samplers). */
+  parentBased: boolean;
+  /**
+   * A trace is sampled when the XOR of its id's four 32-bit words is below this bound (how the SDK's
+   * TraceIdRatioBasedSampler decides; 2^32 for always on, 0 for always off): every new trace's root,
+   * and every span when the sampler is not parent-based.
+   */
+  rootBound: number;
+}
 
 /**
- * Set once startTracing turned tracing on (until then spans and trace contexts are not even made): the
- * registered provider's ids, and the bound its sampler's decision on a new trace's root comes to
- * (rootBound), which startSpan applies itself.
+ * Set once startTracing turned tracing on (until then spans and trace contexts are not even made): how
+ * spans are decided, where they end up, and the propagator.
  */
-let roots: { ids: TraceIds; rootBound: number } | undefined;
+let setup: { sampling: Sampling; sink: SpanSink; propagator: W3CTraceContextPropagator } | undefined;
 
 /** Two hex digits for each byte value. */
 const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
-const randomWord = () => (Math.random() * 0x100000000) >>> 0;
+/** A random 32-bit word, as a signed int (a small integer to V8, not a heap number). */
+const randomWord = () => (Math.random() * 0x100000000) | 0;
 
 const hexWord = (word: number) =>
   (hexByte[word >>> 24] as string) +
@@ -52,51 +55,118 @@ const hexWord = (word: number) =>
   (hexByte[word & 255] as string);
 
 /**
- * The provider's ids: random, as the SDK's RandomIdGenerator makes them (from Math.random, never all
- * zeros), but written through a table rather than a Buffer's hex encoding (a call into C++ per id); and
- * a root span's trace id, drawn by startSpan to decide on the trace before any span is made, is handed
- * on to the span the tracer then makes.
+ * A random span id, as the SDK's RandomIdGenerator makes them (from Math.random, never all zeros), but
+ * written through a table rather than a Buffer's hex encoding (a call into C++ per id).
  */
-class TraceIds implements IdGenerator {
-  private handedOn: string | undefined;
-
-  /** The trace id the tracer's next root span gets. */
-  handOn(traceId: string): void {
-    this.handedOn = traceId;
-  }
-
-  generateTraceId(): string {
-    const traceId = this.handedOn ?? newTraceId().traceId;
-    this.handedOn = undefined;
-    return traceId;
-  }
-
-  generateSpanId(): string {
-    const high = randomWord();
-    let low = randomWord();
-    if ((high | low) === 0) low = 1;
-    return hexWord(high) + hexWord(low);
-  }
+function newSpanId(): string {
+  const high = randomWord();
+  let low = randomWord();
+  if ((high | low) === 0) low = 1;
+  return hexWord(high) + hexWord(low);
 }
 
-/**
- * A random trace id, and the XOR of its four 32-bit words: what TraceIdRatioBasedSampler compares with
- * its bound (it parses the words back out of the hex).
- */
-function newTraceId(): { traceId: string; accumulated: number } {
-  const w0 = randomWord();
-  const w1 = randomWord();
-  const w2 = randomWord();
-  let w3 = randomWord();
-  if ((w0 | w1 | w2 | w3) === 0) w3 = 1;
-  return {
-    traceId: hexWord(w0) + hexWord(w1) + hexWord(w2) + hexWord(w3),
-    accumulated: (w0 ^ w1 ^ w2 ^ w3) >>> 0,
-  };
+/** The XOR of a hex trace id's four 32-bit words, as TraceIdRatioBasedSampler computes it. */
+function accumulate(traceId: string): number {
+  let accumulated = 0;
+  for (let at = 0; at < 32; at += 8) {
+    accumulated = (accumulated ^ Number.parseInt(traceId.slice(at, at + 8), 16)) >>> 0;
+  }
+  return accumulated;
 }
 
 /** The span work gets while tracing is off: records nothing. */
 const offSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * The root of a new trace the sampler dropped: records nothing, like the SDK's non-recording span, and
+ * writes its ids (random, as the SDK would give them) only when something asks for its context, to pass
+ * the trace on (most such requests call nothing downstream). `words` are the trace id's, drawn to make
+ * the decision.
+ */
+class UnsampledRoot implements Span {
+  private context: SpanContext | undefined;
+
+  constructor(
+    private readonly w0: number,
+    private readonly w1: number,
+    private readonly w2: number,
+    private readonly w3: number,
+  ) {}
+
+  spanContext(): SpanContext {
+    this.context ??= {
+      traceId: hexWord(this.w0) + hexWord(this.w1) + hexWord(this.w2) + hexWord(this.w3),
+      spanId: newSpanId(),
+      traceFlags: TraceFlags.NONE,
+    };
+    return this.context;
+  }
+
+  isRecording(): boolean {
+    return false;
+  }
+
+  setAttribute(): this {
+    return this;
+  }
+
+  setAttributes(_attributes: SpanAttributes): this {
+    return this;
+  }
+
+  addEvent(): this {
+    return this;
+  }
+
+  addLink(): this {
+    return this;
+  }
+
+  addLinks(): this {
+    return this;
+  }
+
+  setStatus(_status: SpanStatus): this {
+    return this;
+  }
+
+  updateName(): this {
+    return this;
+  }
+
+  end(): void {}
+
+  recordException(): void {}
+}
+
+/** The key @opentelemetry/api keeps a context's span under (createContextKey is Symbol.for). */
+const spanKey = createContextKey("OpenTelemetry Context Key SPAN");
+
+/**
+ * `parent` with `span` as its span: what trace.setSpan gives, without copying the parent's values into
+ * a new Map (and making three closures) for every span. Setting or deleting a value makes the API's
+ * own context.
+ */
+class SpanInContext implements Context {
+  constructor(
+    private readonly parent: Context,
+    private readonly span: Span,
+  ) {}
+
+  getValue(key: symbol): unknown {
+    return key === spanKey ? this.span : this.parent.getValue(key);
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return this.parent.setValue(spanKey, this.span).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return key === spanKey
+      ? this.parent.deleteValue(spanKey)
+      : this.parent.setValue(spanKey, this.span).deleteValue(key);
+  }
+}
 
 /** A started (or skipped) tracing setup. */
 export interface Tracing {
@@ -109,14 +179,18 @@ export interface Tracing {
 /**
  * Turns tracing on when the standard OpenTelemetry variables ask for it: an OTLP endpoint
  * (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; the exporter reads the other
- * `OTEL_EXPORTER_OTLP_*` variables itself), unless `OTEL_SDK_DISABLED=true` or
- * `OTEL_TRACES_EXPORTER=none`. `OTEL_SERVICE_NAME` overrides `service`; `OTEL_TRACES_SAMPLER` and
- * `OTEL_TRACES_SAMPLER_ARG` choose the sampler (default `parentbased_always_on`, as the spec says).
- * Trace contexts are passed explicitly (a span's parent is always given), never kept in an async
- * context. Spans go out in batches over OTLP/HTTP as protobuf (the spec's default; encoded in about a
- * third of JSON's CPU time and bytes), or as JSON when `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or
- * `OTEL_EXPORTER_OTLP_PROTOCOL`) is `http/json`; `exporter` (tests) receives each span as it ends instead. W3C `traceparent` is the
- * propagation format.
+ * `OTEL_EXPORTER_OTLP_*` variables itself, the batch processor the `OTEL_BSP_*` ones), unless
+ * `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`. `OTEL_SERVICE_NAME` overrides `service`;
+ * `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` choose the sampler (default
+ * `parentbased_always_on`, as the spec says); `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`,
+ * `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (or their `OTEL_ATTRIBUTE_*` forms) and
+ * `OTEL_SPAN_EVENT_COUNT_LIMIT` bound what a span keeps. Trace contexts are passed explicitly (a span's
+ * parent is always given), never kept in an async context. Spans go out in batches over OTLP/HTTP as
+ * protobuf (the spec's default; encoded in about a third of JSON's CPU time and bytes), or as JSON when
+ * `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or `OTEL_EXPORTER_OTLP_PROTOCOL`) is `http/json`; `exporter`
+ * (tests) receives each span as it ends instead. W3C `traceparent` is the propagation format.
+ * NOA makes its spans itself (RecordedSpan), deciding them as the SDK's samplers would, and hands them to
+ * the SDK's span processors and OTLP exporters.
  * https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
  */
 export function startTracing({
@@ -134,52 +208,53 @@ export function startTracing({
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
   const otlp = () =>
     protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtobufTraceExporter();
-  const { sampler, rootBound } = samplingFrom(env);
-  const ids = new TraceIds();
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
-    sampler,
-    idGenerator: ids,
-    spanProcessors: [exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(otlp())],
-  });
-  // No context manager: on Node 20 the AsyncLocalStorage one hooks every promise the process makes
-  // (tens of µs per request). NOA hands each span's context on explicitly (inSpan gives it to its work).
-  provider.register({ propagator: new W3CTraceContextPropagator(), contextManager: null });
-  roots = { ids, rootBound };
-  return { enabled: true, shutdown: () => provider.shutdown() };
+  const processor = exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(otlp());
+  const limit = (names: string[], fallback: number) => {
+    const value = Number(names.map((name) => env[name]?.trim()).find(Boolean));
+    return Number.isInteger(value) && value >= 0 ? value : fallback;
+  };
+  const attributeCountLimit = limit(["OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT"], 128);
+  const attributeValueLengthLimit = limit(
+    ["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"],
+    Number.POSITIVE_INFINITY,
+  );
+  const sink: SpanSink = {
+    resource: defaultResource().merge(
+      resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
+    ),
+    scope: { name: "noa" },
+    attributeCountLimit,
+    attributeValueLengthLimit: attributeValueLengthLimit > 0 ? attributeValueLengthLimit : Infinity,
+    eventCountLimit: limit(["OTEL_SPAN_EVENT_COUNT_LIMIT"], 128),
+    end: (span) => processor.onEnd(span),
+  };
+  setup = { sampling: samplingFrom(env), sink, propagator: new W3CTraceContextPropagator() };
+  return { enabled: true, shutdown: () => processor.shutdown() };
 }
 
 /**
- * The sampler `OTEL_TRACES_SAMPLER` names (with `OTEL_TRACES_SAMPLER_ARG`, a ratio in [0, 1], default 1;
- * an unknown name gives the default, `parentbased_always_on`), and `rootBound`: its decision on a new
- * trace's root (no parent) as TraceIdRatioBasedSampler makes it, sampled when the XOR of the trace id's
- * four 32-bit words is below the bound (2^32 for always on, 0 for always off).
+ * How the sampler `OTEL_TRACES_SAMPLER` names decides (with `OTEL_TRACES_SAMPLER_ARG`, a ratio in [0, 1],
+ * default 1; an unknown name gives the default, `parentbased_always_on`): the same decisions as the
+ * SDK's AlwaysOn, AlwaysOff, TraceIdRatioBased and ParentBased samplers (tracing.test.ts compares them).
  */
-export function samplingFrom(env: NodeJS.ProcessEnv): { sampler: Sampler; rootBound: number } {
+export function samplingFrom(env: NodeJS.ProcessEnv): Sampling {
   const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() ? Number(env.OTEL_TRACES_SAMPLER_ARG) : Number.NaN;
   const ratio = arg >= 0 && arg <= 1 ? arg : 1;
   // TraceIdRatioBasedSampler's own bound for `ratio`.
   const ratioBound = ratio === 1 ? 0x100000000 : Math.floor(ratio * 0xffffffff);
-  const always = { sampler: new AlwaysOnSampler(), rootBound: 0x100000000 };
-  const never = { sampler: new AlwaysOffSampler(), rootBound: 0 };
-  const byRatio = { sampler: new TraceIdRatioBasedSampler(ratio), rootBound: ratioBound };
-  const parentBased = ({ sampler, rootBound }: { sampler: Sampler; rootBound: number }) => ({
-    sampler: new ParentBasedSampler({ root: sampler }),
-    rootBound,
-  });
   switch (env.OTEL_TRACES_SAMPLER?.trim().toLowerCase()) {
     case "always_on":
-      return always;
+      return { parentBased: false, rootBound: 0x100000000 };
     case "always_off":
-      return never;
+      return { parentBased: false, rootBound: 0 };
     case "traceidratio":
-      return byRatio;
+      return { parentBased: false, rootBound: ratioBound };
     case "parentbased_always_off":
-      return parentBased(never);
+      return { parentBased: true, rootBound: 0 };
     case "parentbased_traceidratio":
-      return parentBased(byRatio);
+      return { parentBased: true, rootBound: ratioBound };
     default:
-      return parentBased(always);
+      return { parentBased: true, rootBound: 0x100000000 };
   }
 }
 
@@ -187,8 +262,8 @@ type HeaderSource = Headers | Record<string, string | string[] | undefined>;
 
 /** The trace context a request carries (`traceparent`, `tracestate`), or none. */
 export function extractTraceContext(headers: HeaderSource): Context {
-  if (!roots) return ROOT_CONTEXT;
-  return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+  if (!setup) return ROOT_CONTEXT;
+  return setup.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 
 /** Reads `Headers` and Node's header objects alike (made once: it is used for every request). */
@@ -200,9 +275,15 @@ const headerGetter: TextMapGetter<HeaderSource> = {
   },
 };
 
+const headerSetter = {
+  set: (carrier: Record<string, string>, key: string, value: string) => {
+    carrier[key] = value;
+  },
+};
+
 /** `headers` plus the trace context `from` (`traceparent`, `tracestate`), to send with a call or a job. */
 export function injectTraceContext(headers: Record<string, string>, from: Context): Record<string, string> {
-  propagation.inject(from, headers);
+  setup?.propagator.inject(from, headers, headerSetter);
   return headers;
 }
 
@@ -217,7 +298,7 @@ export function inSpan<T>(
   work: (span: Span, within: Context) => Promise<T>,
 ): Promise<T> {
   const { parent } = options;
-  const current = roots ? trace.getSpan(parent) : offSpan;
+  const current = setup ? trace.getSpan(parent) : offSpan;
   if (current && !isSampledHere(current)) {
     // Tracing is off, or no sampler records a child of a local span it did not sample: skip the span.
     try {
@@ -253,33 +334,58 @@ export function inSpan<T>(
  * Starts a span under `parent` and returns it with its context, for the calls made under it; the caller
  * ends it. With tracing off: a span that records nothing, and `parent` as its context.
  *
- * A new trace's root span that the sampler drops (most of them, with a ratio sampler) is made here
- * rather than by the tracer: its trace id is drawn and the sampler's decision on it made first (by the
- * bound samplingFrom gives, without hex parsing or id checks), and a dropped one becomes the same
- * non-recording span the tracer would make (random ids, not sampled, so that calls made under it carry
- * the decision on), without the tracer's generic work (attribute checks, links, its diagnostics and span
- * metrics). A sampled one is made by the tracer under that trace id, whose sampler decides the same.
+ * The span is decided as the SDK's tracer decides it (samplingFrom's sampler): a new trace's root by
+ * its trace id, drawn first (without hex parsing: the bound is applied to the drawn words), and a span
+ * with a parent by the parent's flag (parent-based samplers) or its trace id. A dropped one records
+ * nothing but carries its trace on (a new root's ids are written only if asked for); under suppressed
+ * tracing the span is the API's invalid one.
  */
 export function startSpan(
   name: string,
   options: { attributes?: Attributes; kind?: SpanKind; parent: Context },
 ): { span: Span; within: Context } {
   const { parent } = options;
-  if (!roots) return { span: offSpan, within: parent };
-  if (trace.getSpan(parent) === undefined && !isTracingSuppressed(parent)) {
-    const { traceId, accumulated } = newTraceId();
-    if (accumulated >= roots.rootBound) {
-      const span = trace.wrapSpanContext({
-        traceId,
-        spanId: roots.ids.generateSpanId(),
-        traceFlags: TraceFlags.NONE,
-      });
-      return { span, within: trace.setSpan(parent, span) };
-    }
-    roots.ids.handOn(traceId);
+  if (!setup) return { span: offSpan, within: parent };
+  const span = open(setup, name, parent, options.kind, options.attributes, nowMs());
+  return { span, within: new SpanInContext(parent, span) };
+}
+
+/** A new span under `parent`, started at `startMs`: recorded when sampled, else one that records nothing. */
+function open(
+  { sampling, sink }: NonNullable<typeof setup>,
+  name: string,
+  parent: Context,
+  kind: SpanKind = SpanKind.INTERNAL,
+  attributes: Attributes | undefined,
+  startMs: number,
+): Span {
+  if (isTracingSuppressed(parent)) return offSpan;
+  const parentContext = trace.getSpan(parent)?.spanContext();
+  let context: SpanContext;
+  if (parentContext === undefined || !isSpanContextValid(parentContext)) {
+    const w0 = randomWord();
+    const w1 = randomWord();
+    const w2 = randomWord();
+    let w3 = randomWord();
+    if ((w0 | w1 | w2 | w3) === 0) w3 = 1;
+    if ((w0 ^ w1 ^ w2 ^ w3) >>> 0 >= sampling.rootBound) return new UnsampledRoot(w0, w1, w2, w3);
+    context = {
+      traceId: hexWord(w0) + hexWord(w1) + hexWord(w2) + hexWord(w3),
+      spanId: newSpanId(),
+      traceFlags: TraceFlags.SAMPLED,
+    };
+  } else {
+    const { traceId, traceState } = parentContext;
+    const sampled = sampling.parentBased
+      ? (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0
+      : accumulate(traceId) < sampling.rootBound;
+    const traceFlags = sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    context = { traceId, spanId: newSpanId(), traceFlags, traceState };
+    if (!sampled) return trace.wrapSpanContext(context);
   }
-  const span = tracer.startSpan(name, { attributes: options.attributes, kind: options.kind }, parent);
-  return { span, within: trace.setSpan(parent, span) };
+  const span = new RecordedSpan(context, name, kind, parentContext, startMs, sink);
+  if (attributes) span.setAttributes(attributes);
+  return span;
 }
 
 /**
@@ -297,13 +403,10 @@ export function recordSpan(
     error?: unknown;
   },
 ): void {
-  if (!tracesUnder(options.parent)) return;
-  const end = Date.now();
-  const span = tracer.startSpan(
-    name,
-    { kind: options.kind, startTime: end - options.durationMs, attributes: options.attributes },
-    options.parent,
-  );
+  if (!setup || !tracesUnder(options.parent)) return;
+  const end = nowMs();
+  const span = open(setup, name, options.parent, options.kind, options.attributes, end - options.durationMs);
+  if (!span.isRecording()) return;
   if (options.error !== undefined) failSpan(span, options.error);
   span.end(end);
 }
@@ -321,6 +424,7 @@ export function tracesUnder(parent: Context): boolean {
  */
 export function isSampledHere(span: Span): boolean {
   if (span.isRecording()) return true;
+  if (span instanceof UnsampledRoot) return false;
   const spanContext = span.spanContext();
   return spanContext.isRemote === true || (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0;
 }
