@@ -1,3 +1,4 @@
+import { createContextKey } from "@opentelemetry/api";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -15,6 +16,7 @@ import {
   ROOT_CONTEXT,
   recordSpan,
   samplingFrom,
+  startSpan,
   startTracing,
   trace,
 } from "./tracing.js";
@@ -136,6 +138,30 @@ describe("spans and propagation", () => {
     expect(answer).toBe(42);
     expect(exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId)).toEqual([]);
     expect(outgoing.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
+  });
+
+  it("gives a span's context the parent's values, and a copy with a value set or deleted, as the API's contexts do", () => {
+    const key = createContextKey("noa test key");
+    const parent = ROOT_CONTEXT.setValue(key, "kept");
+    const { span, within } = startSpan("outer", { parent });
+    expect(trace.getSpan(within)).toBe(span);
+    expect(within.getValue(key)).toBe("kept");
+    const other = createContextKey("noa other key");
+    const set = within.setValue(other, 1);
+    expect([trace.getSpan(set), set.getValue(key), set.getValue(other), within.getValue(other)]).toEqual([
+      span,
+      "kept",
+      1,
+      undefined,
+    ]);
+    const withoutKey = within.deleteValue(key);
+    expect([trace.getSpan(withoutKey), withoutKey.getValue(key)]).toEqual([span, undefined]);
+    const { within: inner } = startSpan("inner", { parent: within });
+    expect(
+      trace.getSpan(inner.deleteValue(createContextKey("OpenTelemetry Context Key SPAN"))),
+    ).toBeUndefined();
+    expect(trace.getSpan(inner)?.spanContext().traceId).toBe(span.spanContext().traceId);
+    span.end();
   });
 
   it("records a failure's type, not its message", async () => {

@@ -8,6 +8,12 @@ export interface ExportedSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
+  /** OTLP's SpanKind: 1 internal, 2 server, 3 client. */
+  kind?: number;
+  startTimeUnixNano?: string;
+  endTimeUnixNano?: string;
+  attributes?: Array<{ key: string; value: Record<string, unknown> }>;
+  status?: { code?: number; message?: string };
 }
 
 /**
@@ -16,14 +22,20 @@ export interface ExportedSpan {
  */
 export async function startOtlpCollector() {
   const spans: ExportedSpan[] = [];
+  /** Each export request's resource attributes. */
+  const resources: Array<Array<{ key: string; value: Record<string, unknown> }>> = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-        resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: ExportedSpan[] }> }>;
+        resourceSpans?: Array<{
+          resource?: { attributes?: Array<{ key: string; value: Record<string, unknown> }> };
+          scopeSpans?: Array<{ spans?: ExportedSpan[] }>;
+        }>;
       };
       for (const resource of body.resourceSpans ?? []) {
+        resources.push(resource.resource?.attributes ?? []);
         for (const scope of resource.scopeSpans ?? []) spans.push(...(scope.spans ?? []));
       }
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
@@ -34,6 +46,7 @@ export async function startOtlpCollector() {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
+    resources,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
