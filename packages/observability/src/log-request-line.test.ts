@@ -94,6 +94,24 @@ describe("logRequestLine", () => {
     }
   });
 
+  it("writes each line's own values when a field's values keep changing, as a request's id does", () => {
+    const { lines, destination } = captureLines();
+    const logger = createLogger({ service: "rpc-server", env: "test", destination });
+    const ids = Array.from({ length: 200 }, (_, index) => `id-${index}`);
+    for (const id of [...ids, ...ids]) {
+      logRequestLine(
+        logger,
+        { requestId: id, route: "/v1/models", card: `${id} 4111 1111 1111 1111` },
+        "rest",
+      );
+    }
+    expect(lines.map((line) => JSON.parse(line).requestId)).toEqual([...ids, ...ids]);
+    for (const line of lines) {
+      expect(JSON.parse(line)).toMatchObject({ route: "/v1/models" });
+      expect(line).not.toContain("4111");
+    }
+  });
+
   it("writes nothing when info is not logged", () => {
     const { lines, destination } = captureLines();
     logRequestLine(createLogger({ service: "s", level: "warn", destination }), requestFields(), "rest");

@@ -60,44 +60,54 @@ export function logRequestLine(logger: Logger, fields: RequestLineFields, msg: s
     const key = keyOf(name);
     line += key.text;
     if (key.secret) line += '"[redacted]"';
-    else if (typeof value === "string") line += stringText(value);
+    else if (typeof value === "string") line += stringText(key, value);
     else if (typeof value === "number") line += Number.isFinite(value) ? String(value) : "null";
     else line += value ? "true" : "false";
   }
-  line += keyOf(state[messageKeySym] as string).text;
-  line += stringText(msg);
+  const messageKey = keyOf(state[messageKeySym] as string);
+  line += messageKey.text;
+  line += stringText(messageKey, msg);
   stream.write(line + (state[endSym] as string));
 }
 
-/** For each field name seen (a handful, from code): `,"name":`, as pino writes a key, and whether it names a secret. */
-const keys = new Map<string, { text: string; secret: boolean }>();
+/**
+ * A field name's `,"name":` (as pino writes a key), whether it names a secret, and the JSON of its string
+ * values that come again (routes, models, providers, methods): each value masked and encoded once.
+ * A field whose values keep changing (a request's id) stops being kept once it has had `valueLimit`
+ * different ones.
+ */
+interface FieldKey {
+  text: string;
+  secret: boolean;
+  values: Map<string, string> | undefined;
+}
 
-function keyOf(name: string): { text: string; secret: boolean } {
+/** For each field name seen (a handful, from code). */
+const keys = new Map<string, FieldKey>();
+const valueLimit = 64;
+
+function keyOf(name: string): FieldKey {
   let key = keys.get(name);
   if (key === undefined) {
-    key = { text: `,${JSON.stringify(name)}:`, secret: isSecretField(name) };
+    key = { text: `,${JSON.stringify(name)}:`, secret: isSecretField(name), values: new Map() };
     if (keys.size < 4096) keys.set(name, key);
   }
   return key;
 }
 
-/** Values that come again and again (routes, models, providers, methods), as JSON. */
-const valueTexts = new Map<string, string>();
-const valueTextsLimit = 1024;
-
 /**
  * A string value as JSON, masked (maskSensitiveText). Only short values that needed no mask are kept, so
- * that no secret stays in memory here. Ids are kept too (a new one each request, unlike the rest): all
- * are let go when valueTextsLimit is reached, and what comes again is kept again.
+ * that no secret stays in memory here.
  */
-function stringText(value: string): string {
-  let text = valueTexts.get(value);
+function stringText(key: FieldKey, value: string): string {
+  const { values } = key;
+  let text = values?.get(value);
   if (text === undefined) {
     const masked = maskSensitiveText(value);
     text = JSON.stringify(masked);
-    if (masked === value && value.length <= 64) {
-      if (valueTexts.size >= valueTextsLimit) valueTexts.clear();
-      valueTexts.set(value, text);
+    if (values && masked === value && value.length <= 64) {
+      if (values.size < valueLimit) values.set(value, text);
+      else key.values = undefined;
     }
   }
   return text;
