@@ -17,9 +17,9 @@ import {
 } from "@opentelemetry/api";
 import { isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-node";
+import { batchLimitsFrom, createOtlpBatchSender, OtlpSpanBatch } from "./otlp-span-batch.js";
 import { nowMs, RecordedSpan, type SpanSink } from "./recorded-span.js";
 
 export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace };
@@ -186,7 +186,8 @@ export interface Tracing {
  * `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (or their `OTEL_ATTRIBUTE_*` forms) and
  * `OTEL_SPAN_EVENT_COUNT_LIMIT` bound what a span keeps. Trace contexts are passed explicitly (a span's
  * parent is always given), never kept in an async context. Spans go out in batches over OTLP/HTTP as
- * protobuf (the spec's default; encoded in about a third of JSON's CPU time and bytes), or as JSON when
+ * protobuf (the spec's default; encoded in about a third of JSON's CPU time and bytes), each encoded as
+ * it ends (OtlpSpanBatch), or through the SDK's batch processor and exporter as JSON when
  * `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or `OTEL_EXPORTER_OTLP_PROTOCOL`) is `http/json`; `exporter`
  * (tests) receives each span as it ends instead. W3C `traceparent` is the propagation format.
  * NOA makes its spans itself (RecordedSpan), deciding them as the SDK's samplers would, and hands them to
@@ -205,10 +206,6 @@ export function startTracing({
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const disabled = env.OTEL_SDK_DISABLED === "true" || env.OTEL_TRACES_EXPORTER === "none";
   if (!exporter && (!endpoint || disabled)) return { enabled: false, shutdown: async () => {} };
-  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  const otlp = () =>
-    protocol === "http/json" ? new OTLPJsonTraceExporter() : new OTLPProtobufTraceExporter();
-  const processor = exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(otlp());
   const limit = (names: string[], fallback: number) => {
     const value = Number(names.map((name) => env[name]?.trim()).find(Boolean));
     return Number.isInteger(value) && value >= 0 ? value : fallback;
@@ -218,11 +215,19 @@ export function startTracing({
     ["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"],
     Number.POSITIVE_INFINITY,
   );
+  const resource = defaultResource().merge(
+    resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
+  );
+  const scope = { name: "noa" };
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
+  const processor = exporter
+    ? new SimpleSpanProcessor(exporter)
+    : protocol === "http/json"
+      ? new BatchSpanProcessor(new OTLPJsonTraceExporter())
+      : new OtlpSpanBatch(resource, scope, createOtlpBatchSender(), batchLimitsFrom(env));
   const sink: SpanSink = {
-    resource: defaultResource().merge(
-      resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || service }),
-    ),
-    scope: { name: "noa" },
+    resource,
+    scope,
     attributeCountLimit,
     attributeValueLengthLimit: attributeValueLengthLimit > 0 ? attributeValueLengthLimit : Infinity,
     eventCountLimit: limit(["OTEL_SPAN_EVENT_COUNT_LIMIT"], 128),
