@@ -26,7 +26,7 @@ import { nextMessage, startBenchProcess, startGatewayProcess } from "./bench-pro
 import { chatCompletionsTarget, type LoadResult } from "./rest-load.js";
 import { writeSection } from "./write-section.js";
 
-const roundCount = Number(process.env.BENCH_ROUNDS ?? 3);
+const roundCount = Number(process.env.BENCH_ROUNDS ?? 5);
 const slices = Number(process.env.BENCH_SLICES ?? 8);
 const sliceS = Number(process.env.BENCH_SLICE_S ?? 1);
 // Long enough for a span batch (OTEL_BSP_SCHEDULE_DELAY below) and a log batch (20 ms) to go out.
