@@ -206,10 +206,8 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | 0x100 | (isRemote ? 0x200 : 0);
 }
 
-/** One Span message, its fields in the SDK serializer's order. */
-function writeSpan(writer: ProtoWriter, span: ReadableSpan): void {
-  const at = writer.begin();
-  const context = span.spanContext();
+/** A span's or link's first three fields: trace_id, span_id and trace_state (when there is one). */
+function writeIds(writer: ProtoWriter, context: SpanContext): void {
   writer.tag(1, 2);
   writer.hex(context.traceId);
   writer.tag(2, 2);
@@ -219,6 +217,13 @@ function writeSpan(writer: ProtoWriter, span: ReadableSpan): void {
     writer.tag(3, 2);
     writer.string(traceState);
   }
+}
+
+/** One Span message, its fields in the SDK serializer's order. */
+function writeSpan(writer: ProtoWriter, span: ReadableSpan): void {
+  const at = writer.begin();
+  const context = span.spanContext();
+  writeIds(writer, context);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     writer.tag(4, 2);
@@ -273,15 +278,7 @@ function writeLink(
   dropped: number | undefined,
 ): void {
   const at = writer.begin();
-  writer.tag(1, 2);
-  writer.hex(context.traceId);
-  writer.tag(2, 2);
-  writer.hex(context.spanId);
-  const traceState = context.traceState?.serialize();
-  if (traceState) {
-    writer.tag(3, 2);
-    writer.string(traceState);
-  }
+  writeIds(writer, context);
   if (attributes) writeAttributes(writer, attributes, 4);
   writer.tag(5, 0);
   writer.varint(dropped ?? 0);
