@@ -106,16 +106,22 @@ describe("OtlpSpanBatch", () => {
       `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
     );
     vi.stubEnv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=noa");
-    const batch = new OtlpSpanBatch(resource, scope, createOtlpBatchSender(), batchLimitsFrom({}));
-    const spans = variedSpans();
-    for (const span of spans) batch.onEnd(span);
+    // Two batches of three: the second is written where the first was.
+    const limits = batchLimitsFrom({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "3" });
+    const batch = new OtlpSpanBatch(resource, scope, createOtlpBatchSender(), limits);
+    const first = variedSpans();
+    const second = variedSpans().reverse();
+    for (const span of [...first, ...second]) batch.onEnd(span);
     await batch.shutdown();
     collector.close();
-    expect(bodies).toHaveLength(1);
+    expect(bodies).toHaveLength(2);
     expect(bodies[0]?.headers["content-type"]).toBe("application/x-protobuf");
     expect(bodies[0]?.headers["x-tenant"]).toBe("noa");
-    const expected = ProtobufTraceSerializer.serializeRequest(spans);
-    expect(Buffer.from(expected ?? []).equals(bodies[0]?.body ?? Buffer.alloc(0))).toBe(true);
+    const sent = bodies.map(({ body }) => body.toString("hex")).sort();
+    const expected = [first, second]
+      .map((spans) => Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) ?? []).toString("hex"))
+      .sort();
+    expect(sent).toEqual(expected);
   });
 
   it("sends a batch when it is full or when the schedule delay is over, and drops spans past the queue size", async () => {

@@ -75,7 +75,7 @@ export function createOtlpBatchSender(): BatchSender {
  * (otlp-span-batch.test.ts compares them). One resource and scope (NOA's) for every span.
  */
 export class OtlpSpanBatch implements SpanProcessor {
-  private writer = new ProtoWriter();
+  private readonly writer = new ProtoWriter();
   private waiting = 0;
   private sending = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -132,8 +132,9 @@ export class OtlpSpanBatch implements SpanProcessor {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.waiting === 0) return;
+    // request() copies the spans out: the writer's buffer is written over by the next batch.
     const batch = { bytes: this.request(), spans: this.waiting };
-    this.writer = new ProtoWriter(Math.max(1024, this.writer.bytes.length));
+    this.writer.pos = 0;
     this.sending += batch.spans;
     this.waiting = 0;
     const sent = new Promise<void>((resolve) => {
