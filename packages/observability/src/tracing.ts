@@ -2,6 +2,7 @@ import {
   type Attributes,
   type Context,
   createContextKey,
+  defaultTextMapSetter,
   INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   ROOT_CONTEXT,
@@ -280,15 +281,9 @@ const headerGetter: TextMapGetter<HeaderSource> = {
   },
 };
 
-const headerSetter = {
-  set: (carrier: Record<string, string>, key: string, value: string) => {
-    carrier[key] = value;
-  },
-};
-
 /** `headers` plus the trace context `from` (`traceparent`, `tracestate`), to send with a call or a job. */
 export function injectTraceContext(headers: Record<string, string>, from: Context): Record<string, string> {
-  setup?.propagator.inject(from, headers, headerSetter);
+  setup?.propagator.inject(from, headers, defaultTextMapSetter);
   return headers;
 }
 
