@@ -14,7 +14,7 @@ import {
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-node";
-import { ProtoWriter } from "./proto-writer.js";
+import { ProtoWriter, varintSize } from "./proto-writer.js";
 
 /** An encoded batch: an ExportTraceServiceRequest's bytes, and how many spans it carries. */
 interface Batch {
@@ -156,21 +156,13 @@ export class OtlpSpanBatch implements SpanProcessor {
     const out = new ProtoWriter(1 + varintSize(resourceSpans) + resourceSpans);
     out.tag(1, 2);
     out.varint(resourceSpans);
-    out.bytes.set(this.resourceField, out.pos);
-    out.pos += this.resourceField.length;
+    out.raw(this.resourceField);
     out.tag(2, 2);
     out.varint(scopeSpans);
-    out.bytes.set(this.scopeField, out.pos);
-    out.pos += this.scopeField.length;
-    out.bytes.set(spans, out.pos);
-    return out.bytes.subarray(0, out.pos + spans.length);
+    out.raw(this.scopeField);
+    out.raw(spans);
+    return out.bytes.subarray(0, out.pos);
   }
-}
-
-function varintSize(value: number): number {
-  let size = 1;
-  for (let rest = value >>> 7; rest > 0; rest >>>= 7) size++;
-  return size;
 }
 
 function fieldBytes(write: (writer: ProtoWriter) => void): Uint8Array {

@@ -110,6 +110,11 @@ export class ProtoWriter {
 
   byteArray(value: Uint8Array): void {
     this.varint(value.length);
+    this.raw(value);
+  }
+
+  /** Bytes as they are (already encoded), without a length. */
+  raw(value: Uint8Array): void {
     this.ensure(value.length);
     this.bytes.set(value, this.pos);
     this.pos += value.length;
@@ -139,8 +144,7 @@ export class ProtoWriter {
       this.bytes[at] = length;
       return;
     }
-    let size = 1;
-    for (let rest = length >>> 7; rest > 0; rest >>>= 7) size++;
+    const size = varintSize(length);
     this.ensure(size - 1);
     this.bytes.copyWithin(at + size, at + 1, this.pos);
     this.pos += size - 1;
@@ -152,6 +156,13 @@ export class ProtoWriter {
     }
     this.bytes[write] = v;
   }
+}
+
+/** How many bytes `value` (at most 2^32 − 1) takes as a varint. */
+export function varintSize(value: number): number {
+  let size = 1;
+  for (let rest = value >>> 7; rest > 0; rest >>>= 7) size++;
+  return size;
 }
 
 /** The value of one hex digit (either case). */
