@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startOtlpCollector } from "./testing/start-otlp-collector.js";
+import { type ExportedSpan, startOtlpCollector } from "./testing/start-otlp-collector.js";
 import { inSpan, ROOT_CONTEXT, recordSpan, SpanKind, startTracing, type Tracing } from "./tracing.js";
 
 // Its own file: tracing is started once per process, here as production starts it, from OTEL_*
@@ -22,10 +22,8 @@ afterAll(async () => {
   await collector.close();
 });
 
-const attribute = (
-  span: { attributes?: Array<{ key: string; value: Record<string, unknown> }> },
-  key: string,
-) => span.attributes?.find((candidate) => candidate.key === key)?.value;
+const attribute = (span: Pick<ExportedSpan, "attributes">, key: string) =>
+  span.attributes?.find((candidate) => candidate.key === key)?.value;
 
 describe("spans exported over OTLP", () => {
   it("carry their names, kinds, parents, times, attributes and status to the collector, under the service's resource", async () => {

@@ -2,6 +2,12 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** An attribute as OTLP/HTTP JSON carries it: its key and an AnyValue (`{ stringValue: "…" }`, …). */
+export interface OtlpKeyValue {
+  key: string;
+  value: Record<string, unknown>;
+}
+
 /** A span as OTLP/HTTP JSON carries it (the fields tests look at). */
 export interface ExportedSpan {
   traceId: string;
@@ -12,7 +18,7 @@ export interface ExportedSpan {
   kind?: number;
   startTimeUnixNano?: string;
   endTimeUnixNano?: string;
-  attributes?: Array<{ key: string; value: Record<string, unknown> }>;
+  attributes?: OtlpKeyValue[];
   status?: { code?: number; message?: string };
 }
 
@@ -23,14 +29,14 @@ export interface ExportedSpan {
 export async function startOtlpCollector() {
   const spans: ExportedSpan[] = [];
   /** Each export request's resource attributes. */
-  const resources: Array<Array<{ key: string; value: Record<string, unknown> }>> = [];
+  const resources: Array<OtlpKeyValue[]> = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
         resourceSpans?: Array<{
-          resource?: { attributes?: Array<{ key: string; value: Record<string, unknown> }> };
+          resource?: { attributes?: OtlpKeyValue[] };
           scopeSpans?: Array<{ spans?: ExportedSpan[] }>;
         }>;
       };
