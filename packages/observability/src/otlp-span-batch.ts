@@ -13,8 +13,10 @@ import {
 } from "@opentelemetry/otlp-exporter-base/node-http";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { Resource } from "@opentelemetry/resources";
-import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-node";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { ProtoWriter, varintSize } from "./proto-writer.js";
+import { RecordedSpan } from "./recorded-span.js";
+import type { SpanIds } from "./span-ids.js";
 
 /** An encoded batch: an ExportTraceServiceRequest's bytes, and how many spans it carries. */
 interface Batch {
@@ -99,8 +101,9 @@ export class OtlpSpanBatch implements SpanProcessor {
 
   onStart(): void {}
 
-  onEnd(span: ReadableSpan): void {
-    if (this.closed || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+  /** Takes NOA's spans only: a RecordedSpan is sampled by construction and keeps its ids as words. */
+  onEnd(span: RecordedSpan): void {
+    if (this.closed) return;
     if (this.waiting + this.sending >= this.limits.maxQueueSize) {
       this.dropped++;
       return;
@@ -212,13 +215,36 @@ function writeIds(writer: ProtoWriter, context: SpanContext): void {
   }
 }
 
+/** A RecordedSpan's trace_id, span_id and trace_state, from the words its ids are kept as. */
+function writeRecordedIds(writer: ProtoWriter, { trace, high, low, traceState }: SpanIds): void {
+  writer.tag(1, 2);
+  writer.varint(16);
+  writer.word(trace.w0);
+  writer.word(trace.w1);
+  writer.word(trace.w2);
+  writer.word(trace.w3);
+  writer.tag(2, 2);
+  writer.varint(8);
+  writer.word(high);
+  writer.word(low);
+  const text = traceState?.serialize();
+  if (text) {
+    writer.tag(3, 2);
+    writer.string(text);
+  }
+}
+
 /** One Span message, its fields in the SDK serializer's order. */
-function writeSpan(writer: ProtoWriter, span: ReadableSpan): void {
+function writeSpan(writer: ProtoWriter, span: RecordedSpan): void {
   const at = writer.begin();
-  const context = span.spanContext();
-  writeIds(writer, context);
-  const parent = span.parentSpanContext;
-  if (parent?.spanId) {
+  writeRecordedIds(writer, span.ids);
+  const { parent } = span;
+  if (parent instanceof RecordedSpan) {
+    writer.tag(4, 2);
+    writer.varint(8);
+    writer.word(parent.ids.high);
+    writer.word(parent.ids.low);
+  } else if (parent?.spanId) {
     writer.tag(4, 2);
     writer.hex(parent.spanId);
   }
@@ -226,8 +252,8 @@ function writeSpan(writer: ProtoWriter, span: ReadableSpan): void {
   writer.string(span.name);
   writer.tag(6, 0);
   writer.varint(span.kind + 1);
-  writeTime(writer, 7, span.startTime);
-  writeTime(writer, 8, span.endTime);
+  writeTimeMs(writer, 7, span.startMs);
+  writeTimeMs(writer, 8, span.endTimeMs);
   writeAttributes(writer, span.attributes, 9);
   writer.tag(10, 0);
   writer.varint(span.droppedAttributesCount);
@@ -260,7 +286,7 @@ function writeSpan(writer: ProtoWriter, span: ReadableSpan): void {
   writer.varint(span.status.code);
   writer.end(statusAt);
   writer.tag(16, 5);
-  writer.fixed32(spanFlags(context.traceFlags, parent?.isRemote));
+  writer.fixed32(spanFlags(TraceFlags.SAMPLED, parent instanceof RecordedSpan ? false : parent?.isRemote));
   writer.end(at);
 }
 
@@ -283,6 +309,12 @@ function writeLink(
 function writeTime(writer: ProtoWriter, field: number, [seconds, nanos]: HrTime): void {
   writer.tag(field, 1);
   writer.fixed64Nanos(seconds, nanos);
+}
+
+/** Epoch milliseconds as the HrTime the SDK's millisToHrTime makes of them, without making it. */
+function writeTimeMs(writer: ProtoWriter, field: number, ms: number): void {
+  writer.tag(field, 1);
+  writer.fixed64Nanos(Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6));
 }
 
 /** Attributes as repeated KeyValue under `field`. */

@@ -88,9 +88,34 @@ export class ProtoWriter {
     this.pos += 8;
   }
 
+  /** A 32-bit word as four bytes, most significant first (part of a trace or span id). */
+  word(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, value >>> 0, false);
+    this.pos += 4;
+  }
+
   /** A string, UTF-8, with its length. */
   string(text: string): void {
     const length = text.length;
+    if (length < 0x80) {
+      // Copied as it is checked, in one pass: most strings here are short and ASCII (names, keys, ids).
+      this.ensure(1 + length);
+      const { bytes } = this;
+      const start = this.pos;
+      let pos = start + 1;
+      for (let index = 0; index < length; index++) {
+        const code = text.charCodeAt(index);
+        if (code > 127) {
+          this.byteArray(this.encoder.encode(text));
+          return;
+        }
+        bytes[pos++] = code;
+      }
+      bytes[start] = length;
+      this.pos = pos;
+      return;
+    }
     let ascii = true;
     for (let index = 0; index < length; index++) {
       if (text.charCodeAt(index) > 127) {

@@ -3,6 +3,7 @@ import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { describe, expect, it } from "vitest";
 import { RecordedSpan, type SpanSink } from "./recorded-span.js";
+import { SpanIds } from "./span-ids.js";
 
 const context = {
   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -21,7 +22,14 @@ function recorded(limits: Partial<SpanSink> = {}) {
     end: (span) => ended.push(span),
     ...limits,
   };
-  const span = new RecordedSpan(context, "work", SpanKind.INTERNAL, undefined, 1_700_000_000_123.5, sink);
+  const span = new RecordedSpan(
+    SpanIds.fromContext(context),
+    "work",
+    SpanKind.INTERNAL,
+    undefined,
+    1_700_000_000_123.5,
+    sink,
+  );
   return { span, ended };
 }
 

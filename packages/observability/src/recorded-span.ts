@@ -10,6 +10,7 @@ import {
   type SpanStatus,
   SpanStatusCode,
   type TimeInput,
+  TraceFlags,
 } from "@opentelemetry/api";
 import {
   hrTimeDuration,
@@ -23,6 +24,7 @@ import {
 } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-node";
+import type { SpanIds } from "./span-ids.js";
 
 /** What the spans of one tracing setup share: where they go when they end, and their limits. */
 export interface SpanSink {
@@ -44,10 +46,12 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
 /**
  * A sampled span: what the OpenTelemetry SDK's span records (name, kind, parent, times, attributes,
  * events, links, status, with the SDK's rules for limits, status and what happens after the end), kept
- * in plain fields, its times as epoch milliseconds until an exporter asks for them. It is a ReadableSpan,
- * so the SDK's span processors and exporters take it as it is. NOA makes these itself rather than
- * through the SDK's tracer, which does generic work every span pays for (per-span closures and clock
- * anchoring, attribute sanitizing of every option, diagnostics and span metrics).
+ * in plain fields, its times as epoch milliseconds and its ids as numbers (`ids`) until something asks
+ * for them in the API's forms (HrTime, hex). It is a ReadableSpan, so the SDK's span processors and
+ * exporters take it as it is. NOA makes these itself rather than through the SDK's tracer, which does
+ * generic work every span pays for (per-span closures and clock anchoring, attribute sanitizing of every
+ * option, hex ids written for every span and checked by regular expressions for every child,
+ * diagnostics and span metrics).
  */
 export class RecordedSpan implements Span, ReadableSpan {
   readonly attributes: Attributes = {};
@@ -60,22 +64,41 @@ export class RecordedSpan implements Span, ReadableSpan {
   private attributeCount = 0;
   /** Epoch ms; -1 until the span ends. */
   private endMs = -1;
+  private context: SpanContext | undefined;
 
+  /**
+   * `parent`: the span it was made under when that is one of these (its ids are read from there), else
+   * the parent's context (a remote caller's), or none for a trace's root.
+   */
   constructor(
-    private readonly context: SpanContext,
+    readonly ids: SpanIds,
     public name: string,
     readonly kind: SpanKind,
-    readonly parentSpanContext: SpanContext | undefined,
+    readonly parent: RecordedSpan | SpanContext | undefined,
     readonly startMs: number,
     private readonly sink: SpanSink,
   ) {}
 
   spanContext(): SpanContext {
+    if (this.context === undefined) {
+      const { trace, traceState } = this.ids;
+      this.context = { traceId: trace.hex, spanId: this.ids.spanIdHex, traceFlags: TraceFlags.SAMPLED };
+      if (traceState) this.context.traceState = traceState;
+    }
     return this.context;
+  }
+
+  get parentSpanContext(): SpanContext | undefined {
+    return this.parent instanceof RecordedSpan ? this.parent.spanContext() : this.parent;
   }
 
   get startTime(): HrTime {
     return millisToHrTime(this.startMs);
+  }
+
+  /** Epoch ms of the end; -1 until the span ends. */
+  get endTimeMs(): number {
+    return this.endMs;
   }
 
   get endTime(): HrTime {

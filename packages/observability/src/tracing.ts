@@ -14,6 +14,7 @@ import {
   SpanStatusCode,
   type TextMapGetter,
   TraceFlags,
+  type TraceState,
   trace,
 } from "@opentelemetry/api";
 import { isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -22,6 +23,7 @@ import { defaultResource, resourceFromAttributes } from "@opentelemetry/resource
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-node";
 import { batchLimitsFrom, createOtlpBatchSender, OtlpSpanBatch } from "./otlp-span-batch.js";
 import { nowMs, RecordedSpan, type SpanSink } from "./recorded-span.js";
+import { SpanIds, TraceWords } from "./span-ids.js";
 
 export { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace };
 
@@ -43,36 +45,18 @@ export interface Sampling {
  */
 let setup: { sampling: Sampling; sink: SpanSink; propagator: W3CTraceContextPropagator } | undefined;
 
-/** Two hex digits for each byte value. */
-const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
-
 /** A random 32-bit word, as a signed int (a small integer to V8, not a heap number). */
 const randomWord = () => (Math.random() * 0x100000000) | 0;
 
-const hexWord = (word: number) =>
-  (hexByte[word >>> 24] as string) +
-  (hexByte[(word >>> 16) & 255] as string) +
-  (hexByte[(word >>> 8) & 255] as string) +
-  (hexByte[word & 255] as string);
-
 /**
- * A random span id, as the SDK's RandomIdGenerator makes them (from Math.random, never all zeros), but
- * written through a table rather than a Buffer's hex encoding (a call into C++ per id).
+ * A new span's ids in `trace`: a random span id, as the SDK's RandomIdGenerator makes them (from
+ * Math.random, never all zeros), kept as words (SpanIds).
  */
-function newSpanId(): string {
+function newSpanIds(trace: TraceWords, traceState?: TraceState): SpanIds {
   const high = randomWord();
   let low = randomWord();
   if ((high | low) === 0) low = 1;
-  return hexWord(high) + hexWord(low);
-}
-
-/** The XOR of a hex trace id's four 32-bit words, as TraceIdRatioBasedSampler computes it. */
-function accumulate(traceId: string): number {
-  let accumulated = 0;
-  for (let at = 0; at < 32; at += 8) {
-    accumulated = (accumulated ^ Number.parseInt(traceId.slice(at, at + 8), 16)) >>> 0;
-  }
-  return accumulated;
+  return new SpanIds(trace, high, low, traceState);
 }
 
 /** The span work gets while tracing is off: records nothing. */
@@ -87,17 +71,12 @@ const offSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 class UnsampledRoot implements Span {
   private context: SpanContext | undefined;
 
-  constructor(
-    private readonly w0: number,
-    private readonly w1: number,
-    private readonly w2: number,
-    private readonly w3: number,
-  ) {}
+  constructor(private readonly trace: TraceWords) {}
 
   spanContext(): SpanContext {
     this.context ??= {
-      traceId: hexWord(this.w0) + hexWord(this.w1) + hexWord(this.w2) + hexWord(this.w3),
-      spanId: newSpanId(),
+      traceId: this.trace.hex,
+      spanId: newSpanIds(this.trace).spanIdHex,
       traceFlags: TraceFlags.NONE,
     };
     return this.context;
@@ -360,30 +339,44 @@ function open(
   startMs: number,
 ): Span {
   if (isTracingSuppressed(parent)) return offSpan;
-  const parentContext = trace.getSpan(parent)?.spanContext();
-  let context: SpanContext;
-  if (parentContext === undefined || !isSpanContextValid(parentContext)) {
-    const w0 = randomWord();
-    const w1 = randomWord();
-    const w2 = randomWord();
-    let w3 = randomWord();
-    if ((w0 | w1 | w2 | w3) === 0) w3 = 1;
-    if ((w0 ^ w1 ^ w2 ^ w3) >>> 0 >= sampling.rootBound) return new UnsampledRoot(w0, w1, w2, w3);
-    context = {
-      traceId: hexWord(w0) + hexWord(w1) + hexWord(w2) + hexWord(w3),
-      spanId: newSpanId(),
-      traceFlags: TraceFlags.SAMPLED,
-    };
+  const parentSpan = trace.getSpan(parent);
+  let ids: SpanIds;
+  let parentOf: RecordedSpan | SpanContext | undefined;
+  if (parentSpan instanceof RecordedSpan) {
+    // One of these is sampled and valid by construction: its children are too, under any sampler
+    // (a trace-id ratio gives its trace the same answer).
+    ids = newSpanIds(parentSpan.ids.trace, parentSpan.ids.traceState);
+    parentOf = parentSpan;
   } else {
-    const { traceId, traceState } = parentContext;
-    const sampled = sampling.parentBased
-      ? (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0
-      : accumulate(traceId) < sampling.rootBound;
-    const traceFlags = sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
-    context = { traceId, spanId: newSpanId(), traceFlags, traceState };
-    if (!sampled) return trace.wrapSpanContext(context);
+    const parentContext = parentSpan?.spanContext();
+    if (parentContext === undefined || !isSpanContextValid(parentContext)) {
+      const w0 = randomWord();
+      const w1 = randomWord();
+      const w2 = randomWord();
+      let w3 = randomWord();
+      if ((w0 | w1 | w2 | w3) === 0) w3 = 1;
+      const words = new TraceWords(w0, w1, w2, w3);
+      if (words.ratioWord >= sampling.rootBound) return new UnsampledRoot(words);
+      ids = newSpanIds(words);
+    } else {
+      const words = TraceWords.fromHex(parentContext.traceId);
+      const sampled = sampling.parentBased
+        ? (parentContext.traceFlags & TraceFlags.SAMPLED) !== 0
+        : words.ratioWord < sampling.rootBound;
+      ids = newSpanIds(words, parentContext.traceState);
+      if (!sampled) {
+        const { traceId, traceState } = parentContext;
+        return trace.wrapSpanContext({
+          traceId,
+          spanId: ids.spanIdHex,
+          traceFlags: TraceFlags.NONE,
+          traceState,
+        });
+      }
+      parentOf = parentContext;
+    }
   }
-  const span = new RecordedSpan(context, name, kind, parentContext, startMs, sink);
+  const span = new RecordedSpan(ids, name, kind, parentOf, startMs, sink);
   if (attributes) span.setAttributes(attributes);
   return span;
 }
