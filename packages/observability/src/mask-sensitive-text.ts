@@ -40,9 +40,10 @@ export function maskMatches(text: string): string {
  * False only when `sensitive` cannot match anything in `text`: no `@`, `Bearer`, `eyJ`, `noa`/`sk` before
  * `-` or `_`, and no run of number characters (digits, whitespace, `()+-.`) holding 7 digits, the fewest
  * a phone number has, counted from where a number may begin (not right after a letter, digit, `_`, `.`,
- * `+` or `-`, as the expression's look-behind says). One pass over the characters, so that ids (a UUID's
- * digit groups follow a letter or a dash), routes and model names, most of what a log line holds, skip
- * the expression.
+ * `+` or `-`, as the expression's look-behind says) up to a digit where a number may end (not right
+ * before a letter, digit, `_` or `-`, as its look-ahead says). One pass over the characters, so that ids
+ * (a UUID's digit groups follow a letter or a dash, and end before one), routes and model names, most of
+ * what a log line holds, skip the expression.
  */
 function mayHoldSensitive(text: string): boolean {
   let digits = 0;
@@ -57,7 +58,9 @@ function mayHoldSensitive(text: string): boolean {
         counting = true;
         digits = 0;
       }
-      if (counting && kind & digit && ++digits === 7) return true;
+      // The expression's look-ahead: a number ends at a digit not followed by a word character or `-`
+      // (a UUID's digits never do: each is followed by a digit, a letter or a dash).
+      if (counting && kind & digit && ++digits >= 7 && !continuesWord(text, index + 1)) return true;
     } else {
       counting = false;
       if (kind & shapeStart && startsShape(text, index, code)) return true;
@@ -76,6 +79,8 @@ const numberStart = 4;
 const precludesNumber = 8;
 /** The first character of the other shapes: `@`, `Bearer`, `eyJ`, `noa-`, `sk-`. */
 const shapeStart = 16;
+/** The expression's look-ahead: a number never ends right before a word character or `-`. */
+const wordOrDash = 32;
 
 /** Each ASCII character's kinds, as bits. */
 const kinds = (() => {
@@ -92,6 +97,7 @@ const kinds = (() => {
   mark("+(", numberStart);
   mark("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.+-", precludesNumber);
   mark("@Bens", shapeStart);
+  mark(`${digits}ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-`, wordOrDash);
   return table;
 })();
 
@@ -109,6 +115,12 @@ function startsShape(text: string, index: number, code: number): boolean {
     default: // sk- or sk_
       return text.charCodeAt(index + 1) === 107 && isDashOrUnderscore(text.charCodeAt(index + 2));
   }
+}
+
+/** Whether the character at `index` (if any) is a word character or `-` (ASCII only, as `\w` without the `u` flag). */
+function continuesWord(text: string, index: number): boolean {
+  const code = text.charCodeAt(index);
+  return code < 128 && ((kinds[code] as number) & wordOrDash) !== 0;
 }
 
 function isDashOrUnderscore(code: number): boolean {
