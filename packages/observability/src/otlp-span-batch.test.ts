@@ -6,6 +6,7 @@ import { TraceState } from "@opentelemetry/core";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { spanIdsOf } from "./__fixtures__/span-ids-of.js";
 import {
   type BatchSender,
   batchLimitsFrom,
@@ -38,7 +39,7 @@ function variedSpans(): RecordedSpan[] {
     traceFlags: TraceFlags.SAMPLED,
     traceState,
   });
-  const ids = (spanId: string, traceState?: TraceState) => SpanIds.fromContext(context(spanId, traceState));
+  const ids = (spanId: string, traceState?: TraceState) => spanIdsOf(context(spanId, traceState));
   const remoteParent = { traceId, spanId: "00f067aa0ba902b7", traceFlags: 1, isRemote: true };
   const server = new RecordedSpan(
     ids("a1b2c3d4e5f60718", new TraceState("vendor=1,other=x")),

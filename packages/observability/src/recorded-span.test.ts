@@ -2,8 +2,8 @@ import { SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { describe, expect, it } from "vitest";
+import { spanIdsOf } from "./__fixtures__/span-ids-of.js";
 import { RecordedSpan, type SpanSink } from "./recorded-span.js";
-import { SpanIds } from "./span-ids.js";
 
 const context = {
   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -23,7 +23,7 @@ function recorded(limits: Partial<SpanSink> = {}) {
     ...limits,
   };
   const span = new RecordedSpan(
-    SpanIds.fromContext(context),
+    spanIdsOf(context),
     "work",
     SpanKind.INTERNAL,
     undefined,

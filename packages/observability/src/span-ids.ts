@@ -1,4 +1,4 @@
-import type { SpanContext, TraceState } from "@opentelemetry/api";
+import type { TraceState } from "@opentelemetry/api";
 
 /** Two hex digits for each byte value. */
 const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
@@ -14,7 +14,7 @@ export function hexWord(word: number): string {
 }
 
 /** Eight hex digits from `at` in `hex` as a 32-bit word (signed, as randomWord draws them). */
-function wordAt(hex: string, at: number): number {
+export function wordAt(hex: string, at: number): number {
   return Number.parseInt(hex.slice(at, at + 8), 16) | 0;
 }
 
@@ -59,16 +59,6 @@ export class SpanIds {
     readonly low: number,
     readonly traceState?: TraceState,
   ) {}
-
-  /** The ids a SpanContext spells in hex (a remote parent's, a test's). */
-  static fromContext(context: SpanContext): SpanIds {
-    return new SpanIds(
-      TraceWords.fromHex(context.traceId),
-      wordAt(context.spanId, 0),
-      wordAt(context.spanId, 8),
-      context.traceState,
-    );
-  }
 
   get spanIdHex(): string {
     return hexWord(this.high) + hexWord(this.low);
