@@ -98,39 +98,22 @@ export class ProtoWriter {
   /** A string, UTF-8, with its length. */
   string(text: string): void {
     const length = text.length;
-    if (length < 0x80) {
-      // Copied as it is checked, in one pass: most strings here are short and ASCII (names, keys, ids).
-      this.ensure(1 + length);
-      const { bytes } = this;
-      const start = this.pos;
-      let pos = start + 1;
-      for (let index = 0; index < length; index++) {
-        const code = text.charCodeAt(index);
-        if (code > 127) {
-          this.byteArray(this.encoder.encode(text));
-          return;
-        }
-        bytes[pos++] = code;
-      }
-      bytes[start] = length;
-      this.pos = pos;
-      return;
-    }
-    let ascii = true;
+    // Copied as it is checked, in one pass, after room for its length: an ASCII string's UTF-8 length is
+    // its length. Most strings here are ASCII (names, keys, ids). Room for a whole varint besides, so
+    // that writing the length never grows (and copies away) the buffer.
+    this.ensure(10 + length);
+    const { bytes } = this;
+    let pos = this.pos + varintSize(length);
     for (let index = 0; index < length; index++) {
-      if (text.charCodeAt(index) > 127) {
-        ascii = false;
-        break;
+      const code = text.charCodeAt(index);
+      if (code > 127) {
+        this.byteArray(this.encoder.encode(text));
+        return;
       }
-    }
-    if (!ascii) {
-      this.byteArray(this.encoder.encode(text));
-      return;
+      bytes[pos++] = code;
     }
     this.varint(length);
-    this.ensure(length);
-    const { bytes } = this;
-    for (let index = 0; index < length; index++) bytes[this.pos++] = text.charCodeAt(index);
+    this.pos = pos;
   }
 
   byteArray(value: Uint8Array): void {

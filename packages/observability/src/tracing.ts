@@ -65,8 +65,8 @@ const offSpan = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 /**
  * The root of a new trace the sampler dropped: records nothing, like the SDK's non-recording span, and
  * writes its ids (random, as the SDK would give them) only when something asks for its context, to pass
- * the trace on (most such requests call nothing downstream). `words` are the trace id's, drawn to make
- * the decision.
+ * the trace on (most such requests call nothing downstream). `trace` holds the trace id's words, drawn
+ * to make the decision.
  */
 class UnsampledRoot implements Span {
   private context: SpanContext | undefined;
