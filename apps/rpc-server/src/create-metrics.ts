@@ -1,6 +1,12 @@
 import { Code } from "@connectrpc/connect";
 import type { UsageRecord } from "@noa/access";
-import { FoldedCounter, FoldedHistogram, type ReadinessReport } from "@noa/observability";
+import {
+  createSpansDroppedCounter,
+  FoldedCounter,
+  FoldedHistogram,
+  type ReadinessReport,
+  type Tracing,
+} from "@noa/observability";
 import type { AttemptEvent, ModelRegistry } from "@noa/providers";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { codeNames } from "./classify-error.js";
@@ -54,14 +60,23 @@ export interface GatewayMetrics {
  * names (`http_requests_total`, `http_errors_total`, `http_request_duration_seconds`,
  * `http_active_connections`, `ai_provider_requests_total`, `ai_provider_latency_seconds`,
  * `ai_provider_cost_total`), the `noa_*` metrics a gateway's operator needs (RPCs, time to first token,
- * tokens, cache, breakers, retries, fallbacks, rate-limit refusals, usage buffer) and the process metrics.
+ * tokens, cache, breakers, retries, fallbacks, rate-limit refusals, usage buffer, spans tracing lost) and
+ * the process metrics.
  * What every request updates is a FoldedCounter or FoldedHistogram (cheap to record, scraped the same as
  * prom-client's); gauges read when scraped stay prom-client's.
  */
-export function createMetrics({ registry: models }: { registry: ModelRegistry }): GatewayMetrics {
+export function createMetrics({
+  registry: models,
+  tracing,
+}: {
+  registry: ModelRegistry;
+  /** Its lost spans become `noa_trace_spans_dropped_total`. */
+  tracing?: Pick<Tracing, "spansLost">;
+}): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  createSpansDroppedCounter({ registers, tracing });
   const sources: { connections?: () => number; usageBuffered?: () => number } = {};
   // Target label values are bounded: the models the registry lists, and at most maxUnlistedTargets
   // others (OpenAI and Anthropic take any model id a client sends); the rest count as `<provider>/other`.

@@ -50,6 +50,7 @@ describe("deploy assets", () => {
         "NoaProviderCostSpike",
         "NoaQueueBacklog",
         "NoaDeadLetterGrowing",
+        "NoaTraceSpansDropped",
         "NoaNotReady",
       ]),
     );

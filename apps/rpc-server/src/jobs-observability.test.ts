@@ -82,6 +82,8 @@ describe("a job's trace, metrics and logs", () => {
     expect(text).toMatch(/^noa_webhook_deliveries_total\{outcome="delivered"\} [1-9]/m);
     expect(text).toMatch(/^noa_queue_depth\{priority="high"\} 0$/m);
     expect(text).toMatch(/^noa_dead_letter_size 0$/m);
+    // Its spans reached the collector: none lost.
+    expect(text).toMatch(/^noa_trace_spans_dropped_total\{reason="export_failed"\} 0$/m);
     // The worker's part of the Grafana dashboard and the alert rules queries what it exports.
     const { dashboard, alerts } = referencedMetrics();
     const available = exportedMetrics(text);

@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     redisPrefix: `${prefix}:cache:`,
   });
 
-  const metrics = createMetrics({ registry });
+  const metrics = createMetrics({ registry, tracing });
   metrics.observe({ usageBuffered: () => ledger.stats().buffered });
   const server = build({
     registry,

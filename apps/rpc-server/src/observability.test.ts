@@ -30,6 +30,7 @@ beforeAll(async () => {
       retry: { maxAttempts: 2, baseDelayMs: 1 },
       circuitBreaker: { failureThreshold: 100 },
     },
+    tracing,
   });
 });
 afterAll(async () => {
@@ -134,6 +135,7 @@ describe("metrics", () => {
       "http_active_connections",
       "noa_usage_buffer_depth",
       "noa_circuit_breaker_state",
+      'noa_trace_spans_dropped_total{reason="export_failed"} 0',
       "noa_rate_limit_rejections_total",
       "noa_rpc_request_duration_seconds_bucket",
       "process_cpu_seconds_total",

@@ -1,5 +1,5 @@
 import { bullPriority, type JobObserver, type JobQueues } from "@noa/jobs";
-import { FoldedCounter, FoldedHistogram } from "@noa/observability";
+import { createSpansDroppedCounter, FoldedCounter, FoldedHistogram, type Tracing } from "@noa/observability";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 /** The worker's Prometheus registry, and the observer the job and webhook processors report to. */
@@ -11,16 +11,20 @@ export interface WorkerMetrics {
 /**
  * The worker's own registry (never the global default): job attempts by type and outcome with their
  * duration, webhook deliveries, and — read from Redis when scraped — queue depth by priority and state,
- * and the dead-letter queue's size; plus the process metrics.
+ * and the dead-letter queue's size; spans tracing lost; plus the process metrics.
  */
 export function createWorkerMetrics({
   queues,
+  tracing,
 }: {
   queues: Pick<JobQueues, "jobs" | "deadLetter">;
+  /** Its lost spans become `noa_trace_spans_dropped_total`. */
+  tracing?: Pick<Tracing, "spansLost">;
 }): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  createSpansDroppedCounter({ registers, tracing });
   const attempts = new FoldedCounter({
     name: "noa_jobs_total",
     help: "Job attempts by type and outcome (completed, failed, retrying, dead_lettered, cancelled, released)",

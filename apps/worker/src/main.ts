@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const { prefix } = config.jobs;
   const queues = createJobQueues({ connection, prefix, webhookRetry: config.jobs.webhookRetry, logger });
   const events = createJobEvents({ publisher: connection, subscriber, prefix });
-  const metrics = createWorkerMetrics({ queues });
+  const metrics = createWorkerMetrics({ queues, tracing });
 
   // Breaker openings are shared with rpc-server and the other workers over Redis pub/sub.
   const breakerSubscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });

@@ -7,6 +7,7 @@ export {
   type DependencyState,
   type ReadinessReport,
 } from "./create-readiness.js";
+export { createSpansDroppedCounter } from "./create-spans-dropped-counter.js";
 export { FoldedCounter, type FoldedCounterConfig } from "./folded-counter.js";
 export { FoldedHistogram, type FoldedHistogramConfig } from "./folded-histogram.js";
 export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";
@@ -24,6 +25,7 @@ export {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type SpansLost,
   startSpan,
   startTracing,
   type Tracing,

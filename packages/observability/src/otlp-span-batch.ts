@@ -5,7 +5,7 @@ import {
   type SpanContext,
   TraceFlags,
 } from "@opentelemetry/api";
-import type { ExportResult, InstrumentationScope } from "@opentelemetry/core";
+import { type ExportResult, ExportResultCode, type InstrumentationScope } from "@opentelemetry/core";
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
 import {
   convertLegacyHttpOptions,
@@ -70,10 +70,10 @@ export function createOtlpBatchSender(): BatchSender {
  * A span processor that encodes each sampled span as OTLP protobuf the moment it ends, and sends the
  * bytes in batches, under the limits the SDK's BatchSpanProcessor honours (`OTEL_BSP_*`: a batch goes
  * after the schedule delay or once it holds the export batch size; spans past the queue size, counting
- * those being sent, are dropped). The SDK's processor keeps ended spans as objects until their batch
- * goes (by default up to 5 s), long enough for the collector to copy them out of the young generation
- * and into the old one, where a full collection has to find them dead: here a span is garbage as soon as
- * it has ended. The request is byte for byte what the SDK's serializer writes for the same spans
+ * those being sent, are dropped; `dropped` and `failed` count what was lost). The SDK's processor
+ * keeps ended spans as objects until their batch goes (by default up to 5 s), long enough for the
+ * collector to copy them out of the young generation and into the old one, where a full collection has
+ * to find them dead: here a span is garbage as soon as it has ended. The request is byte for byte what the SDK's serializer writes for the same spans
  * (otlp-span-batch.test.ts compares them). One resource and scope (NOA's) for every span.
  */
 export class OtlpSpanBatch implements SpanProcessor {
@@ -88,6 +88,8 @@ export class OtlpSpanBatch implements SpanProcessor {
   private readonly scopeField: Uint8Array;
   /** Spans dropped because the queue was full. */
   dropped = 0;
+  /** Spans in batches the sender gave up on (after its retries). */
+  failed = 0;
 
   constructor(
     resource: Resource,
@@ -141,8 +143,9 @@ export class OtlpSpanBatch implements SpanProcessor {
     this.sending += batch.spans;
     this.waiting = 0;
     const sent = new Promise<void>((resolve) => {
-      this.sender.export(batch, (_result: ExportResult) => {
+      this.sender.export(batch, (result: ExportResult) => {
         // A failed batch is dropped, as the SDK's processor drops it (the sender has retried it).
+        if (result.code !== ExportResultCode.SUCCESS) this.failed += batch.spans;
         this.sending -= batch.spans;
         resolve();
       });

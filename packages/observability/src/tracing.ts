@@ -17,7 +17,7 @@ import {
   type TraceState,
   trace,
 } from "@opentelemetry/api";
-import { isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { ExportResultCode, isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-node";
@@ -148,10 +148,20 @@ class SpanInContext implements Context {
   }
 }
 
+/** Spans tracing lost since it started, by why. */
+export interface SpansLost {
+  /** Ended while the batch queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`); counted for protobuf only. */
+  queueFull: number;
+  /** In exports that failed after the exporter's retries (an unreachable or refusing collector). */
+  exportFailed: number;
+}
+
 /** A started (or skipped) tracing setup. */
 export interface Tracing {
   /** False when no exporter is configured: spans are no-ops and cost next to nothing. */
   readonly enabled: boolean;
+  /** What was lost so far (zeros when tracing is off). */
+  spansLost(): SpansLost;
   /** Exports what is buffered and stops. */
   shutdown(): Promise<void>;
 }
@@ -185,7 +195,9 @@ export function startTracing({
 }): Tracing {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const disabled = env.OTEL_SDK_DISABLED === "true" || env.OTEL_TRACES_EXPORTER === "none";
-  if (!exporter && (!endpoint || disabled)) return { enabled: false, shutdown: async () => {} };
+  if (!exporter && (!endpoint || disabled)) {
+    return { enabled: false, spansLost: () => ({ queueFull: 0, exportFailed: 0 }), shutdown: async () => {} };
+  }
   const limit = (names: string[], fallback: number) => {
     const value = Number(names.map((name) => env[name]?.trim()).find(Boolean));
     return Number.isInteger(value) && value >= 0 ? value : fallback;
@@ -200,11 +212,26 @@ export function startTracing({
   );
   const scope = { name: "noa" };
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  const processor = exporter
-    ? new SimpleSpanProcessor(exporter)
-    : protocol === "http/json"
-      ? new BatchSpanProcessor(new OTLPJsonTraceExporter())
+  // The SDK's processors keep no count of what they lose: their exporter counts failed exports.
+  let exportFailed = 0;
+  const counted = (inner: SpanExporter): SpanExporter => ({
+    export: (spans, done) =>
+      inner.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) exportFailed += spans.length;
+        done(result);
+      }),
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+  });
+  const batch =
+    exporter || protocol === "http/json"
+      ? undefined
       : new OtlpSpanBatch(resource, scope, createOtlpBatchSender(), batchLimitsFrom(env));
+  const processor =
+    batch ??
+    (exporter
+      ? new SimpleSpanProcessor(counted(exporter))
+      : new BatchSpanProcessor(counted(new OTLPJsonTraceExporter())));
   const sink: SpanSink = {
     resource,
     scope,
@@ -214,7 +241,12 @@ export function startTracing({
     end: (span) => processor.onEnd(span),
   };
   setup = { sampling: samplingFrom(env), sink, propagator: new W3CTraceContextPropagator() };
-  return { enabled: true, shutdown: () => processor.shutdown() };
+  return {
+    enabled: true,
+    spansLost: () =>
+      batch ? { queueFull: batch.dropped, exportFailed: batch.failed } : { queueFull: 0, exportFailed },
+    shutdown: () => processor.shutdown(),
+  };
 }
 
 /**

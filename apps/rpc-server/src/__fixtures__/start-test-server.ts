@@ -1,4 +1,4 @@
-import { createLogger } from "@noa/observability";
+import { createLogger, type Tracing } from "@noa/observability";
 import {
   createLlamaCppProvider,
   createModelRegistry,
@@ -27,6 +27,8 @@ export async function startTestServer(
     cache?: ServerDeps["cache"];
     /** Log prompts and answers (NOA_LOG_CONTENT). */
     logContent?: boolean;
+    /** The process's tracing, whose lost spans /metrics reports. */
+    tracing?: Tracing;
   } = {},
 ) {
   const testAccess = options.access ?? (await createTestAccess());
@@ -50,7 +52,7 @@ export async function startTestServer(
   const server = build({
     registry,
     logger,
-    metrics: createMetrics({ registry }),
+    metrics: createMetrics({ registry, tracing: options.tracing }),
     access: testAccess.access,
     http: options.http,
     cache: options.cache,
