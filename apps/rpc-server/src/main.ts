@@ -8,6 +8,7 @@ import {
   createRedisRateLimiter,
   createUsageLedger,
   parsePricingConfig,
+  rateLimitKeyPrefix,
 } from "@noa/access";
 import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
 import { parseJobsConfig } from "@noa/jobs";
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     primary: createRedisRateLimiter({
       redis,
       defaults: config.rateLimitDefaults,
-      prefix: `${prefix}:rate-limit:`,
+      prefix: rateLimitKeyPrefix(prefix),
     }),
     fallback: createLocalRateLimiter({ defaults: config.rateLimitDefaults }),
     isHealthy: () => redis.status === "ready",

@@ -4,6 +4,7 @@ import {
   createRedisRateLimiter,
   createUsageLedger,
   parsePricingConfig,
+  rateLimitKeyPrefix,
 } from "@noa/access";
 import {
   createDatabase,
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
         rateLimiter: createRedisRateLimiter({
           redis: connection,
           defaults: config.rateLimitDefaults,
-          prefix: `${prefix}:rate-limit:`,
+          prefix: rateLimitKeyPrefix(prefix),
         }),
         logger,
       },

@@ -52,7 +52,11 @@ export type {
   RateLimiter,
   RateLimitRefused,
 } from "./rate-limit/rate-limiter.js";
-export { createRedisRateLimiter, type RedisRateLimiterOptions } from "./rate-limit/redis-rate-limiter.js";
+export {
+  createRedisRateLimiter,
+  type RedisRateLimiterOptions,
+  rateLimitKeyPrefix,
+} from "./rate-limit/redis-rate-limiter.js";
 export { resolveKeyLimits } from "./rate-limit/resolve-key-limits.js";
 export {
   createUsageLedger,

@@ -8,7 +8,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { createRedisRateLimiter, type KeyLimits, rateLimitDefaultsFromEnv, type Scope } from "@noa/access";
+import {
+  createRedisRateLimiter,
+  type KeyLimits,
+  rateLimitDefaultsFromEnv,
+  rateLimitKeyPrefix,
+  type Scope,
+} from "@noa/access";
 import { createPrismaApiKeyStore, createPrismaUsageStore } from "@noa/db";
 import { createTestDatabase } from "@noa/db/testing";
 import { createJobQueues, parseJobsConfig } from "@noa/jobs";
@@ -142,7 +148,7 @@ export async function startJobCluster(options: {
     rateLimiter: createRedisRateLimiter({
       redis: limits,
       defaults: rateLimitDefaultsFromEnv(env),
-      prefix: `${prefix}:rate-limit:`,
+      prefix: rateLimitKeyPrefix(prefix),
     }),
   });
   cleanups.push(() => access.close());

@@ -8,11 +8,22 @@ import { resolveKeyLimits, validateRateLimitDefaults } from "./resolve-key-limit
 export interface RedisRateLimiterOptions {
   /** A connected client; the limiter adds two script commands to it and never closes it. */
   redis: Redis | Cluster;
-  /** Prepended to every key (`<prefix><key>`); defaults to `noa:rate-limit:`. */
+  /**
+   * Prepended to every key (`<prefix><key>`); defaults to `rateLimitKeyPrefix("noa")`. Every process
+   * that shares the limits (rpc-server replicas, workers) must use the same one.
+   */
   prefix?: string;
   defaults: RateLimitDefaults;
   /** For tests only: the clock (ms) passed to the scripts instead of the Redis server's `TIME`. */
   now?: () => number;
+}
+
+/**
+ * The key prefix of the limits shared under a deployment's Redis prefix (`NOA_JOBS_PREFIX`):
+ * `<namespace>:rate-limit:`.
+ */
+export function rateLimitKeyPrefix(namespace: string): string {
+  return `${namespace}:rate-limit:`;
 }
 
 // Versioned names: a changed script gets a new command instead of silently replacing a running one.
@@ -30,7 +41,7 @@ interface RateLimitCommands {
  * `createFailoverRateLimiter` to keep limiting while Redis is down.
  */
 export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLimiter {
-  const { redis, prefix = "noa:rate-limit:", now } = options;
+  const { redis, prefix = rateLimitKeyPrefix("noa"), now } = options;
   const defaults = validateRateLimitDefaults(options.defaults);
   redis.defineCommand(ADMIT, { numberOfKeys: 1, lua: admitScript });
   redis.defineCommand(CHARGE, { numberOfKeys: 1, lua: chargeScript });
