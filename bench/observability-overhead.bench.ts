@@ -186,6 +186,11 @@ if (spansReceived === 0) throw new Error("no spans reached the OTLP sink: tracin
 const fmt = (value: number) => Math.round(value).toLocaleString("en-US");
 const percent = (mode: Mode) => `${(cost(mode) * 100).toFixed(1)} %`;
 const verdict = (mode: Mode) => (cost(mode) < 0.15 ? "met" : "**missed**");
+/** Each round's cost, in the order the rounds ran: how far one run's median can move. */
+const roundPercents = (mode: Mode) =>
+  rounds
+    .map((tallied) => ((1 - perSecond(tallied[mode]) / perSecond(tallied.off)) * 100).toFixed(1))
+    .join(", ");
 const row = (label: string, run: Run) =>
   `| ${label} | ${fmt(run.perSecond)} | ${run.p99Ms.toFixed(1)} | ${fmt(run.cpuUs)} |`;
 const text = [
@@ -200,7 +205,7 @@ const text = [
     ? partModes.map((mode) => row(mode.startsWith("on") ? mode : `${mode} only`, typical(mode)))
     : []),
   "",
-  `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
+  `Cost of observability: ${percent("on")} fewer requests/s with every span exported, ${percent("on, sampled")} with 10 % sampled (target < 15 % — ${verdict("on")} and ${verdict("on, sampled")}). The rounds' costs: ${roundPercents("on")} % with every span, ${roundPercents("on, sampled")} % with 10 % sampled. Reproduce: \`pnpm --filter @noa/bench exec tsx observability-overhead.bench.ts\`.`,
 ].join("\n");
 if (viaUpstream || parts) console.log(text);
 else writeSection("observability-overhead", text);
