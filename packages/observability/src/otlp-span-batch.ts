@@ -4,6 +4,7 @@ import {
   type HrTime,
   type SpanContext,
   TraceFlags,
+  type TraceState,
 } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode, type InstrumentationScope } from "@opentelemetry/core";
 import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
@@ -73,8 +74,9 @@ export function createOtlpBatchSender(): BatchSender {
  * those being sent, are dropped; `dropped` and `failed` count what was lost). The SDK's processor
  * keeps ended spans as objects until their batch goes (by default up to 5 s), long enough for the
  * collector to copy them out of the young generation and into the old one, where a full collection has
- * to find them dead: here a span is garbage as soon as it has ended. The request is byte for byte what the SDK's serializer writes for the same spans
- * (otlp-span-batch.test.ts compares them). One resource and scope (NOA's) for every span.
+ * to find them dead: here a span is garbage as soon as it has ended. The request is byte for byte what
+ * the SDK's serializer writes for the same spans (otlp-span-batch.test.ts compares them). One resource
+ * and scope (NOA's) for every span.
  */
 export class OtlpSpanBatch implements SpanProcessor {
   private readonly writer = new ProtoWriter();
@@ -211,25 +213,32 @@ function writeIds(writer: ProtoWriter, context: SpanContext): void {
   writer.hex(context.traceId);
   writer.tag(2, 2);
   writer.hex(context.spanId);
-  const traceState = context.traceState?.serialize();
-  if (traceState) {
-    writer.tag(3, 2);
-    writer.string(traceState);
-  }
+  writeTraceState(writer, context.traceState);
 }
 
 /** A RecordedSpan's trace_id, span_id and trace_state, from the words its ids are kept as. */
-function writeRecordedIds(writer: ProtoWriter, { trace, high, low, traceState }: SpanIds): void {
+function writeRecordedIds(writer: ProtoWriter, ids: SpanIds): void {
+  const { trace } = ids;
   writer.tag(1, 2);
   writer.varint(16);
   writer.word(trace.w0);
   writer.word(trace.w1);
   writer.word(trace.w2);
   writer.word(trace.w3);
-  writer.tag(2, 2);
+  writeSpanIdWords(writer, 2, ids);
+  writeTraceState(writer, ids.traceState);
+}
+
+/** A span id (`field`: span_id or parent_span_id) from its two words. */
+function writeSpanIdWords(writer: ProtoWriter, field: number, { high, low }: SpanIds): void {
+  writer.tag(field, 2);
   writer.varint(8);
   writer.word(high);
   writer.word(low);
+}
+
+/** trace_state (field 3 of a span or link), when there is one. */
+function writeTraceState(writer: ProtoWriter, traceState: TraceState | undefined): void {
   const text = traceState?.serialize();
   if (text) {
     writer.tag(3, 2);
@@ -242,14 +251,16 @@ function writeSpan(writer: ProtoWriter, span: RecordedSpan): void {
   const at = writer.begin();
   writeRecordedIds(writer, span.ids);
   const { parent } = span;
+  // A parent of this process (a RecordedSpan) is never remote; a parent's context says whether it is.
+  let remoteParent = false;
   if (parent instanceof RecordedSpan) {
-    writer.tag(4, 2);
-    writer.varint(8);
-    writer.word(parent.ids.high);
-    writer.word(parent.ids.low);
-  } else if (parent?.spanId) {
-    writer.tag(4, 2);
-    writer.hex(parent.spanId);
+    writeSpanIdWords(writer, 4, parent.ids);
+  } else if (parent) {
+    remoteParent = parent.isRemote === true;
+    if (parent.spanId) {
+      writer.tag(4, 2);
+      writer.hex(parent.spanId);
+    }
   }
   writer.tag(5, 2);
   writer.string(span.name);
@@ -289,7 +300,7 @@ function writeSpan(writer: ProtoWriter, span: RecordedSpan): void {
   writer.varint(span.status.code);
   writer.end(statusAt);
   writer.tag(16, 5);
-  writer.fixed32(spanFlags(TraceFlags.SAMPLED, parent instanceof RecordedSpan ? false : parent?.isRemote));
+  writer.fixed32(spanFlags(TraceFlags.SAMPLED, remoteParent));
   writer.end(at);
 }
 
