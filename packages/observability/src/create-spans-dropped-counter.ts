@@ -1,5 +1,5 @@
 import { Counter, type Registry } from "prom-client";
-import type { Tracing } from "./tracing.js";
+import { nothingLost, type Tracing } from "./tracing.js";
 
 /**
  * `noa_trace_spans_dropped_total{reason}` on `registers`, read from `tracing` when scraped: spans that
@@ -20,7 +20,7 @@ export function createSpansDroppedCounter({
     labelNames: ["reason"],
     registers,
     collect() {
-      const { queueFull, exportFailed } = tracing?.spansLost() ?? { queueFull: 0, exportFailed: 0 };
+      const { queueFull, exportFailed } = tracing?.spansLost() ?? nothingLost;
       this.reset();
       this.inc({ reason: "queue_full" }, queueFull);
       this.inc({ reason: "export_failed" }, exportFailed);

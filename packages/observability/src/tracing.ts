@@ -156,6 +156,9 @@ export interface SpansLost {
   exportFailed: number;
 }
 
+/** What tracing that is off (or a process that does not trace) has lost. */
+export const nothingLost: Readonly<SpansLost> = Object.freeze({ queueFull: 0, exportFailed: 0 });
+
 /** A started (or skipped) tracing setup. */
 export interface Tracing {
   /** False when no exporter is configured: spans are no-ops and cost next to nothing. */
@@ -196,7 +199,7 @@ export function startTracing({
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const disabled = env.OTEL_SDK_DISABLED === "true" || env.OTEL_TRACES_EXPORTER === "none";
   if (!exporter && (!endpoint || disabled)) {
-    return { enabled: false, spansLost: () => ({ queueFull: 0, exportFailed: 0 }), shutdown: async () => {} };
+    return { enabled: false, spansLost: () => nothingLost, shutdown: async () => {} };
   }
   const limit = (names: string[], fallback: number) => {
     const value = Number(names.map((name) => env[name]?.trim()).find(Boolean));
