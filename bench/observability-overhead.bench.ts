@@ -167,14 +167,16 @@ const typical = (mode: Mode): Run => {
     cpuUs: tallies.reduce((sum, tally) => sum + tally.cpuUs, 0) / requests,
   };
 };
-/** The fewer requests/s `mode` served than "off" in each round, as a share of off's: the rounds' median. */
-const cost = (mode: Mode) =>
-  median(rounds.map((tallied) => 1 - perSecond(tallied[mode]) / perSecond(tallied.off)));
+/** The fewer requests/s `mode` served than "off" in each round, as a share of off's. */
+const roundCosts = (mode: Mode) =>
+  rounds.map((tallied) => 1 - perSecond(tallied[mode]) / perSecond(tallied.off));
+/** The rounds' median cost. */
+const cost = (mode: Mode) => median(roundCosts(mode));
 console.dir(
   {
     runs: modes.map((mode) => [mode, typical(mode)]),
-    roundCosts: rounds.map((tallied) =>
-      modes.map((mode) => `${mode}: ${(1 - perSecond(tallied[mode]) / perSecond(tallied.off)).toFixed(3)}`),
+    roundCosts: Object.fromEntries(
+      modes.map((mode) => [mode, roundCosts(mode).map((value) => value.toFixed(3))]),
     ),
     cost: { on: cost("on"), sampled: cost("on, sampled") },
     spansReceived,
@@ -188,8 +190,8 @@ const percent = (mode: Mode) => `${(cost(mode) * 100).toFixed(1)} %`;
 const verdict = (mode: Mode) => (cost(mode) < 0.15 ? "met" : "**missed**");
 /** Each round's cost, in the order the rounds ran: how far one run's median can move. */
 const roundPercents = (mode: Mode) =>
-  rounds
-    .map((tallied) => ((1 - perSecond(tallied[mode]) / perSecond(tallied.off)) * 100).toFixed(1))
+  roundCosts(mode)
+    .map((value) => (value * 100).toFixed(1))
     .join(", ");
 const row = (label: string, run: Run) =>
   `| ${label} | ${fmt(run.perSecond)} | ${run.p99Ms.toFixed(1)} | ${fmt(run.cpuUs)} |`;
