@@ -1,17 +1,12 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { startScriptNodeFlags } from "@noa/rpc-server/spawn-app-process";
 
 /**
- * The Node flags rpc-server's start script (`pnpm start`, apps/rpc-server/package.json) runs NOA with,
- * besides its `--import`: the benchmarks run their NOA process with them, so that they measure NOA as it ships.
+ * The Node flags rpc-server's start script (`pnpm start`) runs NOA with, besides its `--import`: the
+ * benchmarks run their NOA process with them, so that they measure NOA as it ships.
  */
-export const rpcServerNodeFlags: string[] = (() => {
-  const manifest = new URL("../apps/rpc-server/package.json", import.meta.url);
-  const { scripts } = JSON.parse(readFileSync(manifest, "utf8")) as { scripts: { start: string } };
-  const words = scripts.start.split(/\s+/);
-  return words.slice(1, words.indexOf("--import")).filter((word) => word.startsWith("--"));
-})();
+export const rpcServerNodeFlags: string[] = startScriptNodeFlags("rpc-server");
 
 /** A benchmark process's arguments, Node flags and environment (added to this process's). */
 export interface BenchProcessOptions {

@@ -1,15 +1,28 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-/** The real composition roots, run as `pnpm start` / `pnpm start:worker` run them. */
+/** The real composition roots, run as `pnpm start` / `pnpm start:worker` run them (startScriptNodeFlags). */
 const entryPoints = {
   "rpc-server": fileURLToPath(new URL("../main.ts", import.meta.url)),
   worker: fileURLToPath(new URL("../../../worker/src/main.ts", import.meta.url)),
 };
 const readyLine = { "rpc-server": "rpc-server listening", worker: "worker started" };
+
+/**
+ * The Node flags an app's start script (`pnpm start`, `pnpm start:worker`: its package.json `start`)
+ * gives node before its `--import`, such as rpc-server's young-generation size: processes started for
+ * tests and benchmarks run with them, as the app ships.
+ */
+export function startScriptNodeFlags(kind: keyof typeof entryPoints): string[] {
+  const manifest = path.join(path.dirname(path.dirname(entryPoints[kind])), "package.json");
+  const { scripts } = JSON.parse(readFileSync(manifest, "utf8")) as { scripts: { start: string } };
+  const words = scripts.start.trim().split(/\s+/);
+  return words.slice(1, words.indexOf("--import")).filter((word) => word.startsWith("--"));
+}
 
 /** One rpc-server or worker process and what it has said. */
 export interface AppProcess {
@@ -34,8 +47,8 @@ export interface AppProcess {
 }
 
 /**
- * Spawns `node --import @noa/runtime/register <app>/src/main.ts` with exactly `env`, keeps its JSON log lines, and waits
- * for its ready line ("rpc-server listening" / "worker started").
+ * Spawns `node <its start script's flags> --import @noa/runtime/register <app>/src/main.ts` with exactly
+ * `env`, keeps its JSON log lines, and waits for its ready line ("rpc-server listening" / "worker started").
  */
 export async function spawnAppProcess(options: {
   name: string;
@@ -46,7 +59,8 @@ export async function spawnAppProcess(options: {
   onSpawn?: (child: ChildProcess) => void;
 }): Promise<AppProcess> {
   const entry = entryPoints[options.kind];
-  const child = spawn(process.execPath, ["--import", "@noa/runtime/register", entry], {
+  const args = [...startScriptNodeFlags(options.kind), "--import", "@noa/runtime/register", entry];
+  const child = spawn(process.execPath, args, {
     cwd: path.dirname(path.dirname(entry)),
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
