@@ -184,6 +184,30 @@ describe("graceful shutdown", () => {
     expect(state.aborted).toBe(1);
   });
 
+  it("holds many calls at once without Node's listener-leak warning, and ends them all at shutdown", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      const { server, inference, state } = await start();
+      // Each call's signal is linked to the server's shutdown signal while it runs.
+      const streams = Array.from({ length: 30 }, () =>
+        inference.streamComplete({ model: "fake/endless", messages })[Symbol.asyncIterator](),
+      );
+      for (const stream of streams) expect((await stream.next()).done).toBe(false);
+      expect(warnings).toEqual([]);
+      const closed = server.close({ graceMs: 0 });
+      const ends = await Promise.all(
+        streams.map((stream) => drain({ [Symbol.asyncIterator]: () => stream })),
+      );
+      expect(ends.map((end) => end.error?.code)).toEqual(streams.map(() => Code.Unavailable));
+      await closed;
+      expect(state.aborted).toBe(30);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("refuses new connections once closing", async () => {
     const { server, port } = await start();
     await server.close({ graceMs: 0 });

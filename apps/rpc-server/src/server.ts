@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -122,6 +123,9 @@ export function build({
     ...(jobs ? [JobService.typeName] : []),
   ]);
   const shutdown = new AbortController();
+  // Every call in flight links its own signal to this one (Connect's handler context) until it ends: any
+  // number of listeners is expected, and Node's "possible memory leak" warning past 10 would be false.
+  setMaxListeners(0, shutdown.signal);
   const registry = instrumentModelRegistry(models, metrics);
   const { authenticator } = access;
   const { ledger } = access.accounting;
