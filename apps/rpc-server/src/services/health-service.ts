@@ -17,13 +17,15 @@ export function createHealthService({ status }: { status: HealthStatus }): Servi
     async *watch(request, context) {
       let changed: () => void = () => {};
       const unsubscribe = status.subscribe(() => changed());
+      // One listener for the whole watch: one per wait would pile up on the call's signal.
+      const onAbort = () => changed();
+      context.signal.addEventListener("abort", onAbort, { once: true });
       try {
         let sent: ServingStatus | undefined;
         while (!context.signal.aborted) {
           const current = status.get(request.service) ?? ServingStatus.SERVICE_UNKNOWN;
           const next = new Promise<void>((resolve) => {
             changed = resolve;
-            context.signal.addEventListener("abort", () => resolve(), { once: true });
           });
           if (current !== sent) {
             sent = current;
@@ -35,6 +37,7 @@ export function createHealthService({ status }: { status: HealthStatus }): Servi
         }
       } finally {
         unsubscribe();
+        context.signal.removeEventListener("abort", onAbort);
       }
     },
   };
