@@ -10,14 +10,15 @@ describe("Health.Watch", () => {
   it("reports every change over a long watch with one abort listener on the call, and ends when the call does", async () => {
     const status = createHealthStatus(["noa.Test"]);
     const call = new AbortController();
-    const watch = createHealthService({ status }).watch(
-      create(HealthCheckRequestSchema, { service: "noa.Test" }),
-      { signal: call.signal } as HandlerContext,
-    );
+    const watch = createHealthService({ status })
+      .watch(create(HealthCheckRequestSchema, { service: "noa.Test" }), {
+        signal: call.signal,
+      } as HandlerContext)
+      [Symbol.asyncIterator]();
     const seen: ServingStatus[] = [];
     const next = async () => {
       const result = await watch.next();
-      if (!result.done) seen.push(result.value.status);
+      if (!result.done) seen.push(result.value.status ?? ServingStatus.UNKNOWN);
       return result;
     };
     await next();
