@@ -5,34 +5,23 @@
  * (`apps/worker`); raw BullMQ workers run no-op processors in this process. Writes docs/benchmarks.md
  * between the jobs markers.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createPgJobStore, createPrismaApiKeyStore, createPrismaUsageStore } from "@noa/db";
-import { createTestDatabase } from "@noa/db/testing";
-import { createJobEvents, createJobQueues, createJobService, parseJobsConfig } from "@noa/jobs";
 import { JobService, Role } from "@noa/proto";
-import { createGatewayRegistry } from "@noa/providers";
-import { OPENAI_LOOPBACK_API_KEY, startOpenAILoopbackServer } from "@noa/providers/testing";
-import { build } from "@noa/rpc-server/server";
-import { createTestAccess, withKey } from "@noa/rpc-server/testing";
+import { startJobCluster } from "@noa/rpc-server/job-cluster";
+import { withKey } from "@noa/rpc-server/testing";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { writeSection } from "./write-section.js";
 
 const jobs = Number(process.env.BENCH_JOBS ?? 1_000);
 const concurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 50);
 const inFlight = Number(process.env.BENCH_SUBMIT_IN_FLIGHT ?? 32);
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const workerDir = fileURLToPath(new URL("../apps/worker", import.meta.url));
 
 /** CPU seconds used so far by processes (Linux /proc; utime + stime). */
 function cpuSeconds(pids: number[]): number {
@@ -130,85 +119,25 @@ async function rawBullmq(workers: number): Promise<{ perSecond: number; cpu: Rec
   return { perSecond, cpu };
 }
 
-/** NOA end to end with `workers` worker processes. Jobs per second from the first submission to the last completion. */
+/**
+ * NOA end to end with `workers` worker processes: the jobs tests' cluster (startJobCluster: rpc-server
+ * with the job backend main.ts makes, real worker processes logging at info as they ship, an instant
+ * loopback upstream), with the workers' production lock and stalled-check intervals and limits that
+ * never refuse. Jobs per second from the first submission to the last completion.
+ */
 async function noa(
   workers: number,
 ): Promise<{ perSecond: number; submitPerSecond: number; cpu: Record<string, number> }> {
-  const logger = pino({ level: "silent" });
-  const database = await createTestDatabase();
-  const prefix = `noa-bench-${randomBytes(4).toString("hex")}`;
-  const dataDir = await mkdtemp(path.join(tmpdir(), "noa-bench-jobs-"));
-  const upstream = await startOpenAILoopbackServer({ chunkDelayMs: 0 });
-  const configFile = path.join(dataDir, "noa.json");
-  await writeFile(configFile, JSON.stringify({ routing: { retry: { maxAttempts: 1 } } }));
-  const env: Record<string, string> = {
-    DATABASE_URL: database.url,
-    REDIS_URL: redisUrl,
-    NOA_JOBS_PREFIX: prefix,
-    NOA_DATA_DIR: dataDir,
-    NOA_MODELS_DIR: dataDir,
-    NOA_CONFIG: configFile,
-    OPENAI_API_KEY: OPENAI_LOOPBACK_API_KEY,
-    OPENAI_BASE_URL: upstream.baseURL,
-    NOA_WEBHOOK_SECRET: "whsec_bench_0123456789abcdef0123456789abcdef",
-    NOA_WORKER_CONCURRENCY: String(concurrency),
-    NOA_WORKER_RATE_LIMIT: "0",
-    NOA_WORKER_PORT: "off",
-    LOG_LEVEL: "warn",
-  };
-
-  const access = await createTestAccess({
-    store: createPrismaApiKeyStore(database.prisma),
-    usageStore: createPrismaUsageStore(database.prisma),
+  const cluster = await startJobCluster({
+    workers,
+    concurrency,
+    chunkDelayMs: 0,
+    env: { NOA_RATE_LIMIT_BURST: "1000000", NOA_RATE_LIMIT_PER_SECOND: "1000000" },
+    workerEnv: { NOA_WORKER_LOCK_MS: "30000", NOA_WORKER_STALLED_INTERVAL_MS: "30000" },
   });
-  const { key } = await access.apiKeys.create({ name: "bench", tenant: "bench", scopes: ["jobs"] });
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const config = parseJobsConfig(env);
-  const queues = createJobQueues({ connection, prefix });
-  const events = createJobEvents({ publisher: connection, subscriber, prefix });
-  const service = createJobService({
-    store: createPgJobStore(database.pool),
-    queues,
-    events,
-    callbackPolicy: config.callbackPolicy,
-    maxAttempts: config.maxAttempts,
-  });
-  const { registry } = createGatewayRegistry({
-    localModelPath: undefined,
-    modelsDir: dataDir,
-    llamaThreads: 1,
-    maxLoadedModels: 1,
-    sequencesPerModel: 1,
-    openai: { apiKey: OPENAI_LOOPBACK_API_KEY, baseURL: upstream.baseURL },
-    anthropic: undefined,
-    routing: undefined,
-    logger,
-  });
-  const server = build({ registry, logger, access: access.access, jobs: service });
-  const { port } = await server.listen(0, "127.0.0.1");
-
-  const children: ChildProcess[] = [];
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      const child = spawn(process.execPath, ["--import", "@noa/runtime/register", "src/main.ts"], {
-        cwd: workerDir,
-        env: { ...process.env, ...env },
-        stdio: ["ignore", "ignore", "inherit"],
-      });
-      children.push(child);
-      child.once("exit", (code) => {
-        if (code !== 0 && code !== null) console.error(`worker exited with ${code}`);
-      });
-    }),
-  );
-  // Workers log at warn (a log line per job would be measured too): BullMQ's worker list says when they are up.
-  while ((await queues.jobs.getWorkers()).length < workers)
-    await new Promise((resolve) => setTimeout(resolve, 50));
-
   const client = createClient(
     JobService,
-    createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, interceptors: [withKey(key)] }),
+    createGrpcTransport({ baseUrl: cluster.baseUrl, interceptors: [withKey(await cluster.keyFor("bench"))] }),
   );
   const spec = {
     kind: {
@@ -218,7 +147,7 @@ async function noa(
   };
   const meter = cpuMeter({
     "rpc-server + client": () => [process.pid],
-    workers: () => children.map((child) => child.pid ?? 0),
+    workers: () => cluster.workers.map((worker) => worker.process.pid ?? 0),
     postgres: () => pidsOf("postgres"),
     redis: () => pidsOf("redis-server"),
   });
@@ -226,26 +155,13 @@ async function noa(
   await submitAll(jobs, () => client.submitJob({ spec }));
   const submitted = performance.now();
   for (;;) {
-    const completed = await database.prisma.job.count({ where: { state: "completed" } });
+    const completed = await cluster.database.prisma.job.count({ where: { state: "completed" } });
     if (completed === jobs) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const elapsed = performance.now() - started;
   const cpu = meter(jobs);
-
-  for (const child of children) child.kill("SIGTERM");
-  await Promise.all(children.map((child) => (child.exitCode === null ? once(child, "exit") : undefined)));
-  await server.close({ graceMs: 0 });
-  await events.close();
-  await queues.close();
-  await dropPrefix(connection, prefix);
-  connection.disconnect();
-  subscriber.disconnect();
-  await registry.close();
-  await access.close();
-  await upstream.close();
-  await database.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await cluster.close();
   return { perSecond: (jobs / elapsed) * 1000, submitPerSecond: (jobs / (submitted - started)) * 1000, cpu };
 }
 
@@ -271,7 +187,7 @@ const met = ratios.every((ratio) => ratio >= 0.5);
 writeSection(
   "jobs",
   [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}, PostgreSQL and Redis on loopback, every process on the same machine (load average ${loadavg()[0]?.toFixed(1)} when done, other work included); ${jobs.toLocaleString("en-US")} jobs per run, ${inFlight} submissions in flight, worker concurrency ${concurrency}, no rate limit.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus()[0]?.model ?? "unknown CPU"} (${availableParallelism()} cores), Node ${process.version}, PostgreSQL and Redis on loopback, every process on the same machine (load average ${loadavg()[0]?.toFixed(1)} when done, other work included); ${jobs.toLocaleString("en-US")} jobs per run, ${inFlight} submissions in flight, worker concurrency ${concurrency}, no rate limit, workers logging at info.`,
     "",
     "| workers | raw BullMQ add → no-op (jobs/s) | NOA SubmitJob → COMPLETED (jobs/s) | NOA submissions accepted (jobs/s) | NOA / raw |",
     "|---|---|---|---|---|",
@@ -279,7 +195,7 @@ writeSection(
     "",
     "CPU per job (ms), from /proc around each run:",
     "",
-    "| workers | raw BullMQ: bench process + Redis | NOA: bench process (rpc-server, gRPC client, loopback upstream) | NOA: workers | NOA: PostgreSQL | NOA: Redis |",
+    "| workers | raw BullMQ: bench process + Redis | NOA: bench process (rpc-server, gRPC client, loopback upstream, reading the workers' log lines) | NOA: workers | NOA: PostgreSQL | NOA: Redis |",
     "|---|---|---|---|---|---|",
     ...cpuRows,
     "",
