@@ -21,7 +21,8 @@ export function startScriptNodeFlags(kind: keyof typeof entryPoints): string[] {
   const manifest = path.join(path.dirname(path.dirname(entryPoints[kind])), "package.json");
   const { scripts } = JSON.parse(readFileSync(manifest, "utf8")) as { scripts: { start: string } };
   const words = scripts.start.trim().split(/\s+/);
-  return words.slice(1, words.indexOf("--import")).filter((word) => word.startsWith("--"));
+  const end = words.indexOf("--import");
+  return words.slice(1, end === -1 ? undefined : end).filter((word) => word.startsWith("--"));
 }
 
 /** One rpc-server or worker process and what it has said. */
