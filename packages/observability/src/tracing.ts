@@ -226,15 +226,11 @@ export function startTracing({
     shutdown: () => inner.shutdown(),
     forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
   });
-  const batch =
-    exporter || protocol === "http/json"
-      ? undefined
+  const processor = exporter
+    ? new SimpleSpanProcessor(counted(exporter))
+    : protocol === "http/json"
+      ? new BatchSpanProcessor(counted(new OTLPJsonTraceExporter()))
       : new OtlpSpanBatch(resource, scope, createOtlpBatchSender(), batchLimitsFrom(env));
-  const processor =
-    batch ??
-    (exporter
-      ? new SimpleSpanProcessor(counted(exporter))
-      : new BatchSpanProcessor(counted(new OTLPJsonTraceExporter())));
   const sink: SpanSink = {
     resource,
     scope,
@@ -247,7 +243,9 @@ export function startTracing({
   return {
     enabled: true,
     spansLost: () =>
-      batch ? { queueFull: batch.dropped, exportFailed: batch.failed } : { queueFull: 0, exportFailed },
+      processor instanceof OtlpSpanBatch
+        ? { queueFull: processor.dropped, exportFailed: processor.failed }
+        : { queueFull: 0, exportFailed },
     shutdown: () => processor.shutdown(),
   };
 }
