@@ -11,6 +11,8 @@ const entryPoints = {
   worker: fileURLToPath(new URL("../../../worker/src/main.ts", import.meta.url)),
 };
 const readyLine = { "rpc-server": "rpc-server listening", worker: "worker started" };
+/** An app's directory (its package.json's): where its start script runs. */
+const appDir = (kind: keyof typeof entryPoints) => path.dirname(path.dirname(entryPoints[kind]));
 
 /**
  * The Node flags an app's start script (`pnpm start`, `pnpm start:worker`: its package.json `start`)
@@ -18,7 +20,7 @@ const readyLine = { "rpc-server": "rpc-server listening", worker: "worker starte
  * tests and benchmarks run with them, as the app ships.
  */
 export function startScriptNodeFlags(kind: keyof typeof entryPoints): string[] {
-  const manifest = path.join(path.dirname(path.dirname(entryPoints[kind])), "package.json");
+  const manifest = path.join(appDir(kind), "package.json");
   const { scripts } = JSON.parse(readFileSync(manifest, "utf8")) as { scripts: { start: string } };
   const words = scripts.start.trim().split(/\s+/);
   const end = words.indexOf("--import");
@@ -62,7 +64,7 @@ export async function spawnAppProcess(options: {
   const entry = entryPoints[options.kind];
   const args = [...startScriptNodeFlags(options.kind), "--import", "@noa/runtime/register", entry];
   const child = spawn(process.execPath, args, {
-    cwd: path.dirname(path.dirname(entry)),
+    cwd: appDir(options.kind),
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
