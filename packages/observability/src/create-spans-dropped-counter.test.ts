@@ -64,6 +64,19 @@ describe("noa_trace_spans_dropped_total", () => {
     expect(await scrape(tracing)).toEqual({ queue_full: 3, export_failed: 2 });
   });
 
+  it("counts spans dropped for a full queue and spans in exports the collector refused (http/json, the SDK's processor)", async () => {
+    vi.stubEnv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
+    // The first two spans fill a batch, which goes at once; while it is being sent, the next two fill
+    // the queue (2) and the last two are dropped.
+    vi.stubEnv("OTEL_BSP_MAX_QUEUE_SIZE", "2");
+    vi.stubEnv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2");
+    const tracing = startTracing({ service: "json" });
+    endSpans(6);
+    expect(await scrape(tracing)).toEqual({ queue_full: 2, export_failed: 0 });
+    await expect(tracing.shutdown()).rejects.toThrow("Bad Request");
+    expect(await scrape(tracing)).toEqual({ queue_full: 2, export_failed: 4 });
+  });
+
   it("counts spans in exports the collector refused (http/json, the SDK's processor)", async () => {
     vi.stubEnv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
     const tracing = startTracing({ service: "json" });

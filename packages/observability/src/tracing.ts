@@ -2,9 +2,11 @@ import {
   type Attributes,
   type Context,
   createContextKey,
+  createNoopMeter,
   defaultTextMapSetter,
   INVALID_SPAN_CONTEXT,
   isSpanContextValid,
+  type MeterProvider,
   ROOT_CONTEXT,
   type Span,
   type SpanAttributes,
@@ -20,7 +22,13 @@ import {
 import { ExportResultCode, isTracingSuppressed, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-node";
+import type { SpanProcessorOptions } from "@opentelemetry/sdk-trace";
+import {
+  BatchSpanProcessor,
+  type BufferConfig,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-node";
 import { batchLimitsFrom, createOtlpBatchSender, OtlpSpanBatch } from "./otlp-span-batch.js";
 import { nowMs, RecordedSpan, type SpanSink } from "./recorded-span.js";
 import { SpanIds, TraceWords } from "./span-ids.js";
@@ -150,7 +158,7 @@ class SpanInContext implements Context {
 
 /** Spans tracing lost since it started, by why. */
 export interface SpansLost {
-  /** Ended while the batch queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`); counted for protobuf only. */
+  /** Ended while the batch queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`). */
   queueFull: number;
   /** In exports that failed after the exporter's retries (an unreachable or refusing collector). */
   exportFailed: number;
@@ -215,8 +223,16 @@ export function startTracing({
   );
   const scope = { name: "noa" };
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  // The SDK's processors keep no count of what they lose: their exporter counts failed exports.
+  // The SDK's batch processor reports the spans it drops only as a self-observability metric, and no
+  // processor counts failed exports: the exporter counts those.
+  let queueFull = 0;
   let exportFailed = 0;
+  // The processor reads OTEL_BSP_* itself and hands this on to the SDK's processor, which takes it.
+  const countingQueueFull: BufferConfig & SpanProcessorOptions = {
+    selfObsMeterProvider: queueFullMeter((spans) => {
+      queueFull += spans;
+    }),
+  };
   const counted = (inner: SpanExporter): SpanExporter => ({
     export: (spans, done) =>
       inner.export(spans, (result) => {
@@ -229,7 +245,7 @@ export function startTracing({
   const processor = exporter
     ? new SimpleSpanProcessor(counted(exporter))
     : protocol === "http/json"
-      ? new BatchSpanProcessor(counted(new OTLPJsonTraceExporter()))
+      ? new BatchSpanProcessor(counted(new OTLPJsonTraceExporter()), countingQueueFull)
       : new OtlpSpanBatch(resource, scope, createOtlpBatchSender(), batchLimitsFrom(env));
   const sink: SpanSink = {
     resource,
@@ -245,9 +261,28 @@ export function startTracing({
     spansLost: () =>
       processor instanceof OtlpSpanBatch
         ? { queueFull: processor.dropped, exportFailed: processor.failed }
-        : { queueFull: 0, exportFailed },
+        : { queueFull, exportFailed },
     shutdown: () => processor.shutdown(),
   };
+}
+
+/**
+ * A meter provider for the SDK batch processor's self-observability metrics that hears only what it
+ * drops for a full queue (`otel.sdk.processor.span.processed` with `error.type` `queue_full`) and tells
+ * `dropped`; every other instrument is a no-op.
+ */
+function queueFullMeter(dropped: (spans: number) => void): MeterProvider {
+  const meter = createNoopMeter();
+  const noopCounter = meter.createCounter("");
+  meter.createCounter = (name) =>
+    name === "otel.sdk.processor.span.processed"
+      ? {
+          add: (value, attributes) => {
+            if (attributes?.["error.type"] === "queue_full") dropped(value);
+          },
+        }
+      : noopCounter;
+  return { getMeter: () => meter };
 }
 
 /**
