@@ -613,6 +613,13 @@ describe("REST /v1/jobs", () => {
     const noSpec = await rest(key, "POST", "/v1/jobs", {});
     expect(noSpec.status).toBe(400);
     expect(noSpec.json.error.message).toMatch(/^spec is required/);
+    // A refusal names its field in `param`, as the completions endpoints do.
+    const privateCallback = await rest(key, "POST", "/v1/jobs", {
+      spec: { inference: { model, messages: [{ role: "ROLE_USER", content: "Hi" }] } },
+      callback_url: "https://10.1.2.3/hook",
+    });
+    expect(privateCallback.status).toBe(400);
+    expect(privateCallback.json.error).toMatchObject({ param: "callback_url", code: "invalid_argument" });
     expect((await rest(key, "GET", "/v1/jobs?state=SOMETHING")).status).toBe(400);
     const noScope = await cluster.keyFor("rest-no-scope", ["inference"]);
     expect((await rest(noScope, "GET", "/v1/jobs")).status).toBe(403);

@@ -295,6 +295,19 @@ describe("errors in OpenAI's shape", () => {
     );
     expect(twoChoices).toBeInstanceOf(OpenAI.BadRequestError);
     expect(twoChoices.message).toMatch(/n must be 1 \(got 2\)/);
+
+    // OpenAI's code for a prompt beyond the context window, which clients look for.
+    const long = "hello ".repeat(5000);
+    const tooLong = await errorOf(
+      client.chat.completions.create({ model: server.modelId, messages: user(long), max_tokens: 5 }),
+    );
+    expect(tooLong).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(tooLong).toMatchObject({ code: "context_length_exceeded", param: "messages" });
+    expect(tooLong.message).toMatch(/has a context of \d+ tokens for prompt and answer/);
+    const tooLongPrompt = await errorOf(
+      client.completions.create({ model: server.modelId, prompt: long, max_tokens: 5 }),
+    );
+    expect(tooLongPrompt).toMatchObject({ code: "context_length_exceeded", param: "prompt" });
   });
 
   it("refuses a key past its rate limit with 429, Retry-After and retry-after-ms", async () => {

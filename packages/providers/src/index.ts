@@ -46,6 +46,7 @@ export { type AbortListener, CallController, type CallSignal, toAbortSignal } fr
 export { collectStream } from "./collect-stream.js";
 export { createGatewayRegistry, type GatewayRegistryOptions } from "./create-gateway-registry.js";
 export { CircuitOpenError } from "./errors/circuit-open-error.js";
+export { ContextLengthExceededError } from "./errors/context-length-exceeded-error.js";
 export { InvalidRequestError } from "./errors/invalid-request-error.js";
 export { isRetryableStatus } from "./errors/is-retryable-status.js";
 export { NoSuchModelError } from "./errors/no-such-model-error.js";

@@ -164,6 +164,8 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         const { status, headers, body } = toOpenAIError(error, {
           correlationId: exchange.correlationId,
           logger,
+          // The legacy endpoint's prompt is one field; a chat's is its messages.
+          promptParam: route?.template === "/v1/completions" ? "prompt" : "messages",
         });
         exchange.sendJson(status, body, headers);
         // An unread body stays on an HTTP/1.1 connection: read it away for a moment, then close.

@@ -1,6 +1,13 @@
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { AccessError } from "@noa/access";
-import { CircuitOpenError, NoSuchModelError, NoTargetAvailableError, ProviderError } from "@noa/providers";
+import { BadRequestSchema } from "@noa/proto/google/rpc";
+import {
+  CircuitOpenError,
+  ContextLengthExceededError,
+  NoSuchModelError,
+  NoTargetAvailableError,
+  ProviderError,
+} from "@noa/providers";
 import type { Logger } from "pino";
 import { classifyError, codeNames } from "../classify-error.js";
 import { RestRequestError } from "./rest-request-error.js";
@@ -57,11 +64,13 @@ function typeOf(status: number): string {
  * The REST face's one mapping from anything a handler throws to an HTTP status and OpenAI's error body
  * (DESIGN.md's HTTP column), over the classification the Connect face uses too (classifyError). Every
  * message ends with the correlation id; 429s carry `Retry-After` (seconds) and `retry-after-ms`; provider
- * failures and bugs are logged with their cause and shown only as a generic message.
+ * failures and bugs are logged with their cause and shown only as a generic message. `param` is the
+ * field a refusal names (a google.rpc.BadRequest detail's first field), and `promptParam` (default
+ * `messages`) for a prompt beyond the model's context, which is OpenAI's `context_length_exceeded`.
  */
 export function toOpenAIError(
   error: unknown,
-  context: { correlationId: string; logger: Logger },
+  context: { correlationId: string; logger: Logger; promptParam?: string },
 ): OpenAIErrorResponse {
   const { correlationId, logger } = context;
   const withId = (message: string) => `${message} (correlation id: ${correlationId})`;
@@ -87,6 +96,10 @@ export function toOpenAIError(
   const headers: Record<string, string> = {};
   let openaiCode = codeNames[code];
   let text = message;
+  let param: string | null =
+    error instanceof ConnectError && code === Code.InvalidArgument
+      ? (error.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field ?? null)
+      : null;
   if (code === Code.Unauthenticated) {
     headers["www-authenticate"] = 'Bearer realm="noa"';
     openaiCode = "invalid_api_key";
@@ -96,6 +109,9 @@ export function toOpenAIError(
     openaiCode = "model_not_found";
   } else if (error instanceof ProviderError && code === Code.NotFound) {
     openaiCode = "model_not_found";
+  } else if (error instanceof ContextLengthExceededError) {
+    openaiCode = "context_length_exceeded";
+    param = context.promptParam ?? "messages";
   }
   if (code === Code.ResourceExhausted) {
     openaiCode = "rate_limit_exceeded";
@@ -107,7 +123,7 @@ export function toOpenAIError(
   return {
     status,
     headers,
-    body: { error: { message: withId(text), type: typeOf(status), param: null, code: openaiCode } },
+    body: { error: { message: withId(text), type: typeOf(status), param, code: openaiCode } },
   };
 }
 

@@ -6,14 +6,20 @@ import {
   APIUserAbortError,
 } from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
+import { ContextLengthExceededError } from "../errors/context-length-exceeded-error.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { ProviderError } from "../errors/provider-error.js";
 import { mapAnthropicError } from "./map-anthropic-error.js";
 
-function statusError(status: number, type: string, headers: Record<string, string> = {}): APIError {
+function statusError(
+  status: number,
+  type: string,
+  headers: Record<string, string> = {},
+  message = `${type} happened`,
+): APIError {
   return APIError.generate(
     status,
-    { type: "error", error: { type, message: `${type} happened` } },
+    { type: "error", error: { type, message } },
     undefined,
     new Headers(headers),
   );
@@ -42,6 +48,14 @@ describe("mapAnthropicError", () => {
     expect(invalid).toMatchObject({ statusCode: 400, isRetryable: false });
     expect(invalid.message).toContain("invalid_request_error happened");
     expect(mapAnthropicError(statusError(413, "request_too_large"))).toBeInstanceOf(InvalidRequestError);
+  });
+
+  it("makes Anthropic's prompt too long the caller's ContextLengthExceededError", () => {
+    const tooLong = mapAnthropicError(
+      statusError(400, "invalid_request_error", {}, "prompt is too long: 210000 tokens > 200000 maximum"),
+    );
+    expect(tooLong).toBeInstanceOf(ContextLengthExceededError);
+    expect(tooLong.message).toMatch(/exceeds the model's context window/);
   });
 
   it.each([

@@ -5,6 +5,7 @@ import {
   APIError,
   APIUserAbortError,
 } from "@anthropic-ai/sdk";
+import { ContextLengthExceededError } from "../errors/context-length-exceeded-error.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { isRetryableStatus } from "../errors/is-retryable-status.js";
 import { parseRetryAfter } from "../errors/parse-retry-after.js";
@@ -69,6 +70,14 @@ function fromApiError(error: APIError): ProviderError {
       isRetryable: isRetryableStatus(equivalent),
       cause: error,
     });
+  }
+  if (
+    status === 400 &&
+    type === "invalid_request_error" &&
+    /^prompt is too long/i.test(error.apiMessage ?? "")
+  ) {
+    // Anthropic's words for a prompt beyond the model's context window.
+    return new ContextLengthExceededError({ provider, cause: error });
   }
   if ((status === 400 && type === "invalid_request_error") || status === 413) {
     return new InvalidRequestError(

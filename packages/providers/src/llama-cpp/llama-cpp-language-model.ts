@@ -1,5 +1,6 @@
 import { LlamaChat } from "node-llama-cpp";
 import { collectStream } from "../collect-stream.js";
+import { ContextLengthExceededError } from "../errors/context-length-exceeded-error.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { NoSuchModelError } from "../errors/no-such-model-error.js";
 import { ProviderError } from "../errors/provider-error.js";
@@ -41,9 +42,9 @@ export function createLlamaCppLanguageModel({
     options.onUsage?.({ promptTokens, completionTokens: 0 });
     const room = sequence.contextSize - promptTokens;
     if (room < 1) {
-      throw new InvalidRequestError(
-        `the prompt is ${promptTokens} tokens but model "${provider}/${modelId}" has a context of ${sequence.contextSize} tokens for prompt and answer; shorten the conversation`,
+      throw new ContextLengthExceededError(
         { provider },
+        `the prompt is ${promptTokens} tokens but model "${provider}/${modelId}" has a context of ${sequence.contextSize} tokens for prompt and answer; shorten the conversation`,
       );
     }
     const stop = options.stop?.filter((text) => text.length > 0);

@@ -7,6 +7,7 @@ import {
   OpenAIError,
 } from "openai";
 import { describe, expect, it } from "vitest";
+import { ContextLengthExceededError } from "../errors/context-length-exceeded-error.js";
 import { InvalidRequestError } from "../errors/invalid-request-error.js";
 import { ProviderError } from "../errors/provider-error.js";
 import { mapOpenAIError } from "./map-openai-error.js";
@@ -46,7 +47,7 @@ describe("mapOpenAIError", () => {
     expect(mapOpenAIError(statusError(400, {}, { "x-should-retry": "true" })).isRetryable).toBe(true);
   });
 
-  it("makes a context-length 400 the caller's InvalidRequestError, with a message of our own", () => {
+  it("makes a context-length 400 the caller's ContextLengthExceededError, with a message of our own", () => {
     const mapped = mapOpenAIError(
       statusError(400, {
         message: "This model's maximum context length is 128000 tokens.",
@@ -54,7 +55,7 @@ describe("mapOpenAIError", () => {
         code: "context_length_exceeded",
       }),
     );
-    expect(mapped).toBeInstanceOf(InvalidRequestError);
+    expect(mapped).toBeInstanceOf(ContextLengthExceededError);
     expect(mapped).toMatchObject({ statusCode: 400, isRetryable: false });
     expect(mapped.message).toMatch(/context window/);
   });

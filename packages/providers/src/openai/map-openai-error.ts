@@ -1,5 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
-import { InvalidRequestError } from "../errors/invalid-request-error.js";
+import { ContextLengthExceededError } from "../errors/context-length-exceeded-error.js";
 import { isRetryableStatus } from "../errors/is-retryable-status.js";
 import { parseRetryAfter } from "../errors/parse-retry-after.js";
 import { ProviderError } from "../errors/provider-error.js";
@@ -108,10 +108,7 @@ function mapAPIError(error: APIError, redact: (text: string) => string): Provide
     });
   }
   if (error.status === 400 && error.code === OPENAI_CONTEXT_LENGTH_EXCEEDED) {
-    return new InvalidRequestError(
-      "the conversation plus maxTokens exceeds the model's context window; shorten the conversation or lower maxTokens",
-      { provider, cause: error },
-    );
+    return new ContextLengthExceededError({ provider, cause: error });
   }
   const shouldRetry = error.headers?.get("x-should-retry");
   return new ProviderError(`OpenAI answered ${error.status}${code}: ${upstream}`, {
