@@ -620,6 +620,10 @@ describe("REST /v1/jobs", () => {
     });
     expect(privateCallback.status).toBe(400);
     expect(privateCallback.json.error).toMatchObject({ param: "callback_url", code: "invalid_argument" });
+    // An unknown path lists the routes served, these included.
+    expect((await rest(key, "GET", "/v1/nope")).json.error.message).toMatch(
+      /this API serves POST \/v1\/chat\/completions, .*POST \/v1\/jobs, GET \/v1\/jobs/,
+    );
     expect((await rest(key, "GET", "/v1/jobs?state=SOMETHING")).status).toBe(400);
     const noScope = await cluster.keyFor("rest-no-scope", ["inference"]);
     expect((await rest(noScope, "GET", "/v1/jobs")).status).toBe(403);

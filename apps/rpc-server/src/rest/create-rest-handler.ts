@@ -18,7 +18,7 @@ import type { GatewayMetrics } from "../create-metrics.js";
 import { credentialsOf } from "../http/credentials-of.js";
 import { authenticateInSpan } from "../traced.js";
 import { discardRequestBody } from "./discard-request-body.js";
-import { createJobRoutes } from "./jobs.js";
+import { createJobRoutes, jobRouteList } from "./jobs.js";
 import { chatCompletionFormat, parseChatCompletionRequest } from "./openai-chat-completions.js";
 import { completionFormat, parseCompletionRequest } from "./openai-completions.js";
 import { getOpenAIModel, listOpenAIModels } from "./openai-models.js";
@@ -59,7 +59,7 @@ interface Route {
 }
 
 const modelsPrefix = "/v1/models/";
-const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /v1/models/{id}";
+const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{id}";
 
 /**
  * The OpenAI-compatible REST face on the server's one port: routes `/v1/*` and returns false for any
@@ -145,7 +145,8 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     }
     try {
       if (!route) {
-        throw new RestRequestError(404, `no route for ${method} ${path}; this API serves ${routeList}`, {
+        const served = jobRoutes ? `${routeList}, ${jobRouteList}` : routeList;
+        throw new RestRequestError(404, `no route for ${method} ${path}; this API serves ${served}`, {
           code: "unknown_url",
         });
       }

@@ -41,7 +41,7 @@ describe("parseChatCompletionRequest", () => {
         n: 1,
         stream: true,
         stream_options: { include_usage: true },
-        presence_penalty: 1,
+        presence_penalty: 0,
       }),
     ).toEqual({
       model: "openai/gpt-4o-mini",
@@ -60,6 +60,16 @@ describe("parseChatCompletionRequest", () => {
       stream: true,
       includeUsage: true,
     });
+  });
+
+  it("accepts the penalties' defaults, which many clients send on every request", () => {
+    const parsed = parseChatCompletionRequest({
+      ...base,
+      frequency_penalty: 0,
+      presence_penalty: 0,
+      logit_bias: {},
+    });
+    expect(parsed.model).toBe(base.model);
   });
 
   it("leaves unset and null parameters undefined, and usage off unless streaming", () => {
@@ -100,6 +110,28 @@ describe("parseChatCompletionRequest", () => {
       /"json_object" is not supported/,
     ],
     [{ ...base, stream_options: "yes" }, "stream_options", /stream_options must be an object \(got "yes"\)/],
+    [
+      { ...base, messages: [{ role: "wizard", content: "x" }] },
+      "messages[0].role",
+      /^messages\[0\]\.role must be "system", "developer", "user" or "assistant" \(got "wizard"\)$/,
+    ],
+    [
+      { ...base, messages: [{ role: "user", content: [{ type: "text" }] }] },
+      "messages[0].content[0].text",
+      /^messages\[0\]\.content\[0\]\.text is required/,
+    ],
+    [
+      { ...base, frequency_penalty: 0.5 },
+      "frequency_penalty",
+      /frequency_penalty is not supported .*\(got 0\.5\)/,
+    ],
+    [{ ...base, presence_penalty: -1 }, "presence_penalty", /presence_penalty is not supported/],
+    [{ ...base, logit_bias: { "50256": -100 } }, "logit_bias", /logit_bias is not supported/],
+    [
+      { ...base, max_tokens: 1e20 },
+      "max_tokens",
+      /max_tokens must be an integer between -\d+ and \d+ \(got 100000000000000000000\)/,
+    ],
   ])("refuses %j naming %s", (body, param, message) => {
     const error = refusal(body);
     expect(error.status).toBe(400);

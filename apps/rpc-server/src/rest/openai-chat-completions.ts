@@ -2,6 +2,7 @@ import type { ChatMessage, ChatRole } from "@noa/providers";
 import { z } from "zod";
 import { checkCompletionOptions } from "../check-completion-options.js";
 import { expecting, parseRequestBody } from "./parse-request-body.js";
+import { penaltyFields, refusePenalties } from "./refuse-penalties.js";
 import { invalidParam } from "./rest-request-error.js";
 import {
   type CompletionWireFormat,
@@ -38,6 +39,7 @@ export const chatCompletionRequestSchema = z.object({
   tools: z.array(z.unknown()).nullish(),
   functions: z.array(z.unknown()).nullish(),
   response_format: z.object({ type: z.string() }).nullish(),
+  ...penaltyFields,
 });
 
 /** `developer` is OpenAI's newer name for `system`. */
@@ -51,7 +53,8 @@ const roles: Record<string, ChatRole> = {
 /**
  * A `POST /v1/chat/completions` body → the completion to run. Types come from the schema; the ranges are
  * the Connect face's (checkCompletionOptions), with the same messages. What NOA cannot honour is refused
- * by name rather than ignored: `n` > 1, logprobs, tools, non-text content, JSON response formats.
+ * by name rather than ignored: `n` > 1, logprobs, tools, non-text content, JSON response formats and
+ * sampling penalties.
  */
 export function parseChatCompletionRequest(body: unknown): OpenAICompletionRequest {
   const request = parseRequestBody(chatCompletionRequestSchema, body);
@@ -67,7 +70,7 @@ export function parseChatCompletionRequest(body: unknown): OpenAICompletionReque
     const role = roles[message.role];
     if (!role) {
       throw invalidParam(
-        `messages[${index}].role must be "system", "developer", "user" or "assistant" (got ${JSON.stringify(message.role)}); tool calls are not supported`,
+        `messages[${index}].role must be "system", "developer", "user" or "assistant" (got ${JSON.stringify(message.role)})${message.role === "tool" || message.role === "function" ? "; tool calls are not supported" : ""}`,
         `messages[${index}].role`,
       );
     }
@@ -97,6 +100,7 @@ export function parseChatCompletionRequest(body: unknown): OpenAICompletionReque
 }
 
 function refuseUnsupported(request: z.output<typeof chatCompletionRequestSchema>): void {
+  refusePenalties(request);
   if (request.n != null && request.n !== 1) {
     throw invalidParam(
       `n must be 1 (got ${request.n}): this server returns one choice per request; send ${request.n} requests instead`,
@@ -133,6 +137,12 @@ function textOf(
   if (typeof value === "string") return value;
   let text = "";
   for (const [part, { type, text: partText }] of value.entries()) {
+    if (type === "text" && partText === undefined) {
+      throw invalidParam(
+        `messages[${index}].content[${part}].text is required: a text part is {"type":"text","text":"…"}`,
+        `messages[${index}].content[${part}].text`,
+      );
+    }
     if (type !== "text" || partText === undefined) {
       throw invalidParam(
         `messages[${index}].content[${part}] must be a text part ({"type":"text","text":"…"}); this server takes text only (got type ${JSON.stringify(type)})`,

@@ -40,6 +40,8 @@ describe("parseCompletionRequest (legacy completions)", () => {
     [{ ...base, suffix: "end" }, "suffix", /suffix is not supported/],
     [{ ...base, logprobs: 2 }, "logprobs", /logprobs are not supported/],
     [{ ...base, temperature: 2.5 }, "temperature", /temperature must be between 0 and 2/],
+    [{ ...base, frequency_penalty: 1 }, "frequency_penalty", /frequency_penalty is not supported/],
+    [{ ...base, logit_bias: { "1": 5 } }, "logit_bias", /logit_bias is not supported/],
   ])("refuses %j naming %s", (body, param, message) => {
     let error: unknown;
     try {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { checkCompletionOptions } from "../check-completion-options.js";
 import { expecting, parseRequestBody } from "./parse-request-body.js";
+import { penaltyFields, refusePenalties } from "./refuse-penalties.js";
 import { invalidParam } from "./rest-request-error.js";
 import {
   type CompletionWireFormat,
@@ -30,12 +31,13 @@ export const completionRequestSchema = z.object({
   logprobs: integer.nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  ...penaltyFields,
 });
 
 /**
  * A `POST /v1/completions` body → the completion to run. The prompt is sent to the model as one user
  * message (NOA's providers are chat models); `echo` puts it before the answer. One prompt per request;
- * `n`/`best_of` > 1, `suffix` and `logprobs` are refused by name.
+ * `n`/`best_of` > 1, `suffix`, `logprobs` and sampling penalties are refused by name.
  */
 export function parseCompletionRequest(body: unknown): OpenAICompletionRequest {
   const request = parseRequestBody(completionRequestSchema, body);
@@ -70,6 +72,7 @@ export function parseCompletionRequest(body: unknown): OpenAICompletionRequest {
   if (request.logprobs != null) {
     throw invalidParam("logprobs are not supported by this server; leave logprobs unset", "logprobs");
   }
+  refusePenalties(request);
   const options = {
     messages: [{ role: "user" as const, content: prompt }],
     maxTokens: request.max_tokens ?? undefined,

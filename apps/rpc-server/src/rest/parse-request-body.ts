@@ -59,6 +59,10 @@ function messageOf(issue: Issue, field: string): string {
       const phrase = phrases.has(issue.message) ? issue.message : "of another type";
       return `${field} must be ${phrase} (got ${describe(issue.input)})`;
     }
+    case "too_big":
+    case "too_small":
+      // z.int() beyond ±2^53: the integer cannot be held exactly.
+      return `${field} must be ${phrases.has(issue.message) ? issue.message : "a number"} between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER} (got ${describe(issue.input)})`;
     case "invalid_value":
       return `${field} must be ${issue.values.map((value) => JSON.stringify(value)).join(" or ")} (got ${describe(issue.input)})`;
     default:

@@ -1,4 +1,5 @@
 import { ProviderError } from "./provider-error.js";
+import { TimeoutError } from "./timeout-error.js";
 
 /**
  * A stream failed after tokens had reached the caller, so it could not fall back: it ends with this
@@ -9,7 +10,9 @@ export class StreamInterruptedError extends ProviderError {
 
   constructor(tokensDelivered: number, cause: ProviderError) {
     super(
-      `the stream was cut after ${tokensDelivered} tokens because the model provider failed; retry the request`,
+      cause instanceof TimeoutError && cause.kind === "total"
+        ? `the stream was cut after ${tokensDelivered} tokens because the answer did not complete within the route's total timeout of ${cause.timeoutMs} ms; ask for fewer tokens or retry`
+        : `the stream was cut after ${tokensDelivered} tokens because the model provider failed; retry the request`,
       {
         provider: cause.provider,
         statusCode: cause.statusCode,

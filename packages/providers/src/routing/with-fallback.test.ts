@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { NoTargetAvailableError } from "../errors/no-target-available-error.js";
 import { ProviderError } from "../errors/provider-error.js";
 import { StreamInterruptedError } from "../errors/stream-interrupted-error.js";
+import { TimeoutError } from "../errors/timeout-error.js";
 import { createFakeLanguageModel, drainStream as run } from "../testing/fake-language-model.js";
 import { withFallback } from "./with-fallback.js";
 
@@ -55,6 +56,16 @@ describe("withFallback", () => {
     expect((error as StreamInterruptedError).tokensDelivered).toBe(2);
     expect((error as Error).message).toContain("cut after 2 tokens");
     expect(b.state.calls).toBe(0);
+  });
+
+  it("says when NOA's own total timeout, not the provider, cut a stream", async () => {
+    const late = new TimeoutError("total", 400, "a");
+    const a = createFakeLanguageModel("a", "m", [{ chunks: ["one"], thenError: late }]);
+    const { error } = await run(withFallback("default", [a.model]).stream({ messages }));
+    expect(error).toBeInstanceOf(StreamInterruptedError);
+    expect((error as Error).message).toMatch(
+      /^the stream was cut after 1 tokens because the answer did not complete within the route's total timeout of 400 ms/,
+    );
   });
 
   it("reports every failure when no target could answer", async () => {
