@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { InvalidRequestError } from "../errors/invalid-request-error.js";
+import { ContextLengthExceededError } from "../errors/context-length-exceeded-error.js";
 import type { CallOptions, StreamPart } from "../language-model.js";
 import { describeLanguageModelContract } from "../testing/language-model-contract.js";
 import { tinyModelPath, tinyModelThreads } from "./__fixtures__/tiny-model-path.js";
@@ -148,12 +148,16 @@ describe("createLlamaCppLanguageModel with a small context", () => {
   const { manager, model } = setup({ contextSize: 256 });
   afterAll(() => manager.close());
 
-  it("rejects a prompt that does not fit the context with an actionable InvalidRequestError", async () => {
+  it("rejects a prompt that does not fit the context with an actionable error, and reports no usage for it", async () => {
+    const heard: unknown[] = [];
     const request = model.generate({
       messages: [{ role: "user", content: "word ".repeat(300) }],
       maxTokens: 5,
+      // What the caller hears is charged to the key's token budget: a refused prompt used nothing.
+      onUsage: (usage) => heard.push(usage),
     });
-    await expect(request).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(request).rejects.toBeInstanceOf(ContextLengthExceededError);
+    expect(heard).toEqual([]);
     await expect(request).rejects.toThrow(
       /prompt is \d+ tokens .* context of 256 tokens .* shorten the conversation/,
     );

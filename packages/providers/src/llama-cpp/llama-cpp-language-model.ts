@@ -39,14 +39,15 @@ export function createLlamaCppLanguageModel({
     const promptTokens = chatWrapper
       .generateContextState({ chatHistory: history })
       .contextText.tokenize(sequence.model.tokenizer).length;
-    options.onUsage?.({ promptTokens, completionTokens: 0 });
     const room = sequence.contextSize - promptTokens;
     if (room < 1) {
+      // Refused before generating: nothing was used, so nothing is reported (or charged).
       throw new ContextLengthExceededError(
         { provider },
         `the prompt is ${promptTokens} tokens but model "${provider}/${modelId}" has a context of ${sequence.contextSize} tokens for prompt and answer; shorten the conversation`,
       );
     }
+    options.onUsage?.({ promptTokens, completionTokens: 0 });
     const stop = options.stop?.filter((text) => text.length > 0);
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper });
     try {
