@@ -242,6 +242,10 @@ describe("idempotency, tenants and bad input", () => {
         { spec: { kind: inference() }, idempotencyKey: "k".repeat(201) },
         /^idempotency_key must hold 1 to 200 characters/,
       ],
+      [
+        { spec: { kind: inference() }, priority: 99 },
+        /^priority must be one of JOB_PRIORITY_HIGH, JOB_PRIORITY_MEDIUM, JOB_PRIORITY_LOW \(got 99\)/,
+      ],
     ];
     for (const [request, reason] of cases) {
       const { code, message } = await codeOf(client.submitJob(request));
@@ -258,6 +262,24 @@ describe("idempotency, tenants and bad input", () => {
       ),
     ).toMatchObject({ code: Code.NotFound });
     expect((await client.listJobs({})).jobs).toEqual([]);
+    // A request that names no job, or a state the contract does not define, is the caller's mistake.
+    for (const call of [
+      () => client.getJob({}),
+      () => client.cancelJob({}),
+      () => client.retryJob({}),
+      async () => {
+        for await (const _ of client.watchJob({})) break;
+      },
+    ]) {
+      expect(await codeOf(call())).toEqual({
+        code: Code.InvalidArgument,
+        message: expect.stringMatching(/^id is required/),
+      });
+    }
+    expect(await codeOf(client.listJobs({ state: 99 }))).toEqual({
+      code: Code.InvalidArgument,
+      message: expect.stringMatching(/^state must be one of JOB_STATE_QUEUED, .* \(got 99\)/),
+    });
   });
 
   it("refuses callback URLs that point at loopback, link-local or private addresses unless allowed (SSRF)", async () => {

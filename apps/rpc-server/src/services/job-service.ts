@@ -13,7 +13,9 @@ import type { Context } from "@noa/observability";
 import {
   CancelJobResponseSchema,
   GetJobResponseSchema,
+  JobPriority,
   type JobService,
+  JobState,
   ListJobsResponseSchema,
   RetryJobResponseSchema,
   type SubmitJobRequest,
@@ -98,12 +100,34 @@ export async function submitJob(
       tokenBudget: { key: limitKeyOf(principal), limits: principal.limits },
       correlationId: context.correlationId,
       spec: request.spec as NonNullable<SubmitJobRequest["spec"]>,
-      priority: fromProtoPriority(request.priority),
+      priority: fromProtoPriority(knownEnum(request.priority, JobPriority, "priority")),
       callbackUrl: request.callbackUrl,
       idempotencyKey: request.idempotencyKey,
       traceContext: context.traceContext,
     }),
   );
+}
+
+/** INVALID_ARGUMENT naming `field`, with the BadRequest detail both faces read. */
+function invalidField(message: string, field: string): unknown {
+  return toJobConnectError(new JobError("invalid-argument", message, { field }));
+}
+
+/** The job a request names; INVALID_ARGUMENT when it names none (rather than "job \"\" does not exist"). */
+function jobIdOf(request: { id: string }): string {
+  if (request.id.trim() === "")
+    throw invalidField("id is required: the job's id, as SubmitJob returned it", "id");
+  return request.id;
+}
+
+/** `value` when the contract's enum (`values`) defines it; an unknown number is refused, not read as the default. */
+function knownEnum<T extends number>(value: T, values: Record<number, string>, field: string): T {
+  if (values[value] !== undefined) return value;
+  const prefix = field.toUpperCase();
+  const names = Object.values(values)
+    .filter((name) => typeof name === "string" && name !== "UNSPECIFIED")
+    .map((name) => `JOB_${prefix}_${name}`);
+  throw invalidField(`${field} must be one of ${names.join(", ")} (got ${value})`, field);
 }
 
 /** The caller, once it holds the jobs scope. */
@@ -131,8 +155,9 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
     },
     async getJob(request, context) {
       const { tenant } = jobsCaller(context);
+      const id = jobIdOf(request);
       return create(GetJobResponseSchema, {
-        job: toProtoJob(await mapped(() => jobs.get(tenant, request.id))),
+        job: toProtoJob(await mapped(() => jobs.get(tenant, id))),
       });
     },
     async listJobs(request, context) {
@@ -140,7 +165,7 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
       const page = await mapped(() =>
         jobs.list({
           tenant,
-          state: fromProtoState(request.state),
+          state: fromProtoState(knownEnum(request.state, JobState, "state")),
           pageSize: request.pageSize,
           pageToken: request.pageToken || undefined,
         }),
@@ -152,8 +177,9 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
     },
     async *watchJob(request, context) {
       const { tenant } = jobsCaller(context);
+      const id = jobIdOf(request);
       try {
-        for await (const job of jobs.watch(tenant, request.id, context.signal)) {
+        for await (const job of jobs.watch(tenant, id, context.signal)) {
           yield create(WatchJobResponseSchema, { job: toProtoJob(job) });
         }
       } catch (error) {
@@ -162,18 +188,16 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
     },
     async cancelJob(request, context) {
       const { tenant } = jobsCaller(context);
+      const id = jobIdOf(request);
       return create(CancelJobResponseSchema, {
-        job: toProtoJob(
-          await mapped(() => jobs.cancel(tenant, request.id, context.values.get(traceContextKey))),
-        ),
+        job: toProtoJob(await mapped(() => jobs.cancel(tenant, id, context.values.get(traceContextKey)))),
       });
     },
     async retryJob(request, context) {
       const { tenant } = jobsCaller(context);
+      const id = jobIdOf(request);
       return create(RetryJobResponseSchema, {
-        job: toProtoJob(
-          await mapped(() => jobs.retry(tenant, request.id, context.values.get(traceContextKey))),
-        ),
+        job: toProtoJob(await mapped(() => jobs.retry(tenant, id, context.values.get(traceContextKey)))),
       });
     },
   };
