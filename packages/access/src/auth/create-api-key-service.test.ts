@@ -48,10 +48,18 @@ describe("createApiKeyService.create", () => {
     ["a blank tenant", { ...valid, tenant: "" }, /tenant is required/],
     ["no scopes", { ...valid, scopes: [] }, /at least one of: inference, models:read, jobs, admin/],
     ["an unknown scope", { ...valid, scopes: ["inference", "root"] }, /unknown scope "root"/],
-    ["a blank model", { ...valid, allowedModels: [""] }, /allowedModels/],
-    ["a zero burst", { ...valid, limits: { requestBurst: 0 } }, /requestBurst/],
-    ["a negative rate", { ...valid, limits: { requestsPerSecond: -1 } }, /requestsPerSecond/],
-    ["a fractional token limit", { ...valid, limits: { tokensPerMinute: 1.5 } }, /tokensPerMinute/],
+    ["a blank model", { ...valid, allowedModels: [""] }, /allowed_models/],
+    [
+      "a zero burst",
+      { ...valid, limits: { requestBurst: 0 } },
+      /^rate_limit\.request_burst must be a whole number of at least 1$/,
+    ],
+    ["a negative rate", { ...valid, limits: { requestsPerSecond: -1 } }, /^rate_limit\.requests_per_second/],
+    [
+      "a fractional token limit",
+      { ...valid, limits: { tokensPerMinute: 1.5 } },
+      /^rate_limit\.tokens_per_minute/,
+    ],
   ])("refuses %s with invalid-argument", async (_, input, message) => {
     const { store, service } = setup();
     const error = await service.create(input).catch((caught: unknown) => caught);
@@ -74,7 +82,20 @@ describe("createApiKeyService.list and revoke", () => {
     const page = await service.list({ includeRevoked: true, limit: 1 });
     expect(page.keys).toHaveLength(1);
     expect(page.nextCursor).toBeDefined();
-    await expect(service.list({ limit: -1 })).rejects.toMatchObject({ code: "invalid-argument" });
+    // The message names the contract's field (ListApiKeysRequest.page_size) and its bound.
+    await expect(service.list({ limit: -1 })).rejects.toMatchObject({
+      code: "invalid-argument",
+      message: "page_size must be a whole number from 0 to 500 (0: 50)",
+    });
+  });
+
+  it("serves pages of up to 500 keys, as the contract says, and lowers larger asks to 500", async () => {
+    const { service } = setup();
+    await Promise.all(
+      Array.from({ length: 501 }, (_, index) => service.create({ ...valid, name: `k${index}` })),
+    );
+    expect((await service.list({ limit: 500 })).keys).toHaveLength(500);
+    expect((await service.list({ limit: 1000 })).keys).toHaveLength(500);
   });
 
   it("revokes with the clock's time, keeps it when revoked again, and says not-found for unknown ids", async () => {

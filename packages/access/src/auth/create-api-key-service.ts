@@ -20,7 +20,7 @@ export interface CreateApiKeyInput {
 export interface ListApiKeysFilter {
   tenant?: string;
   includeRevoked?: boolean;
-  /** 1–100; 0 or absent means 50, larger values are lowered to 100 (AIP-158). */
+  /** 1–500; 0 or absent means 50, larger values are lowered to 500 (AIP-158), as ListApiKeysRequest.page_size says. */
   limit?: number;
   cursor?: string;
 }
@@ -57,7 +57,7 @@ const adminTenant = "admin";
 const maxNameLength = 200;
 const maxTenantLength = 128;
 const defaultPageSize = 50;
-const maxPageSize = 100;
+const maxPageSize = 500;
 
 /** Creates, lists and revokes API keys and bootstraps the first admin key; errors are {@link AccessError}s. */
 export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyService {
@@ -129,7 +129,10 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
     async list(filter = {}) {
       const limit = filter.limit ?? 0;
       if (!Number.isInteger(limit) || limit < 0) {
-        throw new AccessError("invalid-argument", `limit must be a whole number from 0 to ${maxPageSize}`);
+        throw new AccessError(
+          "invalid-argument",
+          `page_size must be a whole number from 0 to ${maxPageSize} (0: ${defaultPageSize})`,
+        );
       }
       return store.list({
         tenant: filter.tenant?.trim() || undefined,
@@ -222,7 +225,7 @@ function parseScopes(scopes: readonly string[]): Scope[] {
 function parseModels(models: readonly string[]): string[] {
   const trimmed = models.map((model) => model.trim());
   if (trimmed.some((model) => !model)) {
-    throw new AccessError("invalid-argument", "allowedModels must not contain blank entries");
+    throw new AccessError("invalid-argument", "allowed_models must not contain blank entries");
   }
   return [...new Set(trimmed)];
 }
@@ -232,13 +235,16 @@ function parseLimits(limits: KeyLimits): KeyLimits {
   const { requestBurst, requestsPerSecond, tokensPerMinute } = limits;
   if (requestBurst !== undefined) {
     if (!Number.isInteger(requestBurst) || requestBurst < 1) {
-      throw new AccessError("invalid-argument", "limits.requestBurst must be a whole number of at least 1");
+      throw new AccessError(
+        "invalid-argument",
+        "rate_limit.request_burst must be a whole number of at least 1",
+      );
     }
     parsed.requestBurst = requestBurst;
   }
   if (requestsPerSecond !== undefined) {
     if (!Number.isFinite(requestsPerSecond) || requestsPerSecond <= 0) {
-      throw new AccessError("invalid-argument", "limits.requestsPerSecond must be a number above 0");
+      throw new AccessError("invalid-argument", "rate_limit.requests_per_second must be a number above 0");
     }
     parsed.requestsPerSecond = requestsPerSecond;
   }
@@ -246,7 +252,7 @@ function parseLimits(limits: KeyLimits): KeyLimits {
     if (!Number.isInteger(tokensPerMinute) || tokensPerMinute < 0) {
       throw new AccessError(
         "invalid-argument",
-        "limits.tokensPerMinute must be a whole number of at least 0",
+        "rate_limit.tokens_per_minute must be a whole number of at least 0",
       );
     }
     parsed.tokensPerMinute = tokensPerMinute;
