@@ -64,6 +64,20 @@ describe("sessions", () => {
     expect(anonymous.cookies.size).toBe(0);
   });
 
+  it("refuses a malformed key in words a person at the form understands, without calling rpc-server", async () => {
+    const anonymous = createTestClient(stack.bffUrl);
+    stack.rpcCalls.length = 0;
+    for (const pasted of ["hello world", `"${stack.userKey}"`, `${stack.userKey} x`]) {
+      const refused = await failure(anonymous.signIn(pasted));
+      expect(refused.code).toBe("UNAUTHORIZED");
+      expect(refused.message).toBe(
+        `that is not an API key: keys have no spaces or quotes (they look like noa_…); paste the whole key (correlation id: ${refused.correlationId})`,
+      );
+    }
+    expect(stack.rpcCalls).toEqual([]);
+    expect(anonymous.cookies.size).toBe(0);
+  });
+
   it("exchanges the key for an httpOnly, SameSite=Strict cookie that does not reveal it", async () => {
     const client = createTestClient(stack.bffUrl);
     const response = await client.fetch(`${stack.bffUrl}/trpc/auth.signIn`, {
@@ -200,6 +214,16 @@ describe("chat", () => {
     expect(stack.rpcCalls).toEqual([]);
   });
 
+  it("rejects an empty message as rpc-server would, naming messages.0.content, before calling it", async () => {
+    stack.rpcCalls.length = 0;
+    const bad = await failure(
+      user.trpc.chat.complete.mutate({ model: tinyModel, messages: [{ role: "user", content: "" }] }),
+    );
+    expect(bad.code).toBe("BAD_REQUEST");
+    expect(bad.fieldErrors).toEqual([{ path: "messages.0.content", message: "must not be empty" }]);
+    expect(stack.rpcCalls).toEqual([]);
+  });
+
   it("streams the answer over SSE token by token, then usage and cost", async () => {
     const { events, stopped } = await streamChat(user, {
       model: slowModel,
@@ -279,5 +303,210 @@ describe("usage", () => {
     const summary = await user.trpc.usage.summary.query({});
     expect(summary.total.requests).toBeGreaterThan(0);
     expect(typeof summary.total.promptTokens).toBe("number");
+  });
+});
+
+/** The BFF's log lines about the request with `correlationId`. */
+const linesOf = (correlationId: string) =>
+  stack.bffLogs.filter((line) => line.correlationId === correlationId);
+
+/** A procedure call's one log line, as an operator searches for it. */
+const callLine = (fields: { correlationId: string; procedure: string; type: string; code: string }) => ({
+  level: 30,
+  time: expect.any(Number),
+  service: "trpc-bff",
+  env: "test",
+  msg: "trpc",
+  ...fields,
+  ms: expect.any(Number),
+});
+
+/**
+ * A subscription (chat.stream unless told) as raw SSE with our own correlation id, read to its end;
+ * `stopAfterDeltas` closes the connection (as a closed tab does) once that many deltas came.
+ */
+async function streamRaw(
+  client: TestClient,
+  correlationId: string,
+  input: unknown,
+  { stopAfterDeltas = Number.POSITIVE_INFINITY, procedure = "chat.stream" } = {},
+): Promise<string> {
+  const abort = new AbortController();
+  const response = await client.fetch(
+    `${stack.bffUrl}/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`,
+    { headers: { accept: "text/event-stream", "x-correlation-id": correlationId }, signal: abort.signal },
+  );
+  expect(response.headers.get("x-correlation-id")).toBe(correlationId);
+  let text = "";
+  const decoder = new TextDecoder();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    text += decoder.decode(chunk.value, { stream: true });
+    if ((text.match(/"type":"delta"/g)?.length ?? 0) >= stopAfterDeltas) {
+      abort.abort();
+      break;
+    }
+  }
+  return text;
+}
+
+describe("one log line per procedure call", () => {
+  it("logs a query, a failed query and each call of a batch with correlation id, type, outcome and duration", async () => {
+    const listed = await user.fetch(`${stack.bffUrl}/trpc/models.list`, {
+      headers: { "x-correlation-id": "log-ok-1" },
+    });
+    expect(listed.status).toBe(200);
+    expect(linesOf("log-ok-1")).toEqual([
+      callLine({ correlationId: "log-ok-1", procedure: "models.list", type: "query", code: "ok" }),
+    ]);
+
+    const input = encodeURIComponent(JSON.stringify({ id: "llama-cpp/no-such-model" }));
+    const missing = await user.fetch(`${stack.bffUrl}/trpc/models.get?input=${input}`, {
+      headers: { "x-correlation-id": "log-missing-1" },
+    });
+    expect(missing.status).toBe(404);
+    expect(linesOf("log-missing-1")).toEqual([
+      callLine({ correlationId: "log-missing-1", procedure: "models.get", type: "query", code: "NOT_FOUND" }),
+    ]);
+
+    const batch = await user.fetch(`${stack.bffUrl}/trpc/models.list,auth.session?batch=1&input={}`, {
+      headers: { "x-correlation-id": "log-batch-1" },
+    });
+    expect(batch.status).toBe(200);
+    expect(linesOf("log-batch-1")).toEqual([
+      callLine({ correlationId: "log-batch-1", procedure: "auth.session", type: "query", code: "ok" }),
+      callLine({ correlationId: "log-batch-1", procedure: "models.list", type: "query", code: "ok" }),
+    ]);
+  });
+
+  it("logs a mutation refused by validation once, with its code", async () => {
+    const response = await user.fetch(`${stack.bffUrl}/trpc/chat.complete`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-csrf-token": user.state.csrfToken ?? "",
+        "x-correlation-id": "log-mutation-1",
+      },
+      body: JSON.stringify({ model: tinyModel, messages: [] }),
+    });
+    expect(response.status).toBe(400);
+    expect(linesOf("log-mutation-1")).toEqual([
+      callLine({
+        correlationId: "log-mutation-1",
+        procedure: "chat.complete",
+        type: "mutation",
+        code: "BAD_REQUEST",
+      }),
+    ]);
+  });
+
+  it("logs chat.stream once when it ends: ok, the code of its error event, or cancelled by the client", async () => {
+    const done = await streamRaw(user, "log-stream-ok", {
+      model: tinyModel,
+      messages: [{ role: "user", content: "Hello" }],
+      maxTokens: 3,
+    });
+    expect(done).toContain('"type":"done"');
+    const failed = await streamRaw(user, "log-stream-error", {
+      model: "llama-cpp/no-such-model",
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    expect(failed).toContain('"type":"error"');
+    await streamRaw(
+      user,
+      "log-stream-cancelled",
+      { model: slowModel, messages: [{ role: "user", content: "Tell me a long story" }], maxTokens: 30 },
+      { stopAfterDeltas: 2 },
+    );
+    const stream = { procedure: "chat.stream", type: "subscription" };
+    await vi.waitFor(() => {
+      expect(linesOf("log-stream-ok")).toEqual([
+        callLine({ correlationId: "log-stream-ok", ...stream, code: "ok" }),
+      ]);
+      expect(linesOf("log-stream-error")).toEqual([
+        callLine({ correlationId: "log-stream-error", ...stream, code: "NOT_FOUND" }),
+      ]);
+      expect(linesOf("log-stream-cancelled")).toEqual([
+        callLine({ correlationId: "log-stream-cancelled", ...stream, code: "CLIENT_CLOSED_REQUEST" }),
+      ]);
+    });
+  });
+
+  it("logs a failed subscription once, not twice: refused before it starts, or failing as it runs", async () => {
+    const anonymous = createTestClient(stack.bffUrl);
+    const refused = await streamRaw(anonymous, "log-sub-refused", {
+      model: tinyModel,
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    expect(refused).toContain("UNAUTHORIZED");
+    expect(linesOf("log-sub-refused")).toEqual([
+      callLine({
+        correlationId: "log-sub-refused",
+        procedure: "chat.stream",
+        type: "subscription",
+        code: "UNAUTHORIZED",
+      }),
+    ]);
+
+    // This rpc-server serves no JobService: WatchJob fails once the stream has begun.
+    const failed = await streamRaw(user, "log-sub-failed", { id: "job-1" }, { procedure: "jobs.watch" });
+    expect(failed).toContain("serialized-error");
+    expect(linesOf("log-sub-failed")).toEqual([
+      callLine({
+        correlationId: "log-sub-failed",
+        procedure: "jobs.watch",
+        type: "subscription",
+        code: "NOT_IMPLEMENTED",
+      }),
+    ]);
+  });
+
+  it("puts the correlation id on every line, also when tRPC refuses the request before any procedure runs", async () => {
+    const from = stack.bffLogs.length;
+    const response = await fetch(`${stack.bffUrl}/trpc/auth.signIn`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", "x-csrf-token": "sign-in", "x-correlation-id": "log-media-1" },
+      body: JSON.stringify({ apiKey: stack.userKey }),
+    });
+    expect(response.status).toBe(415);
+    expect(response.headers.get("x-correlation-id")).toBe("log-media-1");
+    expect(stack.bffLogs.slice(from)).toEqual([
+      callLine({
+        correlationId: "log-media-1",
+        procedure: "auth.signIn",
+        type: "unknown",
+        code: "UNSUPPORTED_MEDIA_TYPE",
+      }),
+    ]);
+  });
+});
+
+describe("malformed requests", () => {
+  it("answers a body that is not JSON with 400, saying so with the correlation id, not the parser's text", async () => {
+    const response = await fetch(`${stack.bffUrl}/trpc/auth.signIn`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-csrf-token": "sign-in",
+        "x-correlation-id": "bad-json-1",
+      },
+      body: "not json",
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { message: string; data: Record<string, unknown> } };
+    expect(body.error.message).toBe("the request body is not valid JSON (correlation id: bad-json-1)");
+    expect(body.error.data).toMatchObject({ code: "BAD_REQUEST", correlationId: "bad-json-1" });
+    expect(JSON.stringify(body)).not.toMatch(/Unexpected token|SyntaxError/);
+  });
+
+  it("says the same of an input query parameter that is not JSON", async () => {
+    const response = await user.fetch(`${stack.bffUrl}/trpc/models.get?input=%7Bnope`, {
+      headers: { "x-correlation-id": "bad-json-2" },
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { message: string } };
+    expect(body.error.message).toBe(
+      "the input query parameter is not valid JSON (correlation id: bad-json-2)",
+    );
   });
 });

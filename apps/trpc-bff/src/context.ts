@@ -1,7 +1,8 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { type Context, injectTraceContext, ROOT_CONTEXT } from "@noa/observability";
 import type { Logger } from "pino";
+import { correlationIdOf } from "./correlation-id-of.js";
+import { createProcedureLogger, type ProcedureLogger } from "./create-procedure-logger.js";
 import type { CallOptions, RpcClients } from "./rpc-clients.js";
 import { readCookie, sessionCookieName } from "./session/session-cookie.js";
 import type { Session, SessionSealer } from "./session/session-sealer.js";
@@ -18,18 +19,21 @@ export interface ContextDeps {
   allowedOrigins: readonly string[] | undefined;
   /** How long a unary call to rpc-server may take (inference excepted). */
   rpcTimeoutMs: number;
+  /** Writes each procedure call's log line; default: one writing to `logger`. */
+  procedureLogger?: ProcedureLogger;
 }
 
 /** The request as the context sees it: its headers, and a way to set the session cookie on the answer. */
 export interface RequestFacts {
   headers: IncomingHttpHeaders;
+  /** The request's correlation id, when the server has already chosen it; default: correlationIdOf(headers). */
+  correlationId?: string;
   /** Sets the session cookie to `token`, or clears it with undefined. */
   setSessionCookie(token: string | undefined): void;
   /** The request's server span (server.ts); calls to rpc-server carry its trace on. Default: none. */
   traceContext?: Context;
 }
 
-const safeCorrelationId = /^[A-Za-z0-9._:-]{1,128}$/;
 const validTraceparent = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** The per-request context every procedure gets. */
@@ -40,6 +44,8 @@ export interface BffContext {
   session: Session | undefined;
   rpc: RpcClients;
   logger: Logger;
+  /** Where each procedure call's one log line goes (the logging middleware in trpc.ts, and server.ts). */
+  procedureLogger: ProcedureLogger;
   allowedOrigins: readonly string[] | undefined;
   /** Starts a session for `apiKey` (already validated) and sets its cookie. */
   startSession(apiKey: string, keyPrefix: string): Promise<Session>;
@@ -68,10 +74,9 @@ export interface BffContext {
  */
 export function createContextFactory(deps: ContextDeps) {
   const { rpc, sealer, logger, secureCookies, allowedOrigins, rpcTimeoutMs } = deps;
+  const procedureLogger = deps.procedureLogger ?? createProcedureLogger(logger);
   return async function createContext(request: RequestFacts): Promise<BffContext> {
-    const incoming = request.headers["x-correlation-id"];
-    const correlationId =
-      typeof incoming === "string" && safeCorrelationId.test(incoming) ? incoming : randomUUID();
+    const correlationId = request.correlationId ?? correlationIdOf(request.headers);
     const session = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
     function callOptions(apiKey: string, signal: AbortSignal | undefined, timeoutMs: number | undefined) {
       const headers = injectTraceContext(
@@ -92,6 +97,7 @@ export function createContextFactory(deps: ContextDeps) {
       session,
       rpc,
       logger,
+      procedureLogger,
       allowedOrigins,
       async startSession(apiKey, keyPrefix) {
         const sealed = await sealer.seal({ apiKey, keyPrefix });

@@ -5,6 +5,8 @@ import { type Context, extractTraceContext, inSpan, SpanKind } from "@noa/observ
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import { createContextFactory } from "./context.js";
+import { correlationIdOf } from "./correlation-id-of.js";
+import { createProcedureLogger } from "./create-procedure-logger.js";
 import { appRouter } from "./router.js";
 import { createRpcClients } from "./rpc-clients.js";
 import { createStaticHandler } from "./serve-static.js";
@@ -38,32 +40,46 @@ export interface BffServer {
   close(): Promise<void>;
 }
 
+/** What server.ts knows of a tRPC request before tRPC reads it. */
+interface TrpcRequest {
+  correlationId: string;
+  /** The procedure path(s) of its URL (`models.list`, or `a,b` for a batch). */
+  procedure: string;
+  /** `performance.now()` when it came. */
+  startedAt: number;
+  /** Its server span, once started. */
+  traceContext?: Context;
+}
+
 /** The tRPC procedures under `/trpc`, the playground everywhere else, `GET /health` for load balancers. */
 export function build(deps: BffDeps): BffServer {
   const { logger } = deps;
   const secureCookies = deps.secureCookies ?? false;
   const sealer = createSessionSealer({ secret: deps.sessionSecret, ttlSeconds: deps.sessionTtlSeconds });
+  const procedureLogger = createProcedureLogger(logger);
   const createContext = createContextFactory({
     rpc: createRpcClients(deps.transport),
     sealer,
     logger,
+    procedureLogger,
     secureCookies,
     allowedOrigins: deps.allowedOrigins,
     rpcTimeoutMs: deps.rpcTimeoutMs ?? 15_000,
   });
-  // Each tRPC request's server span, for the calls its procedures make.
-  const traceContexts = new WeakMap<IncomingMessage, Context>();
+  // Each tRPC request's own facts: its correlation id, its server span (for the calls its procedures
+  // make), the procedure path of its URL and when it began.
+  const requests = new WeakMap<IncomingMessage, TrpcRequest>();
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: "/trpc/",
     createContext: async ({ req, res }) => {
       const context = await createContext({
         headers: req.headers,
-        traceContext: traceContexts.get(req),
+        correlationId: requests.get(req)?.correlationId,
+        traceContext: requests.get(req)?.traceContext,
         setSessionCookie: (token) =>
           writeSessionCookie(res, { secure: secureCookies, value: token, maxAgeSeconds: sealer.ttlSeconds }),
       });
-      res.setHeader("x-correlation-id", context.correlationId);
       res.setHeader("cache-control", "no-store");
       return context;
     },
@@ -75,10 +91,21 @@ export function build(deps: BffDeps): BffServer {
         ? { headers: { "retry-after": String(Math.ceil(limited.retryAfterMs / 1_000)) } }
         : {};
     },
-    onError({ error, path, ctx }) {
-      const correlationId = error instanceof BffError ? error.correlationId : ctx?.correlationId;
-      const level = error.code === "INTERNAL_SERVER_ERROR" ? "error" : "info";
-      logger[level]({ path, code: error.code, correlationId }, "procedure failed");
+    // Calls that reached a procedure are logged by trpc.ts's middleware, which also saw this error;
+    // this logs what tRPC refused before any procedure ran (no such path, wrong method or content type).
+    onError({ error, path, type, req }) {
+      const request = requests.get(req);
+      if (!request) return;
+      procedureLogger.ended(
+        {
+          correlationId: request.correlationId,
+          procedure: path ?? request.procedure,
+          type,
+          startedAt: request.startedAt,
+        },
+        error.code,
+        error,
+      );
     },
   });
   const serveStatic = createStaticHandler(deps.staticDir);
@@ -86,9 +113,17 @@ export function build(deps: BffDeps): BffServer {
   const server: Server = createServer((request, response) => {
     const url = request.url ?? "/";
     if (url === "/trpc" || url.startsWith("/trpc/")) {
+      const procedure = url.slice("/trpc/".length).split("?")[0] || "/";
+      const facts: TrpcRequest = {
+        correlationId: correlationIdOf(request.headers),
+        procedure,
+        startedAt: performance.now(),
+      };
+      requests.set(request, facts);
+      // Every answer names it, also one tRPC gives before any procedure runs.
+      response.setHeader("x-correlation-id", facts.correlationId);
       // A server span per tRPC request, continuing the browser's trace when it sends one; the calls to
       // rpc-server made while it runs carry it on (context.ts).
-      const procedure = url.slice("/trpc/".length).split("?")[0] || "/";
       void inSpan(
         `tRPC ${procedure}`,
         {
@@ -98,7 +133,7 @@ export function build(deps: BffDeps): BffServer {
         },
         (span, within) =>
           new Promise<void>((resolve) => {
-            traceContexts.set(request, within);
+            facts.traceContext = within;
             response.once("close", () => {
               span.setAttribute("http.response.status_code", response.statusCode);
               resolve();

@@ -1,8 +1,10 @@
 import { initTRPC, TRPCError } from "@trpc/server";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { ZodError } from "zod";
 import type { BffContext } from "./context.js";
+import type { ProcedureCall, ProcedureOutcome } from "./create-procedure-logger.js";
 import { checkCsrf } from "./session/check-csrf.js";
-import { BffError } from "./to-trpc-error.js";
+import { BffError, toTRPCError } from "./to-trpc-error.js";
 
 /** A field that failed validation: its dotted path (`messages.0.content`) and what is wrong. */
 export interface FieldError {
@@ -22,12 +24,19 @@ const t = initTRPC.context<BffContext>().create({
    * Every error a client sees carries the correlation id (in `data.correlationId` and in the message);
    * validation errors list their fields; rate limits say when to retry; bugs say nothing more than that.
    */
-  errorFormatter({ shape, error, ctx }) {
+  errorFormatter({ shape, error, type, ctx }) {
     const correlationId = error instanceof BffError ? error.correlationId : ctx?.correlationId;
     const fieldErrors = error.cause instanceof ZodError ? fieldErrorsOf(error.cause) : undefined;
     let message = shape.message;
     if (fieldErrors) {
       message = `invalid input: ${fieldErrors.map((field) => `${field.path || "input"}: ${field.message}`).join("; ")}`;
+    } else if (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError) {
+      // tRPC's JSON.parse of the input failed; its text (V8's, quoting the input) is not for clients, and
+      // V8 gives no position that could be read without parsing its message.
+      message =
+        type === "mutation"
+          ? "the request body is not valid JSON"
+          : "the input query parameter is not valid JSON";
     } else if (error.code === "INTERNAL_SERVER_ERROR" && !(error instanceof BffError)) {
       message = "internal error";
     }
@@ -50,8 +59,76 @@ const t = initTRPC.context<BffContext>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+/**
+ * Every procedure call's one log line (ctx.procedureLogger), written when the call ends: for a query or
+ * mutation when it returns or fails, for a subscription when its stream ends. First in the chain, so
+ * that refusals by the later middlewares and by input validation are logged too.
+ */
+const loggedProcedure = t.procedure.use(async ({ ctx, path, type, signal, next }) => {
+  const call: ProcedureCall = {
+    correlationId: ctx.correlationId,
+    procedure: path,
+    type,
+    startedAt: performance.now(),
+  };
+  const result = await next();
+  if (!result.ok) {
+    ctx.procedureLogger.ended(call, result.error.code, result.error);
+    return result;
+  }
+  if (type !== "subscription" || !isAsyncIterable(result.data)) {
+    ctx.procedureLogger.ended(call, "ok");
+    return result;
+  }
+  return { ...result, data: loggedUntilEnd(result.data, { ctx, call, signal }) };
+});
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
+/**
+ * A subscription's events, passed on as they come, with its log line written when the stream ends:
+ * CLIENT_CLOSED_REQUEST when the client left (the signal aborted, or the stream was stopped before its
+ * end), the code of an error event (chat.stream reports failures as `{ type: "error", code }`), the code
+ * of what it threw (mapped once by toTRPCError, so tRPC reports that same error and it is not logged
+ * again), else ok.
+ */
+async function* loggedUntilEnd(
+  events: AsyncIterable<unknown>,
+  { ctx, call, signal }: { ctx: BffContext; call: ProcedureCall; signal: AbortSignal | undefined },
+): AsyncGenerator<unknown> {
+  let outcome: ProcedureOutcome = "CLIENT_CLOSED_REQUEST";
+  let failure: TRPCError | undefined;
+  let reported: ProcedureOutcome | undefined;
+  try {
+    for await (const event of events) {
+      reported = errorEventCode(event) ?? reported;
+      yield event;
+    }
+    outcome = reported ?? "ok";
+  } catch (error) {
+    failure = toTRPCError(error, { correlationId: ctx.correlationId, logger: ctx.logger });
+    outcome = failure.code;
+    throw failure;
+  } finally {
+    ctx.procedureLogger.ended(call, signal?.aborted ? "CLIENT_CLOSED_REQUEST" : outcome, failure);
+  }
+}
+
+const trpcCodes = new Set<string>(Object.keys(TRPC_ERROR_CODES_BY_KEY));
+
+/** The tRPC code of an event that reports a failure (`{ type: "error", code }`), else undefined. */
+function errorEventCode(event: unknown): ProcedureOutcome | undefined {
+  if (typeof event !== "object" || event === null) return undefined;
+  const { type, code } = event as { type?: unknown; code?: unknown };
+  return type === "error" && typeof code === "string" && trpcCodes.has(code)
+    ? (code as ProcedureOutcome)
+    : undefined;
+}
+
 /** Every procedure: mutations must pass the CSRF checks (checkCsrf) before they run. */
-export const publicProcedure = t.procedure.use(({ ctx, type, next }) => {
+export const publicProcedure = loggedProcedure.use(({ ctx, type, next }) => {
   if (type === "mutation") {
     const refused = checkCsrf(ctx.headers, {
       allowedOrigins: ctx.allowedOrigins,

@@ -21,6 +21,10 @@ const notificationJob = z.object({
   body: z.string().min(1, "the message is empty").max(100_000),
 });
 
+/** JobService refuses a usage export spanning more (spec.usage_export "may span at most 366 days"). */
+const maxExportDays = 366;
+const dayMs = 86_400_000;
+
 const usageExportJob = z
   .object({
     kind: z.literal("usage-export"),
@@ -31,6 +35,10 @@ const usageExportJob = z
   .refine((job) => Date.parse(job.end) > Date.parse(job.start), {
     path: ["end"],
     message: "must be after start",
+  })
+  .refine((job) => Date.parse(job.end) - Date.parse(job.start) <= maxExportDays * dayMs, {
+    path: ["end"],
+    message: `at most ${maxExportDays} days after start`,
   });
 
 /** jobs.submit's input, mirroring SubmitJobRequest's rules. */

@@ -28,12 +28,23 @@ export const authRouter = router({
   }),
 
   /**
-   * Exchanges a NOA API key for a session cookie. The key is checked by rpc-server itself (ListModels):
-   * a key it does not know is refused; a known key without the models:read scope is still the caller's.
+   * Exchanges a NOA API key for a session cookie. Text with spaces or quotes in it cannot be a credential
+   * and is refused here, in the words of the sign-in form: sent on, rpc-server would answer about its
+   * Authorization header, which the person typing never chose. Anything else is checked by rpc-server
+   * itself (ListModels): a key it does not know is refused; a known key without the models:read scope is
+   * still the caller's.
    */
   signIn: publicProcedure
     .input(z.object({ apiKey: z.string().trim().min(1, "paste an API key").max(512) }))
     .mutation(async ({ ctx, input }): Promise<SessionInfo> => {
+      if (/[\s"'`]/.test(input.apiKey)) {
+        throw new BffError({
+          code: "UNAUTHORIZED",
+          message:
+            "that is not an API key: keys have no spaces or quotes (they look like noa_…); paste the whole key",
+          correlationId: ctx.correlationId,
+        });
+      }
       try {
         await ctx.call(input.apiKey, (options) => ctx.rpc.models.listModels({}, options));
       } catch (error) {
