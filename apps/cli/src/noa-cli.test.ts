@@ -262,10 +262,71 @@ describe("errors: a clear message and an exit code per kind", () => {
     expect(refused.code).toBe(5);
   });
 
+  it("without -m, a key that may not list models is told to name one (-m or NOA_MODEL)", async () => {
+    const created = await noa([
+      "keys",
+      "create",
+      "--name",
+      "app",
+      "--tenant",
+      "cli-no-model",
+      "--scope",
+      "inference",
+    ]);
+    expect(created.code).toBe(0);
+    const asApp = { env: { NOA_API_KEY: created.stdout.trim() } };
+    const refused = await noa(["chat", "--max-tokens", "1", "Hi"], asApp);
+    expect(refused.stderr).toMatch(/^error: no model given: pass -m <model> or set NOA_MODEL/);
+    expect(refused.stderr).not.toMatch(/permission_denied/);
+    expect(refused.code).toBe(2);
+    const named = await noa(["chat", "--max-tokens", "1", "Hi"], {
+      env: { ...asApp.env, NOA_MODEL: server.modelId },
+    });
+    expect(named.code).toBe(0);
+  });
+
+  const newKey = ["keys", "create", "--name", "big", "--tenant", "cli-bounds", "--scope", "inference"];
   it.each<[string, string[], NodeJS.ProcessEnv, number, RegExp]>([
     ["unknown option", ["chat", "--bogus"], {}, 2, /unknown option '--bogus'/],
     ["unknown command", ["frobnicate"], {}, 2, /unknown command 'frobnicate'/],
     ["bad option value", ["chat", "--max-tokens", "zero", "hi"], {}, 2, /--max-tokens.*whole number/],
+    // Integer options are bounded by their proto fields (int32 max_tokens, uint32 rate limits).
+    [
+      "chat --max-tokens beyond int32",
+      ["chat", "--max-tokens", "99999999999", "hi"],
+      {},
+      2,
+      /'--max-tokens <n>' argument '99999999999' is invalid\. expected a whole number from 1 to 2147483647/,
+    ],
+    [
+      "jobs submit --max-tokens beyond int32",
+      ["jobs", "submit", "-m", "default", "--max-tokens", "2147483648", "hi"],
+      {},
+      2,
+      /--max-tokens.*whole number from 1 to 2147483647/,
+    ],
+    [
+      "keys create --burst beyond uint32",
+      [...newKey, "--burst", "4294967296"],
+      {},
+      2,
+      /--burst.*from 1 to 4294967295/,
+    ],
+    [
+      "keys create --tpm beyond uint32",
+      [...newKey, "--tpm", "4294967296"],
+      {},
+      2,
+      /--tpm.*from 0 to 4294967295/,
+    ],
+    ["an empty prompt argument", ["chat", "--max-tokens", "2", ""], {}, 2, /error: the prompt is empty/],
+    [
+      "an empty prompt on stdin",
+      ["chat", "--max-tokens", "2", "-"],
+      {},
+      2,
+      /error: the prompt read from stdin \(-\) is empty/,
+    ],
     ["input the server refuses", ["chat", "--temperature", "9", "hi"], {}, 2, /temperature.*correlation id/],
     ["no API key", ["models"], { NOA_API_KEY: "" }, 3, /no API key: pass --api-key or set NOA_API_KEY/],
     ["a wrong API key", ["models"], { NOA_API_KEY: "noa_nope_nope" }, 3, /unauthenticated/],

@@ -4,8 +4,9 @@ import type { ChatMessage, ChatRequest, ChatResult, NoaClient } from "@noa/clien
 import { type Command, Option } from "commander";
 import pc from "picocolors";
 import type { CliContext } from "../cli-context.js";
+import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
-import { finiteNumber, integerIn } from "../parse-number.js";
+import { finiteNumber, int32Max, integerIn, uint32Max } from "../parse-number.js";
 import { reportError } from "../report-error.js";
 
 interface ChatOptions {
@@ -24,32 +25,60 @@ export function registerChat(program: Command, context: CliContext): void {
     .description(
       "chat with a model: stream one answer to a prompt, or start an interactive session without one",
     )
-    .argument("[prompt...]", 'the prompt (words are joined; "-" reads it from stdin)')
-    .addOption(new Option("-m, --model <id>", "model id or alias (see `noa models ls`)").env("NOA_MODEL"))
+    .argument("[prompt...]", 'the prompt (words are joined; "-" reads it from stdin); none starts a session')
+    .addOption(
+      new Option(
+        "-m, --model <id>",
+        "model id or alias (see `noa models ls`); without it, the server's `default` alias or first model (needs the models:read scope)",
+      ).env("NOA_MODEL"),
+    )
     .option("-s, --system <text>", "a system message that steers the answers")
-    .option("--max-tokens <n>", "most tokens per answer", integerIn(1))
+    .option("--max-tokens <n>", "most tokens per answer", integerIn(1, int32Max))
     .option("--temperature <t>", "sampling temperature, 0 to 2 (0 is greedy)", finiteNumber)
     .option("--top-p <p>", "nucleus sampling mass, above 0 up to 1", finiteNumber)
-    .option("--seed <n>", "sampling seed, for repeatable answers", integerIn(0, 2 ** 32 - 1))
+    .option("--seed <n>", "sampling seed, for repeatable answers", integerIn(0, uint32Max))
     .addHelpText(
       "after",
       "\nIn a session, Ctrl-C stops the answer being generated (the server stops too) and keeps the session;\nCtrl-D, /exit or Ctrl-C twice at the prompt leave it, /reset forgets the conversation.",
     )
     .action(async (words: string[], options: ChatOptions) => {
       const client = context.client();
+      // Only leaving the prompt out starts a session; one given, even empty, is a one-shot answer.
+      const prompt = words.length > 0 ? await readPrompt(words, context.stdin) : undefined;
       const model = options.model ?? (await defaultModel(client));
-      let prompt = words.join(" ");
-      if (prompt === "-") prompt = await readAll(context.stdin);
       const settings = { ...options, model };
-      process.exitCode = prompt
-        ? await chatOnce(context, client, settings, prompt)
-        : await chatSession(context, client, settings);
+      process.exitCode =
+        prompt === undefined
+          ? await chatSession(context, client, settings)
+          : await chatOnce(context, client, settings, prompt);
     });
+}
+
+/** The prompt from the words given, or from stdin for "-"; an empty one is a usage error (not a session). */
+async function readPrompt(words: string[], stdin: NodeJS.ReadableStream): Promise<string> {
+  const fromStdin = words.length === 1 && words[0] === "-";
+  const prompt = fromStdin ? await readAll(stdin) : words.join(" ");
+  if (prompt.trim() === "") {
+    throw new CliError(
+      `the prompt ${fromStdin ? "read from stdin (-) " : ""}is empty: give one, or none at all for an interactive session`,
+      ExitCode.usage,
+    );
+  }
+  return prompt;
 }
 
 /** The model used without -m/NOA_MODEL: the route alias `default` if the server has one, else its first model. */
 async function defaultModel(client: NoaClient): Promise<string> {
-  const { models } = await client.models.listModels({});
+  const { models } = await client.models.listModels({}).catch((error: unknown) => {
+    // The usual app key has the inference scope only: it may chat, but not list models to pick one.
+    if (error instanceof ConnectError && error.code === Code.PermissionDenied) {
+      throw new CliError(
+        "no model given: pass -m <model> or set NOA_MODEL (choosing the server's default model needs a key with the models:read scope)",
+        ExitCode.usage,
+      );
+    }
+    throw error;
+  });
   const chosen = models.find((model) => model.id === "default") ?? models[0];
   if (!chosen) throw new ConnectError("the server offers no models", Code.NotFound);
   return chosen.id;

@@ -20,7 +20,7 @@ import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
 import { formatTable } from "../format-table.js";
 import { formatTime } from "../format-time.js";
-import { finiteNumber, integerIn } from "../parse-number.js";
+import { finiteNumber, int32Max, integerIn } from "../parse-number.js";
 import { printJson } from "../print-json.js";
 
 const priorities: Record<string, JobPriority> = {
@@ -69,7 +69,7 @@ export function registerJobs(program: Command, context: CliContext): void {
     .argument("<prompt...>", "the prompt (words are joined)")
     .addOption(new Option("-m, --model <id>", "model id or alias").env("NOA_MODEL").makeOptionMandatory())
     .option("-s, --system <text>", "a system message")
-    .option("--max-tokens <n>", "most tokens to generate", integerIn(1))
+    .option("--max-tokens <n>", "most tokens to generate", integerIn(1, int32Max))
     .option("--temperature <t>", "sampling temperature, 0 to 2", finiteNumber)
     .addOption(
       new Option("--priority <priority>", "queue priority")

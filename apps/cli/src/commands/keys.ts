@@ -11,7 +11,7 @@ import pc from "picocolors";
 import type { CliContext } from "../cli-context.js";
 import { formatTable } from "../format-table.js";
 import { formatTime } from "../format-time.js";
-import { finiteNumber, integerIn } from "../parse-number.js";
+import { finiteNumber, integerIn, uint32Max } from "../parse-number.js";
 import { printJson } from "../print-json.js";
 
 const scopes: Record<string, Scope> = {
@@ -74,9 +74,9 @@ export function registerKeys(program: Command, context: CliContext): void {
       "a model, alias or provider/* the key may call (repeatable); default: all",
       collect,
     )
-    .option("--burst <n>", "request burst (token bucket size)", integerIn(1))
+    .option("--burst <n>", "request burst (token bucket size)", integerIn(1, uint32Max))
     .option("--rps <n>", "requests per second", finiteNumber)
-    .option("--tpm <n>", "tokens per minute (0: no token limit)", integerIn(0))
+    .option("--tpm <n>", "tokens per minute (0: no token limit)", integerIn(0, uint32Max))
     .action(async (options: CreateOptions) => {
       const response = await context.client().apiKeys.createApiKey({
         name: options.name,
