@@ -243,7 +243,7 @@ describe("idempotency, tenants and bad input", () => {
         /^idempotency_key must hold 1 to 200 characters/,
       ],
       [
-        { spec: { kind: inference() }, priority: 99 },
+        { spec: { kind: inference() }, priority: 99 as JobPriority },
         /^priority must be one of JOB_PRIORITY_HIGH, JOB_PRIORITY_MEDIUM, JOB_PRIORITY_LOW \(got 99\)/,
       ],
     ];
@@ -276,7 +276,7 @@ describe("idempotency, tenants and bad input", () => {
         message: expect.stringMatching(/^id is required/),
       });
     }
-    expect(await codeOf(client.listJobs({ state: 99 }))).toEqual({
+    expect(await codeOf(client.listJobs({ state: 99 as JobState }))).toEqual({
       code: Code.InvalidArgument,
       message: expect.stringMatching(/^state must be one of JOB_STATE_QUEUED, .* \(got 99\)/),
     });
