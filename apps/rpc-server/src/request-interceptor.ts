@@ -64,7 +64,7 @@ export function createRequestInterceptor({
       });
     };
     const fail = (error: unknown) => {
-      const connectError = toConnectError(error, { correlationId, logger });
+      const connectError = toConnectError(error, { correlationId, logger, signal: request.signal });
       finish(connectError.code);
       return connectError;
     };

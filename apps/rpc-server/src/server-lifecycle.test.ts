@@ -171,8 +171,8 @@ describe("graceful shutdown", () => {
     await closed;
   });
 
-  it("ends streams still running after the grace period with UNAVAILABLE and stops their generation", async () => {
-    const { server, inference, state } = await start();
+  it("ends streams still running after the grace period with UNAVAILABLE, stops their generation and logs no error", async () => {
+    const { server, inference, state, logs } = await start();
     const stream = inference.streamComplete({ model: "fake/endless", messages });
     const iterator = stream[Symbol.asyncIterator]();
     await iterator.next();
@@ -182,6 +182,13 @@ describe("graceful shutdown", () => {
     expect(rest.error?.rawMessage).toContain("shutting down");
     await closed;
     expect(state.aborted).toBe(1);
+    // Documented, expected behaviour: an info line without a stack, not an error with one.
+    const lines = logs.map((line) => JSON.parse(line) as { level: number; msg: string; err?: unknown });
+    expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 30, msg: "call ended by the server", code: "unavailable" }),
+    );
+    expect(logs.join("")).not.toContain("stack");
   });
 
   it("holds many calls at once without Node's listener-leak warning, and ends them all at shutdown", async () => {

@@ -243,6 +243,132 @@ describe("a path no surface serves", () => {
   });
 });
 
+describe("a procedure no service serves", () => {
+  const reflection = "server reflection \\(grpc\\.reflection\\.v1\\.ServerReflection\\)";
+  let client: grpc.Client;
+  beforeAll(() => {
+    client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(() => client?.close());
+  const bytes = (value: Buffer) => value;
+
+  it("is UNIMPLEMENTED for a gRPC client, naming the method, reflection and the correlation id", async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set("x-correlation-id", "no-such-method-1");
+    let header: grpc.Metadata | undefined;
+    const call = client.makeUnaryRequest(
+      "/noa.inference.v1.InferenceService/Nope",
+      bytes,
+      bytes,
+      Buffer.alloc(0),
+      metadata,
+      () => {},
+    );
+    call.on("metadata", (received: grpc.Metadata) => (header = received));
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+    expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(status.details).toMatch(
+      new RegExp(
+        `^unknown method Nope for service noa\\.inference\\.v1\\.InferenceService; ${reflection} lists its methods \\(correlation id: no-such-method-1\\)$`,
+      ),
+    );
+    // Trailers-only: the correlation id comes with the status.
+    expect((header ?? status.metadata).get("x-correlation-id")).toEqual(["no-such-method-1"]);
+  });
+
+  it("is UNIMPLEMENTED for grpc.reflection.v1alpha, so that reflection clients fall back to v1", async () => {
+    const call = client.makeBidiStreamRequest(
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      bytes,
+      bytes,
+    );
+    call.on("data", () => {});
+    call.on("error", () => {});
+    call.write(Buffer.alloc(0));
+    call.end();
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+    expect(status.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(status.details).toMatch(
+      new RegExp(
+        `^unknown service grpc\\.reflection\\.v1alpha\\.ServerReflection \\(method ServerReflectionInfo\\); ${reflection} lists the services served here \\(correlation id: [\\w-]+\\)$`,
+      ),
+    );
+  });
+
+  it("is UNIMPLEMENTED in gRPC-Web's headers, and in Connect's error body with HTTP 404", async () => {
+    const grpcWeb = await fetch(`${server.baseUrl}/nope.v1.Nothing/Call`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-correlation-id": "web-1" },
+      body: new Uint8Array(5),
+    });
+    expect(grpcWeb.status).toBe(200);
+    expect(grpcWeb.headers.get("grpc-status")).toBe("12");
+    expect(decodeURIComponent(grpcWeb.headers.get("grpc-message") ?? "")).toMatch(
+      /^unknown service nope\.v1\.Nothing \(method Call\); .* \(correlation id: web-1\)$/,
+    );
+    expect(grpcWeb.headers.get("x-correlation-id")).toBe("web-1");
+
+    const connect = await fetch(`${server.baseUrl}/noa.inference.v1.InferenceService/Nope`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-correlation-id": "connect-1" },
+      body: "{}",
+    });
+    expect(connect.status).toBe(404);
+    expect(connect.headers.get("x-correlation-id")).toBe("connect-1");
+    expect(await connect.json()).toEqual({
+      code: "unimplemented",
+      message: expect.stringMatching(
+        /^unknown method Nope for service noa\.inference\.v1\.InferenceService; .* \(correlation id: connect-1\)$/,
+      ),
+    });
+  });
+
+  it("is UNIMPLEMENTED for a Connect client, unary and streaming", async () => {
+    // InferenceService's methods under a service name the server does not have.
+    const parent = { ...InferenceService, typeName: "noa.inference.v1.Nothing" };
+    const complete = { ...InferenceService.method.complete, parent };
+    const streamComplete = { ...InferenceService.method.streamComplete, parent };
+    const transport = createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" });
+    const request = { model: server.modelId, messages: hello };
+    const failures = await Promise.all(
+      [
+        transport.unary(complete, undefined, undefined, undefined, request),
+        transport
+          .stream(
+            streamComplete,
+            undefined,
+            undefined,
+            undefined,
+            (async function* () {
+              yield request;
+            })(),
+          )
+          .then(async (response) => {
+            for await (const _ of response.message) {
+              // none
+            }
+          }),
+      ].map((call) =>
+        call.then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        ),
+      ),
+    );
+    for (const [failure, method] of [
+      [failures[0], "Complete"],
+      [failures[1], "StreamComplete"],
+    ] as const) {
+      expect(failure?.code).toBe(Code.Unimplemented);
+      expect(failure?.rawMessage).toMatch(
+        new RegExp(
+          `^unknown service noa\\.inference\\.v1\\.Nothing \\(method ${method}\\); .* \\(correlation id: [\\w-]+\\)$`,
+        ),
+      );
+    }
+  });
+});
+
 describe("ModelService", () => {
   it("lists the local model with its capabilities and context length", async () => {
     const client = createClient(ModelService, transports.gRPC?.() as Transport);

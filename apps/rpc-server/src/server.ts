@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ApiKeyService as ApiKeys, Authenticator, UsageStore } from "@noa/access";
@@ -29,14 +30,13 @@ import { type CompletionCacheDeps, createCompletionService } from "./completion-
 import type { GatewayMetrics } from "./create-metrics.js";
 import { createHealthStatus } from "./health-status.js";
 import { type CorsOrigins, createCors } from "./http/create-cors.js";
+import { createNotFoundHandler } from "./http/create-not-found-handler.js";
 import { createOpsHandler } from "./http/create-ops-handler.js";
 import { setSecurityHeaders } from "./http/security-headers.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { correlationIdHeader, correlationIdKey, correlationIdOf } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
 import { createRestHandler } from "./rest/create-rest-handler.js";
-import { RestRequestError } from "./rest/rest-request-error.js";
-import { toOpenAIError } from "./rest/to-openai-error.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";
 import { createHealthService } from "./services/health-service.js";
 import { createInferenceService } from "./services/inference-service.js";
@@ -171,6 +171,8 @@ export function build({
     details,
   });
   const cors = createCors(corsOrigins);
+  // What the router serves, so that an unknown procedure's answer can say whether its service is known.
+  const routed = new Set<DescService>();
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(InferenceService, createInferenceService({ completions }));
@@ -200,6 +202,7 @@ export function build({
           ],
         }),
       );
+      for (const { service } of router.handlers) routed.add(service);
     },
     interceptors: [
       createRequestInterceptor({ logger, metrics }),
@@ -210,17 +213,12 @@ export function build({
     readMaxBytes,
     fallback(request, response) {
       // Connect's response type narrows `write`'s callback; it is node's http or http2 response all the same.
-      if (rest(request, response as ServerResponse | Http2ServerResponse)) return;
-      if (ops.handle(request, response as ServerResponse | Http2ServerResponse)) return;
-      const path = request.url?.split("?")[0];
-      const { status, body } = toOpenAIError(
-        new RestRequestError(404, `no route for ${request.method} ${path}`, { code: "unknown_url" }),
-        { correlationId: correlationIdOf(request), logger },
-      );
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(body));
+      const res = response as ServerResponse | Http2ServerResponse;
+      if (rest(request, res) || ops.handle(request, res)) return;
+      notFound(request, res);
     },
   });
+  const notFound = createNotFoundHandler({ services: [...routed], logger, metrics });
   const server = createOnePortServer(
     (request, response) => {
       setSecurityHeaders(response);

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { AccessError } from "@noa/access";
 import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import type { Logger } from "pino";
-import { classifyError } from "./classify-error.js";
+import { classifyError, codeNames } from "./classify-error.js";
 
 /**
  * The Connect face's one mapping from anything a handler throws to what an RPC client sees, over the
@@ -14,9 +14,17 @@ import { classifyError } from "./classify-error.js";
  */
 export function toConnectError(
   error: unknown,
-  context: { correlationId: string; logger: Logger },
+  context: {
+    correlationId: string;
+    logger: Logger;
+    /**
+     * The call's signal: an error that is its abort reason (the server's shutdown past the grace period,
+     * as documented) ended the call on purpose, and is logged at info without a stack, not as a failure.
+     */
+    signal?: AbortSignal;
+  },
 ): ConnectError {
-  const { correlationId, logger } = context;
+  const { correlationId, logger, signal } = context;
   const { code, message } = classifyError(error);
   // Details a handler attached on purpose (e.g. google.rpc.BadRequest) travel with the error.
   const details =
@@ -24,7 +32,11 @@ export function toConnectError(
       ? error.details.filter((detail) => "desc" in detail)
       : [];
   if (code === Code.Internal || code === Code.Unavailable || code === Code.Unknown) {
-    logger.error({ err: error, correlationId }, "request failed");
+    if (signal?.aborted && error === signal.reason) {
+      logger.info({ correlationId, code: codeNames[code], reason: message }, "call ended by the server");
+    } else {
+      logger.error({ err: error, correlationId }, "request failed");
+    }
   }
   const metadata = new Headers();
   if (error instanceof AccessError && error.retryAfterMs !== undefined) {

@@ -2,13 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type Authenticator, type Principal, requireScope } from "@noa/access";
 import { bearerMatches, type ReadinessReport } from "@noa/observability";
-import type { ModelRegistry } from "@noa/providers";
+import type { CircuitState, ModelInfo, ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { type HealthStatus, ServingStatus } from "../health-status.js";
 import { correlationIdOf } from "../request-context.js";
+import { RestRequestError } from "../rest/rest-request-error.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
 import { credentialsOf } from "./credentials-of.js";
+import { logHttpRequest } from "./log-http-request.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -45,7 +47,8 @@ export interface OpsHandlerDeps {
  * dependency is usable, naming those that are not; it also sets each service's grpc.health.v1 status),
  * `GET /health/detailed` (admin key: uptime, memory, CPU, dependencies, models with breaker state),
  * `GET /status` (any valid key: versions and configuration) and `GET /metrics` (Prometheus; behind a
- * bearer token when one is configured). Returns false for any other request.
+ * bearer token when one is configured). HEAD answers as GET without the body; other methods get 405 with
+ * `allow`. Each request is logged and counted by its route (logHttpRequest). Returns false for any other path.
  */
 export function createOpsHandler(deps: OpsHandlerDeps): {
   handle(req: Request, res: Response): boolean;
@@ -73,84 +76,158 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
     return report;
   }
 
-  const routes: Record<string, (req: Request, res: Response) => Promise<void>> = {
-    "/health": async (_req, res) => {
-      const serving = !health.isShutDown;
-      send(res, serving ? 200 : 503, { status: serving ? "ok" : "shutting down" });
+  const routes: Record<string, OpsRoute> = {
+    "/health": {
+      probe: true,
+      async serve(req, res) {
+        const serving = !health.isShutDown;
+        send(req, res, serving ? 200 : 503, { status: serving ? "ok" : "shutting down" });
+      },
     },
-    "/health/ready": async (_req, res) => {
-      const report = await refresh();
-      const ready = !health.isShutDown && (report?.ready ?? true);
-      const state = health.isShutDown ? "shutting down" : ready ? "ready" : "not ready";
-      send(res, ready ? 200 : 503, { status: state, ...report });
+    "/health/ready": {
+      probe: true,
+      async serve(req, res) {
+        const report = await refresh();
+        const ready = !health.isShutDown && (report?.ready ?? true);
+        const state = health.isShutDown ? "shutting down" : ready ? "ready" : "not ready";
+        send(req, res, ready ? 200 : 503, { status: state, ...report });
+      },
     },
-    "/health/detailed": async (req, res) => {
-      const principal = await authenticate(req);
-      requireScope(principal, "admin");
-      const [report, models, extra] = await Promise.all([
-        readiness?.(),
-        registry.listModels(),
-        details?.() ?? Promise.resolve({}),
-      ]);
-      const memory = process.memoryUsage();
-      const cpu = process.cpuUsage();
-      send(res, 200, {
-        status: health.isShutDown ? "shutting down" : report && !report.ready ? "not ready" : "ready",
-        uptimeS: Math.round((Date.now() - started) / 1000),
-        memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external },
-        cpu: { userS: cpu.user / 1e6, systemS: cpu.system / 1e6 },
-        ...report,
-        models: models.map((model) => ({
-          id: model.id,
-          provider: model.provider,
-          loaded: model.loaded,
-          ...(model.targets ? { targets: model.targets } : {}),
-          ...(model.circuit ? { circuit: model.circuit.state } : {}),
-        })),
-        ...extra,
-      });
-    },
-    "/status": async (req, res) => {
-      await authenticate(req);
-      send(res, 200, { node: process.version, ...status });
-    },
-    "/metrics": async (req, res) => {
-      if (!metrics) return send(res, 404, { error: { message: "metrics are not enabled" } });
-      if (metricsToken && !bearerMatches(req.headers.authorization, metricsToken)) {
-        return send(res, 401, {
-          error: { message: "GET /metrics needs Authorization: Bearer <NOA_METRICS_TOKEN>" },
+    "/health/detailed": {
+      probe: false,
+      async serve(req, res) {
+        const principal = await authenticate(req);
+        requireScope(principal, "admin");
+        const [report, models, extra] = await Promise.all([
+          readiness?.(),
+          registry.listModels(),
+          details?.() ?? Promise.resolve({}),
+        ]);
+        const memory = process.memoryUsage();
+        const cpu = process.cpuUsage();
+        send(req, res, 200, {
+          status: health.isShutDown ? "shutting down" : report && !report.ready ? "not ready" : "ready",
+          uptimeS: Math.round((Date.now() - started) / 1000),
+          memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external },
+          cpu: { userS: cpu.user / 1e6, systemS: cpu.system / 1e6 },
+          ...report,
+          models: models.map((model) => ({
+            id: model.id,
+            provider: model.provider,
+            loaded: model.loaded,
+            ...(model.targets ? { targets: model.targets } : {}),
+            ...circuitOf(model),
+          })),
+          ...extra,
         });
-      }
-      const text = await metrics.registry.metrics();
-      res.writeHead(200, { "content-type": metrics.registry.contentType });
-      res.end(text);
+      },
+    },
+    "/status": {
+      probe: false,
+      async serve(req, res) {
+        await authenticate(req);
+        send(req, res, 200, { node: process.version, ...status });
+      },
+    },
+    "/metrics": {
+      probe: true,
+      async serve(req, res) {
+        if (!metrics) return send(req, res, 404, { error: { message: "metrics are not enabled" } });
+        if (metricsToken && !bearerMatches(req.headers.authorization, metricsToken)) {
+          return send(req, res, 401, {
+            error: { message: "GET /metrics needs Authorization: Bearer <NOA_METRICS_TOKEN>" },
+          });
+        }
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, {
+          "content-type": metrics.registry.contentType,
+          "content-length": Buffer.byteLength(text),
+        });
+        if (req.method === "HEAD") res.end();
+        else res.end(text);
+      },
     },
   };
-  routes["/ready"] = routes["/health/ready"] as (typeof routes)[string];
+  routes["/ready"] = routes["/health/ready"] as OpsRoute;
 
   async function authenticate(req: Request): Promise<Principal> {
     return authenticator.authenticate(credentialsOf(req));
+  }
+
+  async function serve(req: Request, res: Response, path: string, route: OpsRoute): Promise<void> {
+    const startedAt = performance.now();
+    const correlationId = correlationIdOf(req);
+    const method = req.method ?? "GET";
+    try {
+      if (method !== "GET" && method !== "HEAD") {
+        throw new RestRequestError(405, `${path} accepts ${allowedMethods}, not ${method}`, {
+          code: "method_not_allowed",
+          headers: { allow: allowedMethods },
+        });
+      }
+      await route.serve(req, res);
+    } catch (error) {
+      // The REST face's mapping: status, OpenAI's error body with the correlation id, bugs logged.
+      const { status, headers, body } = toOpenAIError(error, { correlationId, logger });
+      send(req, res, status, body, headers);
+    } finally {
+      const status = res.headersSent ? res.statusCode : 499;
+      // Probes that pass go at debug: a kubelet or a scraper would otherwise write a line every few seconds.
+      const level = route.probe && status === 200 ? "debug" : "info";
+      const ms = Math.round((performance.now() - startedAt) * 10) / 10;
+      logHttpRequest({ logger, metrics }, { correlationId, method, route: path, status, ms }, level);
+    }
   }
 
   return {
     refresh,
     handle(req, res) {
       const path = req.url?.split("?")[0] ?? "/";
-      const route = routes[path];
-      if (!route || req.method !== "GET") return false;
-      route(req, res).catch((error: unknown) => {
-        // The REST face's mapping: status, OpenAI's error body with the correlation id, bugs logged.
-        const correlationId = correlationIdOf(req);
-        const { status, body } = toOpenAIError(error, { correlationId, logger });
-        send(res, status, body);
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (!route) return false;
+      serve(req, res, path, route).catch((error: unknown) => {
+        logger.error({ err: error }, "operations request handling failed");
+        res.destroy?.();
       });
       return true;
     },
   };
 }
 
-function send(res: Response, status: number, body: unknown): void {
+/** Every ops route is read-only: GET and HEAD, which general-purpose servers must support (RFC 9110 §9.1). */
+const allowedMethods = "GET, HEAD";
+
+/** One operations route; a probe's successful answers are logged at debug. */
+interface OpsRoute {
+  probe: boolean;
+  serve(req: Request, res: Response): Promise<void>;
+}
+
+/**
+ * A model's breaker state: its breaker's, or `closed` for a routed target not called yet (the router makes
+ * its breaker on the first call, and a new breaker is closed). Route aliases have no breaker of their own.
+ */
+function circuitOf(model: ModelInfo): { circuit?: CircuitState } {
+  if (model.circuit) return { circuit: model.circuit.state };
+  return model.targets ? {} : { circuit: "closed" };
+}
+
+/** Answers JSON; a HEAD request gets the same status and headers (content-length included) and no body. */
+function send(
+  req: Request,
+  res: Response,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  if (req.method === "HEAD") res.end();
+  else res.end(text);
 }

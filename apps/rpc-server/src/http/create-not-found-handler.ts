@@ -1,0 +1,159 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { DescService } from "@bufbuild/protobuf";
+import { ServerReflection } from "@noa/proto/grpc/reflection/v1";
+import type { Logger } from "pino";
+import type { GatewayMetrics } from "../create-metrics.js";
+import { correlationIdOf } from "../request-context.js";
+import { RestRequestError } from "../rest/rest-request-error.js";
+import { toOpenAIError } from "../rest/to-openai-error.js";
+import { logHttpRequest } from "./log-http-request.js";
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+
+/** The RPC protocols a request for an unknown procedure may speak, and how each is answered. */
+type RpcProtocol = "grpc" | "grpc-web" | "connect" | "connect-stream";
+
+/** Longest procedure or path quoted back (in the answer and the log line); a client chooses it. */
+const maxQuoted = 200;
+
+/**
+ * The answer for a request no route took: an RPC to a procedure the server does not serve gets
+ * UNIMPLEMENTED as its own protocol spells it (gRPC and gRPC-Web: HTTP 200, `grpc-status: 12`,
+ * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md; Connect: HTTP 404 with a Connect error
+ * body, or an end-of-stream message for a streaming call, https://connectrpc.com/docs/protocol), naming the
+ * procedure and server reflection; anything else gets the REST face's 404. Each is logged and counted as
+ * route `unknown`.
+ */
+export function createNotFoundHandler(deps: {
+  /** The services the server routes, to say whether the service or only the method is unknown. */
+  services: readonly DescService[];
+  logger: Logger;
+  metrics?: Pick<GatewayMetrics, "httpRequest">;
+}): (req: Request, res: Response) => void {
+  const { logger, metrics } = deps;
+  const services = new Set(deps.services.map((service) => service.typeName));
+
+  function unimplementedMessage(path: string): string {
+    const [service = "", method = ""] = path.slice(1).split("/", 2);
+    const reflection = `server reflection (${ServerReflection.typeName})`;
+    if (services.has(service)) {
+      return `unknown method ${quote(method)} for service ${service}; ${reflection} lists its methods`;
+    }
+    return `unknown service ${quote(service)}${method ? ` (method ${quote(method)})` : ""}; ${reflection} lists the services served here`;
+  }
+
+  return (req, res) => {
+    const startedAt = performance.now();
+    const correlationId = correlationIdOf(req);
+    const method = req.method ?? "GET";
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    const protocol = rpcProtocolOf(req, path, query === -1 ? "" : url.slice(query + 1));
+    let line: Record<string, string>;
+    if (protocol) {
+      const message = `${unimplementedMessage(path)} (correlation id: ${correlationId})`;
+      sendUnimplemented(req, res, protocol, message);
+      line = {
+        protocol: protocol === "connect-stream" ? "connect" : protocol,
+        code: "unimplemented",
+        procedure: quote(path.slice(1)),
+      };
+    } else {
+      const { status, headers, body } = toOpenAIError(
+        new RestRequestError(404, `no route for ${method} ${quote(path)}`, { code: "unknown_url" }),
+        { correlationId, logger },
+      );
+      const text = JSON.stringify(body);
+      res.writeHead(status, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+        ...headers,
+      });
+      if (method === "HEAD") res.end();
+      else res.end(text);
+      line = { path: quote(path) };
+    }
+    const ms = Math.round((performance.now() - startedAt) * 10) / 10;
+    // gRPC always answers HTTP 200; its UNIMPLEMENTED counts as 404, the HTTP status gRPC maps it from,
+    // so that dashboards see a refusal, not a success.
+    const status = protocol === "grpc" || protocol === "grpc-web" ? 404 : res.statusCode;
+    logHttpRequest(
+      { logger, metrics },
+      Object.assign({ correlationId, method, route: "unknown", status, ms }, line),
+      "info",
+    );
+  };
+}
+
+/**
+ * Which RPC protocol a request speaks, by the content type each protocol requires: gRPC's and gRPC-Web's
+ * `application/grpc*`, Connect streaming's `application/connect+*`, and Connect unary's JSON or binary
+ * POST (or GET with `connect=v1`) to a `/<package.Service>/<Method>` path, or with its protocol header.
+ * Undefined for anything else.
+ */
+function rpcProtocolOf(req: Request, path: string, query: string): RpcProtocol | undefined {
+  const contentType = (req.headers["content-type"] ?? "").toLowerCase();
+  if (contentType.startsWith("application/grpc-web")) return "grpc-web";
+  if (/^application\/grpc($|[+;])/.test(contentType)) return "grpc";
+  if (contentType.startsWith("application/connect+")) return "connect-stream";
+  const procedurePath = /^\/[^/]+\.[^/]+\/[^/]+$/.test(path);
+  if (req.method === "POST" && /^application\/(json|proto)($|;)/.test(contentType)) {
+    return procedurePath || req.headers["connect-protocol-version"] !== undefined ? "connect" : undefined;
+  }
+  if (req.method === "GET" && procedurePath && new URLSearchParams(query).get("connect") === "v1") {
+    return "connect";
+  }
+  return undefined;
+}
+
+/** Writes UNIMPLEMENTED with `message` as `protocol` spells an error that comes before any message. */
+function sendUnimplemented(req: Request, res: Response, protocol: RpcProtocol, message: string): void {
+  if (protocol === "grpc" || protocol === "grpc-web") {
+    // Trailers-only: the status goes in the headers, and with nothing written before end(), Node sends
+    // them with END_STREAM over HTTP/2, as gRPC clients expect; gRPC-Web reads them from the headers.
+    res.statusCode = 200;
+    res.setHeader("content-type", req.headers["content-type"] ?? "application/grpc");
+    res.setHeader("grpc-status", "12");
+    res.setHeader("grpc-message", percentEncode(message));
+    res.end();
+    return;
+  }
+  const error = { code: "unimplemented", message };
+  if (protocol === "connect") {
+    const text = JSON.stringify(error);
+    res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+    return;
+  }
+  // A Connect stream answers 200 and ends with an EndStreamResponse, which is JSON whatever the codec.
+  const json = Buffer.from(JSON.stringify({ error }));
+  const envelope = Buffer.alloc(5 + json.length);
+  envelope.writeUInt8(0b10, 0);
+  envelope.writeUInt32BE(json.length, 1);
+  json.copy(envelope, 5);
+  res.writeHead(200, {
+    "content-type": String(req.headers["content-type"]),
+    "content-length": envelope.length,
+  });
+  res.end(envelope);
+}
+
+/** gRPC's Percent-Encoded grpc-message: UTF-8 bytes outside printable ASCII, and `%`, as %XX. */
+function percentEncode(text: string): string {
+  let encoded = "";
+  for (const byte of Buffer.from(text)) {
+    encoded +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return encoded;
+}
+
+/** A client-chosen string, cut to maxQuoted characters. */
+function quote(text: string): string {
+  return text.length > maxQuoted ? `${text.slice(0, maxQuoted)}…` : text;
+}
