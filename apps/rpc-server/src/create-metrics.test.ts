@@ -1,3 +1,4 @@
+import { Code } from "@connectrpc/connect";
 import { createModelRegistry } from "@noa/providers";
 import { describe, expect, it } from "vitest";
 import { createMetrics } from "./create-metrics.js";
@@ -48,5 +49,21 @@ describe("createMetrics", () => {
     expect(text).toContain('noa_provider_retries_total{target="openai/other"} 150');
     expect(text).toContain('noa_time_to_first_token_seconds_count{model="openai/other"} 1');
     expect(text).not.toContain("made-up-100");
+  });
+});
+
+describe("http_errors_total", () => {
+  it("counts a call to a procedure the server does not serve as the caller's (not_found), not as internal", async () => {
+    const metrics = createMetrics({ registry: createModelRegistry({ providers: [] }) });
+    const call = {
+      service: "noa.inference.v1.InferenceService",
+      method: "Nope",
+      protocol: "grpc",
+      seconds: 0,
+    };
+    metrics.rpcRequest({ ...call, code: Code.Unimplemented });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('http_errors_total{category="not_found"} 1');
+    expect(text).not.toContain('http_errors_total{category="internal"}');
   });
 });

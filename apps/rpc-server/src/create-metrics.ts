@@ -342,6 +342,8 @@ function categoryOfCode(code: Code): string {
     case Code.PermissionDenied:
       return "permission_denied";
     case Code.NotFound:
+    // A procedure this server does not serve: the caller's mistake, as an unknown route is.
+    case Code.Unimplemented:
       return "not_found";
     case Code.DeadlineExceeded:
       return "timeout";

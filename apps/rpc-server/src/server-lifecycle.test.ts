@@ -245,6 +245,27 @@ describe("the OpenAI REST face", () => {
     expect(logs.some((line) => line.includes("503 overloaded"))).toBe(true);
   });
 
+  it("ends a stream still running after the grace period with an error event, and logs no error for it", async () => {
+    const { server, port, key, state, logs } = await start();
+    const response = await chat(port, key, { model: "fake/endless", stream: true });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const closed = server.close({ graceMs: 100 });
+    let text = "";
+    for (let part = await reader.read(); !part.done; part = await reader.read()) {
+      text += new TextDecoder().decode(part.value);
+    }
+    await closed;
+    expect(text).toMatch(/shutting down/);
+    expect(text).not.toContain("[DONE]");
+    expect(state.aborted).toBe(1);
+    const lines = logs.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines.filter((line) => line.level >= 50)).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 30, msg: "call ended by the server", code: "unavailable" }),
+    );
+  });
+
   it("answers a client that does not finish sending its request with 408 and closes the connection", async () => {
     const { port, key } = await start({ requestTimeoutMs: 300 });
     const socket = connect(port, "127.0.0.1");

@@ -165,6 +165,7 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         const { status, headers, body } = toOpenAIError(error, {
           correlationId: exchange.correlationId,
           logger,
+          signal: exchange.signal,
           // The legacy endpoint's prompt is one field; a chat's is its messages.
           promptParam: route?.template === "/v1/completions" ? "prompt" : "messages",
         });

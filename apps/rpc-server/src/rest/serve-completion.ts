@@ -166,7 +166,7 @@ export async function serveCompletion({
   /** Headers and tokens are out: the stream ends with an error event and without [DONE]. */
   function endWithError(open: SseWriter, error: unknown): void {
     log.error = codeName(error);
-    open.send(JSON.stringify(toOpenAIError(error, { correlationId, logger }).body));
+    open.send(JSON.stringify(toOpenAIError(error, { correlationId, logger, signal }).body));
     open.end();
   }
 }

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { AccessError } from "@noa/access";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
 import {
+  type CallSignal,
   CircuitOpenError,
   ContextLengthExceededError,
   NoSuchModelError,
@@ -70,9 +71,15 @@ function typeOf(status: number): string {
  */
 export function toOpenAIError(
   error: unknown,
-  context: { correlationId: string; logger: Logger; promptParam?: string },
+  context: {
+    correlationId: string;
+    logger: Logger;
+    promptParam?: string;
+    /** The exchange's signal: its own abort reason (the server's shutdown) is logged at info, not as a failure. */
+    signal?: Pick<CallSignal, "aborted" | "reason">;
+  },
 ): OpenAIErrorResponse {
-  const { correlationId, logger } = context;
+  const { correlationId, logger, signal } = context;
   const withId = (message: string) => `${message} (correlation id: ${correlationId})`;
   if (error instanceof RestRequestError) {
     return {
@@ -90,7 +97,11 @@ export function toOpenAIError(
   }
   const { code, message } = classifyError(error);
   if (code === Code.Internal || code === Code.Unavailable) {
-    logger.error({ err: error, correlationId }, "request failed");
+    if (signal?.aborted && error === signal.reason) {
+      logger.info({ correlationId, code: codeNames[code], reason: message }, "call ended by the server");
+    } else {
+      logger.error({ err: error, correlationId }, "request failed");
+    }
   }
   const status = code === Code.Unavailable ? unavailableStatus(error) : statuses[code];
   const headers: Record<string, string> = {};
