@@ -67,3 +67,15 @@ describe("http_errors_total", () => {
     expect(text).not.toContain('http_errors_total{category="internal"}');
   });
 });
+
+describe("http_requests_total", () => {
+  it("labels a method outside HTTP's standard ones as other (HTTP/2 takes any token), so series stay bounded", async () => {
+    const metrics = createMetrics({ registry: createModelRegistry({ providers: [] }) });
+    metrics.httpRequest({ method: "BREW", route: "/v1/models", status: 405, seconds: 0 });
+    metrics.httpRequest({ method: "GET", route: "/v1/models", status: 200, seconds: 0 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('http_requests_total{method="other",route="/v1/models",status="405"} 1');
+    expect(text).toContain('http_requests_total{method="GET",route="/v1/models",status="200"} 1');
+    expect(text).not.toContain("BREW");
+  });
+});

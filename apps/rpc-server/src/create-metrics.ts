@@ -220,7 +220,7 @@ export function createMetrics({
   return {
     registry,
     httpRequest({ method, route, status, seconds }) {
-      const labels = [method, route, String(status)] as const;
+      const labels = [knownMethods.has(method) ? method : "other", route, String(status)] as const;
       httpRequests.inc(labels);
       httpDuration.observe(labels, seconds);
       if (status >= 400) {
@@ -299,6 +299,19 @@ export function createMetrics({
 
 /** Model ids a registry does not list that still get series of their own (see labelOf). */
 const maxUnlistedTargets = 100;
+
+/** HTTP/2 takes any token as a method: past these, the `method` label is `other`, so that it stays bounded. */
+const knownMethods = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+  "CONNECT",
+  "TRACE",
+]);
 
 /** A bounded error category from an HTTP status. */
 function categoryOfStatus(status: number): string {
