@@ -176,6 +176,18 @@ describe("logs", () => {
       cached: false,
     });
     expect(typeof line?.ms).toBe("number");
+
+    // A stream's line names the model asked for too.
+    let streamId = "";
+    for await (const part of grpc.streamComplete({
+      model: server.modelId,
+      messages: [{ role: Role.USER, content: `Hello ${randomUUID()}` }],
+      maxTokens: 3,
+    })) {
+      streamId = part.id;
+    }
+    const streamLine = server.logs.find((entry) => entry.msg === "rpc" && entry.correlationId === streamId);
+    expect(streamLine).toMatchObject({ code: "ok", model: server.modelId, served: server.modelId });
   });
 
   it("never write the API key, e-mail address or card number a request carried", async () => {

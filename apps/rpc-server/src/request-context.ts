@@ -39,6 +39,14 @@ export function correlationIdOf(request: {
 /** The call's trace context (its server span), set by the request interceptor; handlers pass it on. */
 export const traceContextKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context" });
 
+/**
+ * The model a streaming call asked for, set by its handler once it has read the request (the request
+ * interceptor sees a stream's request only as a stream), for the call's log line.
+ */
+export const requestedModelKey = createContextKey<string | undefined>(undefined, {
+  description: "requested model",
+});
+
 /** The authenticated caller; set by the auth interceptor for every call except public ones (health). */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
 

@@ -9,7 +9,7 @@ import {
 } from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { correlationIdKey, traceContextKey } from "./request-context.js";
+import { correlationIdKey, requestedModelKey, traceContextKey } from "./request-context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -89,7 +89,7 @@ export function createRequestInterceptor({
         const end = (code: Code | undefined, extra: RequestLineFields) => {
           if (ended) return;
           ended = true;
-          finish(code, extra);
+          finish(code, Object.assign({ model: request.contextValues.get(requestedModelKey) }, extra));
         };
         const iterator = messages[Symbol.asyncIterator]();
         const step = async () => {

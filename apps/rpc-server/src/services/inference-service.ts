@@ -3,7 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { CompleteResponseSchema, type InferenceService, StreamCompleteResponseSchema } from "@noa/proto";
 import type { CompletionFinish, CompletionService } from "../completion-service.js";
 import { parseCompletionRequest } from "../parse-completion-request.js";
-import { correlationIdKey, principalOf, traceContextKey } from "../request-context.js";
+import { correlationIdKey, principalOf, requestedModelKey, traceContextKey } from "../request-context.js";
 import { toProtoFinishReason, toProtoUsage } from "../to-proto-completion.js";
 
 /**
@@ -17,6 +17,7 @@ export function createInferenceService({
 }): ServiceImpl<typeof InferenceService> {
   function start(request: Parameters<typeof parseCompletionRequest>[0], context: HandlerContext) {
     const { model, options } = parseCompletionRequest(request, context.signal);
+    context.values.set(requestedModelKey, model);
     return completions.start({
       principal: principalOf(context.values),
       model,
