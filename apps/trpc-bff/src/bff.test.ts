@@ -499,6 +499,19 @@ describe("malformed requests", () => {
     expect(JSON.stringify(body)).not.toMatch(/Unexpected token|SyntaxError/);
   });
 
+  it("refuses a body larger than BFF_MAX_BODY_BYTES (default 1 MiB) with 413, before reading it all", async () => {
+    const response = await fetch(`${stack.bffUrl}/trpc/auth.signIn`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": "sign-in", "x-correlation-id": "big-1" },
+      body: JSON.stringify({ apiKey: "x".repeat(2 * 1024 * 1024) }),
+    });
+    expect(response.status).toBe(413);
+    const body = (await response.json()) as { error: { message: string } };
+    expect(body.error.message).toBe(
+      "the request body is larger than this server takes (BFF_MAX_BODY_BYTES) (correlation id: big-1)",
+    );
+  });
+
   it("says the same of an input query parameter that is not JSON", async () => {
     const response = await user.fetch(`${stack.bffUrl}/trpc/models.get?input=%7Bnope`, {
       headers: { "x-correlation-id": "bad-json-2" },

@@ -13,6 +13,7 @@ const schema = z.object({
     .default(12 * 60 * 60),
   BFF_PUBLIC_ORIGIN: z.url().optional(),
   BFF_STATIC_DIR: z.string().optional(),
+  BFF_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   LOG_LEVEL: z.string().default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -29,6 +30,8 @@ export interface BffConfig {
   /** Where browsers reach the BFF; https makes cookies Secure, and it is the only origin allowed to send mutations. */
   publicOrigin: string | undefined;
   staticDir: string | undefined;
+  /** The largest request body tRPC reads (413 beyond). */
+  maxBodyBytes: number;
   logLevel: string;
   prettyLogs: boolean;
 }
@@ -51,6 +54,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): BffConfig {
     sessionTtlSeconds: value.BFF_SESSION_TTL_S,
     publicOrigin: value.BFF_PUBLIC_ORIGIN ? new URL(value.BFF_PUBLIC_ORIGIN).origin : undefined,
     staticDir: value.BFF_STATIC_DIR,
+    maxBodyBytes: value.BFF_MAX_BODY_BYTES,
     logLevel: value.LOG_LEVEL,
     prettyLogs: value.NODE_ENV === "development",
   };

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     secureCookies: config.publicOrigin?.startsWith("https:") ?? false,
     allowedOrigins: config.publicOrigin ? [config.publicOrigin] : undefined,
     staticDir: config.staticDir ?? defaultStaticDir,
+    maxBodyBytes: config.maxBodyBytes,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

@@ -31,6 +31,8 @@ export interface BffDeps {
   staticDir?: string;
   /** How long a unary call to rpc-server may take (inference excepted). Default 15 s. */
   rpcTimeoutMs?: number;
+  /** The largest request body tRPC reads; a larger one is refused with 413. Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** A built, not yet listening, BFF. */
@@ -70,6 +72,7 @@ export function build(deps: BffDeps): BffServer {
   // make), the procedure path of its URL and when it began.
   const requests = new WeakMap<IncomingMessage, TrpcRequest>();
   const trpc = createHTTPHandler({
+    maxBodySize: deps.maxBodyBytes ?? 1_048_576,
     router: appRouter,
     basePath: "/trpc/",
     createContext: async ({ req, res }) => {

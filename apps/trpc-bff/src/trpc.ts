@@ -30,6 +30,8 @@ const t = initTRPC.context<BffContext>().create({
     let message = shape.message;
     if (fieldErrors) {
       message = `invalid input: ${fieldErrors.map((field) => `${field.path || "input"}: ${field.message}`).join("; ")}`;
+    } else if (error.code === "PAYLOAD_TOO_LARGE") {
+      message = "the request body is larger than this server takes (BFF_MAX_BODY_BYTES)";
     } else if (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError) {
       // tRPC's JSON.parse of the input failed; its text (V8's, quoting the input) is not for clients, and
       // V8 gives no position that could be read without parsing its message.
