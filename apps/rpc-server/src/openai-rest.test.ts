@@ -517,6 +517,20 @@ describe("bad input over raw HTTP", () => {
     });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toBe("POST");
+    // HEAD works wherever GET does, without a body.
+    const head = await fetch(`${server.baseUrl}/v1/models`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${server.adminKey}` },
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toMatch(/application\/json/);
+    expect(await head.text()).toBe("");
+    const put = await fetch(`${server.baseUrl}/v1/models`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${server.adminKey}` },
+    });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, HEAD");
     expect(server.logs.filter((l) => l.msg === "rest" && l.status === 500)).toEqual([]);
   });
 });

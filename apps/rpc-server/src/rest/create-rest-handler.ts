@@ -150,9 +150,11 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
           code: "unknown_url",
         });
       }
-      const action = route.methods[method];
+      // HEAD wherever GET works (RFC 9110 §9.1): the same answer, whose body Node leaves out.
+      const action = route.methods[method] ?? (method === "HEAD" ? route.methods.GET : undefined);
       if (!action) {
-        const allowed = Object.keys(route.methods).join(", ");
+        const methods = Object.keys(route.methods);
+        const allowed = (methods.includes("GET") ? [...methods, "HEAD"] : methods).join(", ");
         throw new RestRequestError(405, `${route.template} accepts ${allowed}, not ${method}`, {
           code: "method_not_allowed",
           headers: { allow: allowed },
