@@ -90,7 +90,11 @@ describe("checkCallbackUrl", () => {
         "internal.example.com": ["93.184.216.34", "10.0.0.5"],
       }),
     ).toBe(
-      "callback_url is refused: internal.example.com resolves to 10.0.0.5 is in a private or link-local range",
+      "callback_url is refused: internal.example.com resolves to 10.0.0.5; 10.0.0.5 is in a private or link-local range",
+    );
+    // An address given as such is named once.
+    expect(await refusal("https://127.0.0.1/x", strict, {})).toBe(
+      "callback_url is refused: 127.0.0.1 is a loopback address",
     );
     expect(await refusal("https://localhost/x", strict, { localhost: ["127.0.0.1"] })).toMatch(/loopback/);
   });

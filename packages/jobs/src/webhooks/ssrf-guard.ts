@@ -150,7 +150,8 @@ export async function checkCallbackUrl(
   if (addresses.length === 0) throw refuse(`host "${host}" has no address`);
   for (const address of addresses) {
     const reason = forbiddenReason(address, policy);
-    if (reason) throw refuse(`is refused: ${host} resolves to ${reason}`);
+    if (reason)
+      throw refuse(`is refused: ${host === address ? "" : `${host} resolves to ${address}; `}${reason}`);
   }
   return url;
 }
@@ -169,7 +170,9 @@ export function guardedLookup(policy: CallbackPolicy) {
       if (error) return callback(error, []);
       for (const entry of addresses) {
         const reason = forbiddenReason(entry.address, policy);
-        if (reason) return callback(new Error(`refused: ${hostname} resolves to ${reason}`), []);
+        if (reason) {
+          return callback(new Error(`refused: ${hostname} resolves to ${entry.address}; ${reason}`), []);
+        }
       }
       const first = addresses[0];
       if (!first) return callback(new Error(`${hostname} has no address`), []);
