@@ -19,6 +19,7 @@ import {
   createJobProcessor,
   createJobQueues,
   createJobWorkers,
+  createRedisOutageLog,
   createWebhookProcessor,
   startQueuedJobSweeper,
 } from "@noa/jobs";
@@ -69,17 +70,12 @@ async function main(): Promise<void> {
   // BullMQ workers block on Redis: they need retries without limit and their own connections.
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  let redisDown = false;
-  for (const redis of [connection, subscriber]) {
-    // Once per outage, not once per reconnection attempt.
-    redis.on("error", (error) => {
-      if (!redisDown) logger.warn({ err: error }, "Redis is unreachable: jobs wait until it is back");
-      redisDown = true;
-    });
-    redis.on("ready", () => {
-      redisDown = false;
-    });
-  }
+  // Every connection (these, the workers' own) reports here: an outage is one line when it starts, a
+  // reminder a minute, one line when Redis is back; not a line per reconnection attempt of each.
+  const { host, port, path: socket } = connection.options;
+  const redisOutage = createRedisOutageLog({ logger, address: socket || `${host}:${port}` });
+  redisOutage.watch(connection, "queue");
+  redisOutage.watch(subscriber, "job events");
   const { prefix } = config.jobs;
   const queues = createJobQueues({ connection, prefix, webhookRetry: config.jobs.webhookRetry, logger });
   const events = createJobEvents({ publisher: connection, subscriber, prefix });
@@ -87,7 +83,7 @@ async function main(): Promise<void> {
 
   // Breaker openings are shared with rpc-server and the other workers over Redis pub/sub.
   const breakerSubscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  breakerSubscriber.on("error", () => {});
+  redisOutage.watch(breakerSubscriber, "breaker events");
   const breakerEvents = createRedisBreakerEvents({
     publisher: connection,
     subscriber: breakerSubscriber,
@@ -107,6 +103,7 @@ async function main(): Promise<void> {
     prefix,
     events,
     logger,
+    redisOutage,
     processJob: createJobProcessor({
       store,
       queues,

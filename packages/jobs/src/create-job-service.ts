@@ -95,12 +95,12 @@ export function createJobService(deps: JobServiceDeps) {
       const enqueued = queues.enqueue(job, within);
       if ((await Promise.race([enqueued, late])) === "late") {
         deps.logger?.warn(
-          { jobId: job.id, timeoutMs: enqueueTimeoutMs },
+          { jobId: job.id, correlationId: job.correlationId, timeoutMs: enqueueTimeoutMs },
           "jobs: the queue (Redis) did not take the job in time; it stays queued in the database and is queued when Redis answers",
         );
         enqueued.catch((error: unknown) =>
           deps.logger?.warn(
-            { err: error, jobId: job.id },
+            { err: error, jobId: job.id, correlationId: job.correlationId },
             "jobs: a late enqueue failed; the sweep queues the job",
           ),
         );

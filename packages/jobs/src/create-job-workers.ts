@@ -1,6 +1,7 @@
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "./backoff-delay.js";
+import type { RedisOutageLog } from "./create-redis-outage-log.js";
 import type { JobEvents } from "./job-events.js";
 import { type QueuedJobData, queueNames } from "./job-queues.js";
 import type { Logger } from "./logger.js";
@@ -36,13 +37,16 @@ export interface JobWorkers {
 
 /**
  * Starts the job and webhook workers on `connection` (which needs `maxRetriesPerRequest: null`) and
- * listens for CancelJob to stop a job this process is running.
+ * listens for CancelJob to stop a job this process is running. Their connection failures go to
+ * `redisOutage` (told once per outage, however often BullMQ reconnects); other worker errors are logged.
  */
 export function createJobWorkers(deps: {
   connection: Redis;
   prefix: string;
   events: JobEvents;
   logger: Logger;
+  /** The process's Redis outage log, which the app's own connections report to as well. */
+  redisOutage: Pick<RedisOutageLog, "failed" | "ready">;
   processJob: ReturnType<typeof createJobProcessor>;
   deliverWebhook: ReturnType<typeof createWebhookProcessor>;
   options: JobWorkerOptions;
@@ -77,11 +81,15 @@ export function createJobWorkers(deps: {
     }
   });
   for (const worker of [jobs, webhooks]) {
-    worker.on("error", (error) => logger.error({ err: error, queue: worker.name }, "worker error"));
+    worker.on("error", (error) => {
+      if (!deps.redisOutage.failed(error)) logger.error({ err: error, queue: worker.name }, "worker error");
+    });
+    // Its blocking connection may be the one that failed: its reconnection ends the outage too.
+    worker.getBackend().on("ready", () => deps.redisOutage.ready());
   }
+  // The processor logs the cancellation, with the job's correlation id, when the abort reaches it.
   const stopListening = events.subscribe("cancel", "*", (event) => {
-    if (jobs.cancelJob(event.id, abortReasons.cancelled))
-      logger.info({ jobId: event.id }, "cancelling running job");
+    jobs.cancelJob(event.id, abortReasons.cancelled);
   });
 
   return {

@@ -6,6 +6,11 @@ export {
   type SubmitJobInput,
 } from "./create-job-service.js";
 export { createJobWorkers, type JobWorkerOptions, type JobWorkers } from "./create-job-workers.js";
+export {
+  createRedisOutageLog,
+  type RedisConnectionEvents,
+  type RedisOutageLog,
+} from "./create-redis-outage-log.js";
 export { JobError, type JobErrorCode } from "./job-error.js";
 export { createJobEvents, type JobEvent, type JobEvents } from "./job-events.js";
 export type { JobObserver, JobOutcome } from "./job-observer.js";

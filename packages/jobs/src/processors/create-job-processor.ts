@@ -83,7 +83,12 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       store
         .update(job.id, ["active"], { progress, updatedAt: new Date(now()) })
         .then(publish)
-        .catch((error: unknown) => logger.warn({ err: error, jobId: job.id }, "job progress not stored"));
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: error, jobId: job.id, correlationId: job.correlationId },
+            "job progress not stored",
+          ),
+        );
     };
     switch (spec.kind.case) {
       case "inference":
@@ -109,13 +114,16 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     }
   }
 
-  /** Parks a job in the dead-letter queue (original queue, data, error, attempts) and marks it dead-lettered. */
+  /**
+   * Parks a job in the dead-letter queue (original queue, data, error, attempts) and marks it
+   * dead-lettered; returns it, or undefined when it was cancelled meanwhile (nothing parked).
+   */
   async function deadLetter(
     bullJob: Job<QueuedJobData>,
     failure: JobFailure,
     attempts: number,
     within: Context,
-  ): Promise<void> {
+  ): Promise<JobRecord | undefined> {
     const at = new Date(now());
     const id = bullJob.data.jobId;
     const parked = await store.update(id, ["queued", "active", "retrying"], {
@@ -125,7 +133,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       updatedAt: at,
     });
     // Cancelled meanwhile: nothing to park.
-    if (!parked) return;
+    if (!parked) return undefined;
     deps.observer?.attempt("dead_lettered", parked.type, 0);
     await queues.deadLetter.add(
       "dead-letter",
@@ -140,6 +148,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       { jobId: id, removeOnComplete: true },
     );
     await finish(parked, within);
+    return parked;
   }
 
   /** One attempt, in a span that continues the trace of the request that queued the job. */
@@ -184,6 +193,12 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
     logger.info(log, "job attempt started");
     const aborted = signal ?? new AbortController().signal;
+    // CancelJob aborts the attempt from createJobWorkers; it is told here, where the job is known.
+    const onCancel = () => {
+      if (aborted.reason === abortReasons.cancelled) logger.info(log, "cancelling running job");
+    };
+    if (aborted.aborted) onCancel();
+    else aborted.addEventListener("abort", onCancel, { once: true });
     let result: JobResult;
     try {
       result = await run(active, aborted, within);
@@ -247,11 +262,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
    * than allowed (BullMQ's stalled limit). It is dead-lettered like an exhausted job, so RetryJob can run it.
    */
   async function deadLetterStalled(bullJob: Job<QueuedJobData>): Promise<void> {
-    logger.error(
-      { jobId: bullJob.data.jobId },
-      "job dead-lettered: its workers stalled too often while running it",
-    );
-    await deadLetter(
+    const parked = await deadLetter(
       bullJob,
       {
         code: "ABORTED",
@@ -262,6 +273,12 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       bullJob.attemptsMade + 1,
       extractTraceContext(bullJob.data.trace ?? {}),
     );
+    if (parked) {
+      logger.error(
+        { jobId: parked.id, correlationId: parked.correlationId },
+        "job dead-lettered: its workers stalled too often while running it",
+      );
+    }
   }
 
   return Object.assign(processJob, { deadLetterStalled });

@@ -48,8 +48,10 @@ const finishReasons: Record<FinishReason, ProtoFinishReason> = {
 
 /**
  * `ai-inference`: streams the completion through the registry (router: retries, breakers, fallback) with
- * the job's signal, reports progress as tokens / max_tokens, and writes a usage record for the attempt
- * whatever its outcome. The result is the CompleteResponse a synchronous Complete would have returned.
+ * the job's signal, reports progress as tokens / the most the answer may hold (max_tokens; without it,
+ * the room the prompt leaves in the model's context, when the model's context length is known), and
+ * writes a usage record for the attempt whatever its outcome. The result is the CompleteResponse a
+ * synchronous Complete would have returned.
  */
 export async function runInferenceJob(options: {
   job: JobRecord;
@@ -108,7 +110,10 @@ export async function runInferenceJob(options: {
     const budget = job.tokenBudget;
     if (budget && tokens > 0) {
       accounting.rateLimiter.chargeTokens(budget.key, tokens, budget.limits).catch((error: unknown) => {
-        accounting.logger.warn({ err: error, jobId: job.id }, "token budget charge failed");
+        accounting.logger.warn(
+          { err: error, jobId: job.id, correlationId: job.correlationId },
+          "token budget charge failed",
+        );
       });
     }
     return costUsd;
@@ -117,6 +122,16 @@ export async function runInferenceJob(options: {
   try {
     const model = registry.languageModel(request.model);
     modelTarget = `${model.provider}/${model.modelId}`;
+    // Without max_tokens an answer still ends when the context is full (llama.cpp stops there): that
+    // room is the limit in force. Unknown (0) for remote models and aliases: progress stays 0 until done.
+    const contextLength =
+      request.maxTokens === undefined
+        ? await registry.getModel(request.model).then(
+            (info) => info.contextLength,
+            () => 0,
+          )
+        : 0;
+    const limit = () => request.maxTokens ?? contextLength - (counted?.promptTokens ?? 0);
     let text = "";
     for await (const part of model.stream({
       messages,
@@ -135,7 +150,8 @@ export async function runInferenceJob(options: {
       if (part.type === "text-delta") {
         text += part.text;
         delivered++;
-        if (request.maxTokens) onProgress(Math.min(1, delivered / request.maxTokens));
+        const most = limit();
+        if (most > 0) onProgress(Math.min(1, delivered / most));
         continue;
       }
       const costUsd = record(part.finishReason === "cancelled" ? "cancelled" : "ok", part.usage);

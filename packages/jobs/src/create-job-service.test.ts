@@ -1,0 +1,62 @@
+import { create } from "@bufbuild/protobuf";
+import { JobSpecSchema, Role } from "@noa/proto";
+import { describe, expect, it, vi } from "vitest";
+import { createInMemoryJobStore } from "./__fixtures__/create-in-memory-job-store.js";
+import { createJobService } from "./create-job-service.js";
+import type { JobQueues } from "./job-queues.js";
+
+describe("createJobService with a queue that does not answer", () => {
+  it("answers the submission as queued and logs the late enqueue, and its failure, with the job's correlation id", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const at = (fields: object | string, msg?: string) =>
+      lines.push(typeof fields === "string" ? { msg: fields } : { ...fields, msg });
+    let failEnqueue: (error: Error) => void = () => {};
+    const queues = {
+      enqueue: () =>
+        new Promise<void>((_, reject) => {
+          failEnqueue = reject;
+        }),
+    } as unknown as JobQueues;
+    const service = createJobService({
+      store: createInMemoryJobStore(),
+      queues,
+      events: { publish: async () => {}, subscribe: () => () => {}, close: async () => {} },
+      callbackPolicy: { allowHttp: false, allowLoopback: false, allowPrivate: false },
+      maxAttempts: 3,
+      enqueueTimeoutMs: 10,
+      logger: { debug: at, info: at, warn: at, error: at },
+    });
+
+    const { job } = await service.submit({
+      tenant: "acme",
+      apiKeyId: undefined,
+      tokenBudget: undefined,
+      correlationId: "corr-late-7",
+      spec: create(JobSpecSchema, {
+        kind: {
+          case: "inference",
+          value: { model: "local/m", messages: [{ role: Role.USER, content: "hi" }] },
+        },
+      }),
+      priority: "medium",
+      callbackUrl: undefined,
+      idempotencyKey: undefined,
+    });
+    expect(job.state).toBe("queued");
+    failEnqueue(new Error("Connection is closed."));
+
+    await vi.waitFor(() => expect(lines).toHaveLength(2));
+    expect(lines).toEqual([
+      expect.objectContaining({
+        jobId: job.id,
+        correlationId: "corr-late-7",
+        msg: expect.stringMatching(/in time/),
+      }),
+      expect.objectContaining({
+        jobId: job.id,
+        correlationId: "corr-late-7",
+        msg: expect.stringMatching(/late enqueue failed/),
+      }),
+    ]);
+  });
+});

@@ -1,0 +1,278 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { create, toJson } from "@bufbuild/protobuf";
+import { JobSpecSchema, Role } from "@noa/proto";
+import type { CallOptions, LanguageModel, ModelRegistry, StreamPart } from "@noa/providers";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createInMemoryJobStore } from "./__fixtures__/create-in-memory-job-store.js";
+import { startTcpProxy } from "./__fixtures__/start-tcp-proxy.js";
+import { defaultJobBackoff } from "./backoff-delay.js";
+import { createJobWorkers } from "./create-job-workers.js";
+import { createRedisOutageLog } from "./create-redis-outage-log.js";
+import { createJobEvents } from "./job-events.js";
+import { createJobQueues } from "./job-queues.js";
+import type { JsonValue } from "./job-record.js";
+import { createJobProcessor } from "./processors/create-job-processor.js";
+import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
+
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+type LogLine = { level: string; msg: string | undefined } & Record<string, unknown>;
+
+/**
+ * A model that counts `promptTokens` for the prompt, streams `tokens` one-token deltas, then either
+ * finishes or (`stall`) waits for the call's signal, as a long generation does.
+ */
+function scriptedModel(options: { promptTokens: number; tokens: number; stall?: boolean }): LanguageModel {
+  async function* stream({ signal, onUsage }: CallOptions): AsyncGenerator<StreamPart> {
+    onUsage?.({ promptTokens: options.promptTokens, completionTokens: 0 });
+    let sent = 0;
+    for (; sent < options.tokens && !signal?.aborted; sent++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yield { type: "text-delta", text: "x" };
+    }
+    if (options.stall && !signal?.aborted) {
+      await new Promise((resolve) => signal?.addEventListener("abort", resolve, { once: true }));
+    }
+    yield {
+      type: "finish",
+      finishReason: signal?.aborted ? "cancelled" : "length",
+      usage: { promptTokens: options.promptTokens, completionTokens: sent },
+    };
+  }
+  return {
+    provider: "local",
+    modelId: "scripted",
+    stream,
+    generate: () => Promise.reject(new Error("the job runs stream")),
+  };
+}
+
+/** The job and webhook workers of one process with their real processors, on a queue prefix of their own. */
+function startWorkers(options: {
+  model?: LanguageModel;
+  /** What the registry says of the model's context (0: unknown, as for remote models). */
+  contextLength?: number;
+  /** Where Redis is (default: the test Redis). */
+  redisUrl?: string;
+  chargeTokens?: () => Promise<void>;
+}) {
+  const logs: LogLine[] = [];
+  const at = (level: string) => (fields: object | string, msg?: string) =>
+    logs.push(typeof fields === "string" ? { level, msg: fields } : { level, msg, ...fields });
+  const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  const url = options.redisUrl ?? redisUrl;
+  const prefix = `noa-test-${randomBytes(5).toString("hex")}`;
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  const subscriber = new Redis(url, { maxRetriesPerRequest: null });
+  const redisOutage = createRedisOutageLog({ logger, address: "test-redis" });
+  redisOutage.watch(connection, "queue");
+  redisOutage.watch(subscriber, "job events");
+  const queues = createJobQueues({ connection, prefix, logger });
+  const events = createJobEvents({ publisher: connection, subscriber, prefix });
+  const store = createInMemoryJobStore();
+  const model = options.model ?? scriptedModel({ promptTokens: 1, tokens: 1 });
+  const registry: ModelRegistry = {
+    listModels: async () => [],
+    getModel: async (id) => ({
+      id,
+      provider: "local",
+      capabilities: ["chat", "streaming"],
+      contextLength: options.contextLength ?? 0,
+      loaded: true,
+    }),
+    languageModel: () => model,
+    close: async () => {},
+  };
+  const policy = { allowHttp: true, allowLoopback: true, allowPrivate: false };
+  const workers = createJobWorkers({
+    connection,
+    prefix,
+    events,
+    logger,
+    redisOutage,
+    processJob: createJobProcessor({
+      store,
+      queues,
+      events,
+      logger,
+      registry,
+      accounting: {
+        ledger: { record() {} },
+        prices: { costOf: () => 0 },
+        rateLimiter: { chargeTokens: options.chargeTokens ?? (async () => {}) },
+        logger,
+      },
+      usageSource: { list: async () => [] },
+      notifications: { webhook: { secret: "s".repeat(32), policy, timeoutMs: 1_000 } },
+      backoff: defaultJobBackoff,
+    }),
+    deliverWebhook: createWebhookProcessor({
+      store,
+      events,
+      logger,
+      secret: "s".repeat(32),
+      policy,
+      timeoutMs: 1_000,
+    }),
+    options: {
+      concurrency: 2,
+      ratePerSecond: 0,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalledCount: 1,
+      webhookConcurrency: 1,
+      backoff: defaultJobBackoff,
+    },
+  });
+  cleanups.push(async () => {
+    await workers.close({ graceMs: 0 });
+    await events.close();
+    subscriber.disconnect();
+    if (connection.status === "ready") {
+      await queues.close();
+      const keys = await connection.keys(`${prefix}:*`);
+      if (keys.length > 0) await connection.del(...keys);
+    }
+    connection.disconnect();
+  });
+
+  /** Stores and queues an inference job, as SubmitJob does. */
+  async function submit(inference: { maxTokens?: number }, correlationId: string) {
+    const spec = create(JobSpecSchema, {
+      kind: {
+        case: "inference",
+        value: {
+          model: "local/scripted",
+          messages: [{ role: Role.USER, content: "Write a haiku" }],
+          ...inference,
+        },
+      },
+    });
+    const { job } = await store.create({
+      id: randomUUID(),
+      tenant: "acme",
+      apiKeyId: "key-1",
+      tokenBudget: { key: "key:key-1", limits: {} },
+      type: "ai-inference",
+      priority: "medium",
+      spec: toJson(JobSpecSchema, spec) as JsonValue,
+      maxAttempts: 1,
+      idempotencyKey: undefined,
+      callbackUrl: undefined,
+      correlationId,
+      createdAt: new Date(),
+    });
+    await queues.enqueue(job);
+    return job;
+  }
+
+  return { workers, store, events, logs, submit };
+}
+
+describe("createJobWorkers running inference jobs on a real Redis", () => {
+  it("shows a job without max_tokens moving while it runs: tokens / the room its prompt leaves in the model's context", async () => {
+    // 12 prompt tokens in a context of 212: the answer can hold 200 tokens, as llama.cpp stops there.
+    const { store, submit } = startWorkers({
+      model: scriptedModel({ promptTokens: 12, tokens: 200 }),
+      contextLength: 212,
+    });
+    const job = await submit({}, "corr-progress");
+
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"));
+    const whileActive = store.history
+      .filter((stored) => stored.id === job.id && stored.state === "active")
+      .map((stored) => stored.progress);
+    const moving = whileActive.filter((progress) => progress > 0);
+    // What a watcher reads while the job runs: steps of about a tenth, rising, below 100 %.
+    expect(moving.length).toBeGreaterThanOrEqual(5);
+    expect(moving).toEqual([...moving].sort((a, b) => a - b));
+    expect(Math.max(...moving)).toBeLessThan(1);
+    expect(Math.max(...moving)).toBeGreaterThanOrEqual(0.8);
+    expect((await store.get(job.id))?.progress).toBe(1);
+  });
+
+  it("logs every line about a cancelled running job with the job's correlation id", async () => {
+    const { store, events, logs, submit } = startWorkers({
+      model: scriptedModel({ promptTokens: 5, tokens: 3, stall: true }),
+      chargeTokens: () => Promise.reject(new Error("the budget store is down")),
+    });
+    const job = await submit({ maxTokens: 100 }, "corr-cancel-42");
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("active"));
+
+    // CancelJob: the job is cancelled in the store, and the worker running it is told.
+    const at = new Date();
+    await store.update(job.id, ["active"], { state: "cancelled", finishedAt: at, updatedAt: at });
+    await events.publish({ kind: "cancel", id: job.id });
+
+    await vi.waitFor(() => {
+      expect(logs.map((line) => line.msg)).toEqual(
+        expect.arrayContaining(["job cancelled while running", "token budget charge failed"]),
+      );
+    });
+    const aboutTheJob = logs.filter((line) => line.jobId === job.id);
+    expect(aboutTheJob.map((line) => line.msg)).toEqual(
+      expect.arrayContaining([
+        "job attempt started",
+        "cancelling running job",
+        "job cancelled while running",
+        "token budget charge failed",
+      ]),
+    );
+    for (const line of aboutTheJob)
+      expect(line, String(line.msg)).toMatchObject({ correlationId: "corr-cancel-42" });
+  });
+});
+
+describe("createJobWorkers while Redis is unreachable", () => {
+  it("tells the outage once, without a stack, however often the workers reconnect, and once that Redis is back; other worker errors are still logged", async () => {
+    // The test Redis behind a proxy that is stopped: its port refuses, nothing listens there.
+    const target = new URL(redisUrl);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    cleanups.push(() => proxy.close());
+    await proxy.stop();
+    const { workers, logs } = startWorkers({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
+    // Workers close only once Redis answers: whatever happens, it is back before they are closed.
+    cleanups.push(() => proxy.start());
+    let failures = 0;
+    for (const worker of [workers.jobs, workers.webhooks]) worker.on("error", () => failures++);
+
+    // Both workers keep reconnecting (each its connection and its blocking one): 30 failures seen.
+    await vi.waitFor(() => expect(failures).toBeGreaterThanOrEqual(30), { timeout: 30_000 });
+    const unreachable = {
+      level: "error",
+      redis: "test-redis",
+      code: "ECONNREFUSED",
+      msg: "Redis at test-redis is unreachable (ECONNREFUSED): jobs wait until it is back",
+    };
+    expect(logs.filter((line) => line.level === "error")).toEqual([unreachable]);
+
+    // Not a connection failure (BullMQ lost a job's lock): logged as before, with the error.
+    const lostLock = new Error("Missing lock for job 42. moveToFinished");
+    workers.jobs.emit("error", lostLock);
+    expect(logs.filter((line) => line.msg === "worker error")).toEqual([
+      { level: "error", err: lostLock, queue: "noa-jobs", msg: "worker error" },
+    ]);
+
+    // Redis answers again: one line says so, and the workers take jobs.
+    await proxy.start();
+    await workers.jobs.waitUntilReady();
+    await vi.waitFor(() =>
+      expect(logs.filter((line) => line.level === "info")).toEqual([
+        expect.objectContaining({
+          redis: "test-redis",
+          msg: expect.stringMatching(/^Redis at test-redis is reachable again after \d+ s$/),
+        }),
+      ]),
+    );
+    expect(logs.filter((line) => line.level === "error")).toEqual([
+      unreachable,
+      expect.objectContaining({ msg: "worker error" }),
+    ]);
+  });
+});
