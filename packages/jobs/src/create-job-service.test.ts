@@ -60,3 +60,41 @@ describe("createJobService with a queue that does not answer", () => {
     ]);
   });
 });
+
+describe("createJobService where no worker can run jobs (notRunnable)", () => {
+  it("still refuses a bad submission for what is wrong with it, and a good one as not runnable", async () => {
+    const service = createJobService({
+      store: createInMemoryJobStore(),
+      queues: { enqueue: async () => {} } as unknown as JobQueues,
+      events: { publish: async () => {}, subscribe: () => () => {}, close: async () => {} },
+      callbackPolicy: { allowHttp: false, allowLoopback: false, allowPrivate: false },
+      maxAttempts: 3,
+      notRunnable: "jobs need DATABASE_URL",
+    });
+    const submission = {
+      tenant: "acme",
+      apiKeyId: undefined,
+      tokenBudget: undefined,
+      correlationId: "c",
+      spec: create(JobSpecSchema, {
+        kind: {
+          case: "inference",
+          value: { model: "local/m", messages: [{ role: Role.USER, content: "hi" }] },
+        },
+      }),
+      priority: "medium" as const,
+      callbackUrl: undefined,
+      idempotencyKey: undefined,
+    };
+    await expect(service.submit({ ...submission, spec: create(JobSpecSchema, {}) })).rejects.toMatchObject({
+      code: "invalid-argument",
+    });
+    await expect(
+      service.submit({ ...submission, callbackUrl: "https://169.254.169.254/x" }),
+    ).rejects.toMatchObject({ code: "invalid-argument", field: "callback_url" });
+    await expect(service.submit(submission)).rejects.toMatchObject({
+      code: "failed-precondition",
+      message: "jobs need DATABASE_URL",
+    });
+  });
+});

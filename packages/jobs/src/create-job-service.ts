@@ -122,7 +122,6 @@ export function createJobService(deps: JobServiceDeps) {
 
   return {
     async submit(input: SubmitJobInput): Promise<{ job: JobRecord; deduplicated: boolean }> {
-      if (deps.notRunnable) throw new JobError("failed-precondition", deps.notRunnable);
       const type = await checkSpec(input.spec, deps);
       const key = input.idempotencyKey;
       if (key !== undefined && (key.length === 0 || key.length > 200)) {
@@ -134,6 +133,8 @@ export function createJobService(deps: JobServiceDeps) {
         input.callbackUrl === undefined
           ? undefined
           : (await checkCallbackUrl(input.callbackUrl, callbackPolicy, deps.resolveHost)).toString();
+      // A bad submission is refused for what is wrong with it, wherever it is sent.
+      if (deps.notRunnable) throw new JobError("failed-precondition", deps.notRunnable);
       requireAvailable();
       const { job, created } = await store.create({
         id: randomUUID(),
