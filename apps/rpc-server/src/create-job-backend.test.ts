@@ -1,11 +1,18 @@
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createTestDatabase } from "@noa/db/testing";
 import { parseJobsConfig } from "@noa/jobs";
-import { createLogger } from "@noa/observability";
-import { JobSpecSchema, Role } from "@noa/proto";
+import { createLogger, createReadiness } from "@noa/observability";
+import { JobService, JobSpecSchema, Role } from "@noa/proto";
+import { Health, HealthCheckResponse_ServingStatus as Serving } from "@noa/proto/grpc/health/v1";
+import { createModelRegistry } from "@noa/providers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
+import { createFakeProvider } from "./__fixtures__/fake-provider.js";
 import { startPrivateRedis } from "./__fixtures__/start-private-redis.js";
 import { createJobBackend } from "./create-job-backend.js";
+import { build } from "./server.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -78,5 +85,65 @@ describe("createJobBackend with a Redis that stops answering", () => {
     // Back: the pending add lands; the job is in BullMQ without a second submission.
     redis.resume();
     await vi.waitFor(async () => expect(await queued(second.id)).toBe(true), { timeout: 10_000 });
+  });
+});
+
+describe("createJobBackend on the embedded database, which no worker can reach", () => {
+  it("refuses good submissions as not runnable and bad ones for what is wrong, and gRPC health says JobService is not serving", async () => {
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.close());
+    const database = await createTestDatabase();
+    cleanups.push(() => database.close());
+    const logger = createLogger({ service: "rpc-server", env: "test", destination: { write: () => {} } });
+    const backend = await createJobBackend({
+      redisUrl: redis.url,
+      // PGlite's kind, on a real pool: what the service decides by is the kind.
+      database: { pool: database.pool, kind: "pglite" },
+      config: parseJobsConfig({ NOA_JOBS_PREFIX: "embedded" }),
+      logger,
+    });
+    cleanups.push(() => backend.close());
+    const access = await createTestAccess();
+    cleanups.push(() => access.close());
+    const server = build({
+      registry: createModelRegistry({ providers: [createFakeProvider().provider] }),
+      logger,
+      access: access.access,
+      jobs: backend.service,
+      readiness: createReadiness({
+        checks: { database: async () => {}, redis: async () => {} },
+        timeoutMs: 500,
+      }),
+      readinessIntervalMs: 50,
+    });
+    cleanups.push(() => server.close({ graceMs: 0 }));
+    const { port } = await server.listen(0, "127.0.0.1");
+    const transport = createGrpcTransport({
+      baseUrl: `http://127.0.0.1:${port}`,
+      interceptors: [withKey(access.adminKey)],
+    });
+    const jobs = createClient(JobService, transport);
+    const codeOf = (call: Promise<unknown>) =>
+      call.then(
+        () => undefined,
+        (error: unknown) => ConnectError.from(error).code,
+      );
+    const inference = {
+      case: "inference" as const,
+      value: { model: "fake/short", messages: [{ role: Role.USER, content: "hi" }] },
+    };
+    expect(await codeOf(jobs.submitJob({ spec: { kind: inference } }))).toBe(Code.FailedPrecondition);
+    expect(await codeOf(jobs.submitJob({}))).toBe(Code.InvalidArgument);
+    expect(
+      await codeOf(jobs.submitJob({ spec: { kind: inference }, callbackUrl: "https://169.254.169.254/x" })),
+    ).toBe(Code.InvalidArgument);
+
+    // Also after readiness has run (every 50 ms) and found every dependency up.
+    const health = createClient(Health, transport);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await health.check({ service: JobService.typeName })).status).toBe(Serving.NOT_SERVING);
+    expect((await health.check({ service: "noa.inference.v1.InferenceService" })).status).toBe(
+      Serving.SERVING,
+    );
   });
 });

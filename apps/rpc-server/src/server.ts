@@ -28,7 +28,7 @@ import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
 import { type CompletionCacheDeps, createCompletionService } from "./completion-service.js";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { createHealthStatus } from "./health-status.js";
+import { createHealthStatus, ServingStatus } from "./health-status.js";
 import { type CorsOrigins, createCors } from "./http/create-cors.js";
 import { createNotFoundHandler } from "./http/create-not-found-handler.js";
 import { createOpsHandler } from "./http/create-ops-handler.js";
@@ -122,6 +122,9 @@ export function build({
     UsageService.typeName,
     ...(jobs ? [JobService.typeName] : []),
   ]);
+  // JobService on a database no worker can reach refuses every submission: gRPC health says so.
+  const neverServing = new Set(jobs?.notRunnable ? [JobService.typeName] : []);
+  for (const service of neverServing) health.set(service, ServingStatus.NOT_SERVING);
   const shutdown = new AbortController();
   // Every call in flight links its own signal to this one (Connect's handler context) until it ends: any
   // number of listeners is expected, and Node's "possible memory leak" warning past 10 would be false.
@@ -161,6 +164,7 @@ export function build({
   });
   const ops = createOpsHandler({
     health,
+    neverServing,
     registry,
     authenticator,
     logger,

@@ -121,6 +121,9 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   return {
+    /** Why no worker can ever run a job here (submissions are refused); undefined when they can. */
+    notRunnable: deps.notRunnable,
+
     async submit(input: SubmitJobInput): Promise<{ job: JobRecord; deduplicated: boolean }> {
       const type = await checkSpec(input.spec, deps);
       const key = input.idempotencyKey;

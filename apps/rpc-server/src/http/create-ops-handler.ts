@@ -27,6 +27,8 @@ const servicesByDependency: Record<string, string[]> = {
 };
 
 export interface OpsHandlerDeps {
+  /** Services that never serve here, whatever readiness says (jobs no worker can run): NOT_SERVING always. */
+  neverServing?: ReadonlySet<string>;
   health: HealthStatus;
   registry: ModelRegistry;
   authenticator: Authenticator;
@@ -56,6 +58,7 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
   refresh(): Promise<ReadinessReport | undefined>;
 } {
   const { health, registry, authenticator, logger, readiness, metrics, metricsToken, status, details } = deps;
+  const neverServing = deps.neverServing ?? new Set<string>();
   const started = Date.now();
 
   async function refresh(): Promise<ReadinessReport | undefined> {
@@ -70,7 +73,7 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
         for (const service of servicesByDependency[dependency] ?? []) down.add(service);
     }
     for (const service of new Set(Object.values(servicesByDependency).flat())) {
-      health.set(service, serving(!down.has(service)));
+      health.set(service, serving(!down.has(service) && !neverServing.has(service)));
     }
     health.set("", serving(report.ready));
     return report;
