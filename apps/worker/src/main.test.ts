@@ -87,5 +87,20 @@ describe("the worker process while Redis is unreachable", () => {
       expect.stringMatching(new RegExp(`^Redis at ${address} is reachable again after \\d+ s$`)),
     ]);
     expect(worker.logs.filter((line) => line.msg === "worker error")).toEqual([]);
+
+    // SIGTERM while Redis is gone again: closing BullMQ cannot finish, but the process still ends, soon
+    // after the grace period (1 s here) and its 5 s margin, saying why.
+    await redis.stop();
+    await vi.waitFor(async () => expect((await readiness(port)).status).toBe(503));
+    const stoppedAt = performance.now();
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(1);
+    expect(performance.now() - stoppedAt).toBeLessThan(15_000);
+    expect(worker.logs).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: "shutdown did not finish in time (is Redis reachable?): exiting now",
+      }),
+    );
   });
 });

@@ -205,6 +205,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing running jobs");
+    // Closing BullMQ waits for Redis: with Redis gone it would wait for ever. Past the grace period and a
+    // margin, the process ends anyway; jobs it held are released by BullMQ's stalled-job check.
+    const deadlineMs = config.shutdownGraceMs + shutdownMarginMs;
+    setTimeout(() => {
+      logger.error({ deadlineMs }, "shutdown did not finish in time (is Redis reachable?): exiting now");
+      logger.flush();
+      process.exit(1);
+    }, deadlineMs).unref();
     sweeper?.stop();
     await workers.close({ graceMs: config.shutdownGraceMs });
     await dashboard?.close();
@@ -224,6 +232,9 @@ async function main(): Promise<void> {
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
 }
+
+/** How long closing may take past the grace period before the process ends anyway. */
+const shutdownMarginMs = 5_000;
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
