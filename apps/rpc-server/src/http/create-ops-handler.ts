@@ -50,7 +50,8 @@ export interface OpsHandlerDeps {
  * `GET /health/detailed` (admin key: uptime, memory, CPU, dependencies, models with breaker state),
  * `GET /status` (any valid key: versions and configuration) and `GET /metrics` (Prometheus; behind a
  * bearer token when one is configured). HEAD answers as GET without the body; other methods get 405 with
- * `allow`. Each request is logged and counted by its route (logHttpRequest). Returns false for any other path.
+ * `allow`. Each request is logged (logHttpRequest), not counted in the request metrics. Returns false for any
+ * other path.
  */
 export function createOpsHandler(deps: OpsHandlerDeps): {
   handle(req: Request, res: Response): boolean;
@@ -178,7 +179,9 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
       // Probes that pass go at debug: a kubelet or a scraper would otherwise write a line every few seconds.
       const level = route.probe && status === 200 ? "debug" : "info";
       const ms = Math.round((performance.now() - startedAt) * 10) / 10;
-      logHttpRequest({ logger, metrics }, { correlationId, method, route: path, status, ms }, level);
+      // Logged, not counted: probes and scrapes are not API traffic, and a readiness 503 while models load
+      // or Redis is away would otherwise count as failed requests in the error-rate alert.
+      logHttpRequest({ logger }, { correlationId, method, route: path, status, ms }, level);
     }
   }
 
