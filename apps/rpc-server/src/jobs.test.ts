@@ -605,6 +605,11 @@ describe("REST /v1/jobs", () => {
       ).json,
     ).toMatchObject({ job: { id }, deduplicated: true });
 
+    // HEAD: the stream's headers, and no body (the watch is not kept open for one).
+    const head = await rest(key, "HEAD", `/v1/jobs/${id}/events`);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("text/event-stream");
+    expect(head.text).toBe("");
     const events = await rest(key, "GET", `/v1/jobs/${id}/events`);
     expect(events.headers.get("content-type")).toBe("text/event-stream");
     const states = events.text

@@ -127,6 +127,12 @@ export function createJobRoutes(deps: JobFaceDeps & { limits: BodyLimits }) {
           "content-type": "text/event-stream",
           "cache-control": "no-cache",
         });
+        if (exchange.req.method === "HEAD") {
+          // The headers are the whole answer: no watch is kept open for a body nobody reads.
+          await watch.return(undefined);
+          res.end();
+          return;
+        }
         if (!first.done) res.write(`data: ${JSON.stringify({ job: toJobJson(first.value) })}\n\n`);
         for await (const job of watch) {
           res.write(`data: ${JSON.stringify({ job: toJobJson(job) })}\n\n`);
