@@ -54,6 +54,7 @@ describe("the worker process while Redis is unreachable", () => {
         NOA_WEBHOOK_SECRET: "whsec_outage_0123456789abcdef0123456789abcdef",
         NOA_WORKER_PORT: String(port),
         NOA_SHUTDOWN_GRACE_MS: "1000",
+        NOA_WEBHOOK_TIMEOUT_MS: "1000",
       },
     });
     cleanups.push(() => worker.stop());
@@ -89,7 +90,7 @@ describe("the worker process while Redis is unreachable", () => {
     expect(worker.logs.filter((line) => line.msg === "worker error")).toEqual([]);
 
     // SIGTERM while Redis is gone again: closing BullMQ cannot finish, but the process still ends, soon
-    // after the grace period (1 s here) and its 5 s margin, saying why.
+    // after the grace period (1 s here), the webhook timeout (1 s here) and a 5 s margin, saying why.
     await redis.stop();
     await vi.waitFor(async () => expect((await readiness(port)).status).toBe(503));
     const stoppedAt = performance.now();

@@ -205,14 +205,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing running jobs");
-    // Closing BullMQ waits for Redis: with Redis gone it would wait for ever. Past the grace period and a
-    // margin, the process ends anyway; jobs it held are released by BullMQ's stalled-job check.
-    const deadlineMs = config.shutdownGraceMs + shutdownMarginMs;
-    setTimeout(() => {
-      logger.error({ deadlineMs }, "shutdown did not finish in time (is Redis reachable?): exiting now");
+    // Closing BullMQ waits for Redis: with Redis gone it would wait for ever. Past the grace period, the
+    // longest webhook delivery still running and a margin, the process ends anyway; jobs it held are
+    // released by BullMQ's stalled-job check.
+    const deadlineMs = config.shutdownGraceMs + config.webhookTimeoutMs + shutdownMarginMs;
+    const deadline = setTimeout(() => {
+      logger.error(
+        { deadlineMs },
+        "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
+      );
       logger.flush();
       process.exit(1);
-    }, deadlineMs).unref();
+    }, deadlineMs);
+    deadline.unref();
     sweeper?.stop();
     await workers.close({ graceMs: config.shutdownGraceMs });
     await dashboard?.close();
@@ -226,6 +231,7 @@ async function main(): Promise<void> {
     subscriber.disconnect();
     await database.close();
     await tracing.shutdown().catch(() => {});
+    clearTimeout(deadline);
     logger.info("stopped");
     logger.flush();
   };
