@@ -60,9 +60,12 @@ function messageOf(issue: Issue, field: string): string {
       return `${field} must be ${phrase} (got ${describe(issue.input)})`;
     }
     case "too_big":
-    case "too_small":
-      // z.int() beyond ±2^53: the integer cannot be held exactly.
-      return `${field} must be ${phrases.has(issue.message) ? issue.message : "a number"} between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER} (got ${describe(issue.input)})`;
+    case "too_small": {
+      // z.int() beyond ±2^53: the integer cannot be held exactly. The field's own range is checked later.
+      const bound =
+        issue.code === "too_big" ? `no larger than ${issue.maximum}` : `no smaller than ${issue.minimum}`;
+      return `${field} must be ${phrases.has(issue.message) ? issue.message : "a value"} ${bound} (got ${describe(issue.input)})`;
+    }
     case "invalid_value":
       return `${field} must be ${issue.values.map((value) => JSON.stringify(value)).join(" or ")} (got ${describe(issue.input)})`;
     default:

@@ -85,7 +85,7 @@ describe("createApiKeyService.list and revoke", () => {
     // The message names the contract's field (ListApiKeysRequest.page_size) and its bound.
     await expect(service.list({ limit: -1 })).rejects.toMatchObject({
       code: "invalid-argument",
-      message: "page_size must be a whole number from 0 to 500 (0: 50)",
+      message: "page_size must be a whole number of at least 0 (0: 50; above 500: 500)",
     });
   });
 

@@ -131,7 +131,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       if (!Number.isInteger(limit) || limit < 0) {
         throw new AccessError(
           "invalid-argument",
-          `page_size must be a whole number from 0 to ${maxPageSize} (0: ${defaultPageSize})`,
+          `page_size must be a whole number of at least 0 (0: ${defaultPageSize}; above ${maxPageSize}: ${maxPageSize})`,
         );
       }
       return store.list({
