@@ -10,7 +10,7 @@ import { createModelRegistry } from "@noa/providers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
 import { createFakeProvider } from "./__fixtures__/fake-provider.js";
-import { startPrivateRedis } from "./__fixtures__/start-private-redis.js";
+import { freePort, startPrivateRedis } from "./__fixtures__/start-private-redis.js";
 import { createJobBackend } from "./create-job-backend.js";
 import { build } from "./server.js";
 
@@ -145,5 +145,37 @@ describe("createJobBackend on the embedded database, which no worker can reach",
     expect((await health.check({ service: "noa.inference.v1.InferenceService" })).status).toBe(
       Serving.SERVING,
     );
+  });
+});
+
+describe("createJobBackend while Redis is unreachable", () => {
+  it("says so once (address and code, no stack), not once per reconnection", async () => {
+    const port = await freePort();
+    const database = await createTestDatabase();
+    cleanups.push(() => database.close());
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = createLogger({
+      service: "rpc-server",
+      env: "test",
+      destination: { write: (line: string) => logs.push(JSON.parse(line)) },
+    });
+    const backend = await createJobBackend({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      database,
+      config: parseJobsConfig({ NOA_JOBS_PREFIX: "unreachable" }),
+      logger,
+    });
+    cleanups.push(() => backend.close());
+    // ioredis retries within a second or two: several attempts, one line.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const problems = logs.filter((line) => Number(line.level) >= 40);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        level: 50,
+        code: "ECONNREFUSED",
+        msg: `Redis at 127.0.0.1:${port} is unreachable (ECONNREFUSED): SubmitJob answers UNAVAILABLE until it is back`,
+      }),
+    ]);
+    expect(problems[0]).not.toHaveProperty("err");
   });
 });

@@ -3,6 +3,7 @@ import {
   createJobEvents,
   createJobQueues,
   createJobService,
+  createRedisOutageLog,
   type JobService,
   type JobsConfig,
 } from "@noa/jobs";
@@ -25,20 +26,16 @@ export async function createJobBackend(deps: {
   const { config, logger } = deps;
   const connection = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
   const subscriber = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
-  let warned = false;
-  for (const redis of [connection, subscriber]) {
-    redis.on("error", (error) => {
-      if (warned) return;
-      warned = true;
-      logger.warn(
-        { err: error },
-        "jobs: Redis is unreachable; SubmitJob answers UNAVAILABLE until it is back",
-      );
-    });
-    redis.on("ready", () => {
-      warned = false;
-    });
-  }
+  // One line when Redis goes away (its address and the error's code, no stack), a reminder a minute, one
+  // when it is back: the workers' outage log.
+  const { host, port, path: socket } = connection.options;
+  const outage = createRedisOutageLog({
+    logger,
+    address: socket || `${host}:${port}`,
+    meanwhile: "SubmitJob answers UNAVAILABLE until it is back",
+  });
+  outage.watch(connection, "jobs");
+  outage.watch(subscriber, "job events");
   const queues = createJobQueues({
     connection,
     prefix: config.prefix,

@@ -38,11 +38,14 @@ export interface RedisOutageLog {
 export function createRedisOutageLog({
   logger,
   address,
+  meanwhile = "jobs wait until it is back",
   remindEveryMs = 60_000,
   now = Date.now,
 }: {
   logger: Logger;
   address: string;
+  /** What the outage means for this process, ending each line (a worker's jobs wait). */
+  meanwhile?: string;
   remindEveryMs?: number;
   now?: () => number;
 }): RedisOutageLog {
@@ -56,13 +59,13 @@ export function createRedisOutageLog({
     if (downSince === undefined) {
       downSince = at;
       toldAt = at;
-      logger.error(fields, `Redis at ${address} is unreachable (${error.code}): jobs wait until it is back`);
+      logger.error(fields, `Redis at ${address} is unreachable (${error.code}): ${meanwhile}`);
     } else if (at - toldAt >= remindEveryMs) {
       toldAt = at;
       const downForSeconds = Math.round((at - downSince) / 1000);
       logger.warn(
         { ...fields, downForSeconds },
-        `Redis at ${address} is still unreachable after ${formatDuration(downForSeconds)} (${error.code}): jobs wait until it is back`,
+        `Redis at ${address} is still unreachable after ${formatDuration(downForSeconds)} (${error.code}): ${meanwhile}`,
       );
     }
     return true;
