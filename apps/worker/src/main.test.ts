@@ -100,7 +100,7 @@ describe("the worker process while Redis is unreachable", () => {
     expect(worker.logs).toContainEqual(
       expect.objectContaining({
         level: 50,
-        msg: "shutdown did not finish in time (is Redis reachable?): exiting now",
+        msg: "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
       }),
     );
   });
