@@ -91,3 +91,30 @@ describe("createRedisOutageLog", () => {
     expect(outage.down).toBe(false);
   });
 });
+
+describe("createRedisOutageLog and a refused password", () => {
+  it("tells Redis's refusal of the credentials once, with its code, as ioredis retries it", async () => {
+    const { lines, logger } = capture();
+    const outage = createRedisOutageLog({ logger, address: "127.0.0.1:6391" });
+    // What ioredis emits when Redis answers its AUTH with an error reply (redis-errors' ReplyError).
+    const wrongPass = Object.assign(
+      new Error("WRONGPASS invalid username-password pair or user is disabled."),
+      {
+        name: "ReplyError",
+        command: { name: "auth", args: ["***"] },
+      },
+    );
+    for (let attempt = 0; attempt < 10; attempt++) expect(outage.failed(wrongPass)).toBe(true);
+    expect(lines).toEqual([
+      {
+        level: "error",
+        redis: "127.0.0.1:6391",
+        code: "WRONGPASS",
+        msg: "Redis at 127.0.0.1:6391 refuses the credentials in its URL (WRONGPASS): jobs wait until it is back",
+      },
+    ]);
+    // Another command's error reply is not an outage: the caller logs it.
+    const scriptError = Object.assign(new Error("ERR something"), { command: { name: "evalsha" } });
+    expect(outage.failed(scriptError)).toBe(false);
+  });
+});

@@ -53,19 +53,25 @@ export function createRedisOutageLog({
   let toldAt = 0;
 
   function failed(error: unknown): boolean {
-    if (!isConnectionError(error)) return false;
+    const refusedAuth = authRefusalCode(error);
+    if (refusedAuth === undefined && !isConnectionError(error)) return false;
+    const code = refusedAuth ?? (error as { code: string }).code;
+    // A refused password is as lasting as a refused connection, and ioredis retries it as often.
+    const [state, stillState] = refusedAuth
+      ? ["refuses the credentials in its URL", "still refuses the credentials in its URL"]
+      : ["is unreachable", "is still unreachable"];
     const at = now();
-    const fields = { redis: address, code: error.code };
+    const fields = { redis: address, code };
     if (downSince === undefined) {
       downSince = at;
       toldAt = at;
-      logger.error(fields, `Redis at ${address} is unreachable (${error.code}): ${meanwhile}`);
+      logger.error(fields, `Redis at ${address} ${state} (${code}): ${meanwhile}`);
     } else if (at - toldAt >= remindEveryMs) {
       toldAt = at;
       const downForSeconds = Math.round((at - downSince) / 1000);
       logger.warn(
         { ...fields, downForSeconds },
-        `Redis at ${address} is still unreachable after ${formatDuration(downForSeconds)} (${error.code}): ${meanwhile}`,
+        `Redis at ${address} ${stillState} after ${formatDuration(downForSeconds)} (${code}): ${meanwhile}`,
       );
     }
     return true;
@@ -108,4 +114,15 @@ function formatDuration(seconds: number): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/**
+ * The error code of Redis's refusal of the AUTH ioredis sends on connecting (WRONGPASS, NOAUTH…: the
+ * first word of an error reply is its code, by the protocol), or undefined for any other error.
+ */
+function authRefusalCode(error: unknown): string | undefined {
+  if (!(error instanceof Error) || (error as { command?: { name?: unknown } }).command?.name !== "auth") {
+    return undefined;
+  }
+  return /^[A-Z]+/.exec(error.message)?.[0];
 }
