@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
@@ -8,6 +11,7 @@ import { correlationIdOf } from "../request-context.js";
 import { RestRequestError } from "../rest/rest-request-error.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
 import { logHttpRequest } from "./log-http-request.js";
+import { sendJson } from "./send-json.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -66,14 +70,7 @@ export function createNotFoundHandler(deps: {
         new RestRequestError(404, `no route for ${method} ${quote(path)}`, { code: "unknown_url" }),
         { correlationId, logger },
       );
-      const text = JSON.stringify(body);
-      res.writeHead(status, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(text),
-        ...headers,
-      });
-      if (method === "HEAD") res.end();
-      else res.end(text);
+      sendJson(req, res, status, body, headers);
       line = { path: quote(path) };
     }
     const ms = Math.round((performance.now() - startedAt) * 10) / 10;
@@ -109,34 +106,41 @@ function rpcProtocolOf(req: Request, path: string, query: string): RpcProtocol |
   return undefined;
 }
 
-/** Writes UNIMPLEMENTED with `message` as `protocol` spells an error that comes before any message. */
+/**
+ * Writes UNIMPLEMENTED with `message` as `protocol` spells an error that comes before any message, with
+ * Connect's own encoders for Connect's error JSON and end-of-stream envelope.
+ */
 function sendUnimplemented(req: Request, res: Response, protocol: RpcProtocol, message: string): void {
+  const error = new ConnectError(message, Code.Unimplemented);
   if (protocol === "grpc" || protocol === "grpc-web") {
     // Trailers-only: the status goes in the headers, and with nothing written before end(), Node sends
     // them with END_STREAM over HTTP/2, as gRPC clients expect; gRPC-Web reads them from the headers.
+    // grpc-message as the gRPC spec percent-encodes it, not as Connect's setTrailerStatus does
+    // (encodeURIComponent, which grpc-js leaves partly encoded when it reads the status from headers).
     res.statusCode = 200;
     res.setHeader("content-type", req.headers["content-type"] ?? "application/grpc");
-    res.setHeader("grpc-status", "12");
+    res.setHeader("grpc-status", String(error.code));
     res.setHeader("grpc-message", percentEncode(message));
     res.end();
     return;
   }
-  const error = { code: "unimplemented", message };
   if (protocol === "connect") {
-    const text = JSON.stringify(error);
-    res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-    res.end(text);
+    const body = errorToJsonBytes(error, undefined);
+    res.writeHead(404, {
+      "content-type": "application/json",
+      "content-length": body.byteLength,
+    });
+    res.end(body);
     return;
   }
   // A Connect stream answers 200 and ends with an EndStreamResponse, which is JSON whatever the codec.
-  const json = Buffer.from(JSON.stringify({ error }));
-  const envelope = Buffer.alloc(5 + json.length);
-  envelope.writeUInt8(0b10, 0);
-  envelope.writeUInt32BE(json.length, 1);
-  json.copy(envelope, 5);
+  const endStream = new TextEncoder().encode(
+    JSON.stringify(endStreamToJson(new Headers(), error, undefined)),
+  );
+  const envelope = encodeEnvelope(endStreamFlag, endStream);
   res.writeHead(200, {
     "content-type": String(req.headers["content-type"]),
-    "content-length": envelope.length,
+    "content-length": envelope.byteLength,
   });
   res.end(envelope);
 }

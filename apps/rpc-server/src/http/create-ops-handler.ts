@@ -11,6 +11,7 @@ import { RestRequestError } from "../rest/rest-request-error.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
 import { credentialsOf } from "./credentials-of.js";
 import { logHttpRequest } from "./log-http-request.js";
+import { sendJson } from "./send-json.js";
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -218,7 +219,7 @@ function circuitOf(model: ModelInfo): { circuit?: CircuitState } {
   return model.targets ? {} : { circuit: "closed" };
 }
 
-/** Answers JSON; a HEAD request gets the same status and headers (content-length included) and no body. */
+/** Answers JSON, never cached. */
 function send(
   req: Request,
   res: Response,
@@ -226,14 +227,5 @@ function send(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "cache-control": "no-store",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  if (req.method === "HEAD") res.end();
-  else res.end(text);
+  sendJson(req, res, status, body, { "cache-control": "no-store", ...headers });
 }
