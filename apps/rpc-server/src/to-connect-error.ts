@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { AccessError } from "@noa/access";
 import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import type { Logger } from "pino";
-import { classifyError, codeNames } from "./classify-error.js";
+import { classifyError } from "./classify-error.js";
+import { logFailure } from "./log-failure.js";
 
 /**
  * The Connect face's one mapping from anything a handler throws to what an RPC client sees, over the
@@ -24,20 +25,14 @@ export function toConnectError(
     signal?: AbortSignal;
   },
 ): ConnectError {
-  const { correlationId, logger, signal } = context;
+  const { correlationId } = context;
   const { code, message } = classifyError(error);
   // Details a handler attached on purpose (e.g. google.rpc.BadRequest) travel with the error.
   const details =
     error instanceof ConnectError && code === error.code
       ? error.details.filter((detail) => "desc" in detail)
       : [];
-  if (code === Code.Internal || code === Code.Unavailable || code === Code.Unknown) {
-    if (signal?.aborted && error === signal.reason) {
-      logger.info({ correlationId, code: codeNames[code], reason: message }, "call ended by the server");
-    } else {
-      logger.error({ err: error, correlationId }, "request failed");
-    }
-  }
+  logFailure(error, { code, message }, context);
   const metadata = new Headers();
   if (error instanceof AccessError && error.retryAfterMs !== undefined) {
     details.push({

@@ -11,6 +11,7 @@ import {
 } from "@noa/providers";
 import type { Logger } from "pino";
 import { classifyError, codeNames } from "../classify-error.js";
+import { logFailure } from "../log-failure.js";
 import { RestRequestError } from "./rest-request-error.js";
 
 /** OpenAI's error body: https://platform.openai.com/docs/guides/error-codes */
@@ -79,7 +80,7 @@ export function toOpenAIError(
     signal?: Pick<CallSignal, "aborted" | "reason">;
   },
 ): OpenAIErrorResponse {
-  const { correlationId, logger, signal } = context;
+  const { correlationId } = context;
   const withId = (message: string) => `${message} (correlation id: ${correlationId})`;
   if (error instanceof RestRequestError) {
     return {
@@ -96,13 +97,7 @@ export function toOpenAIError(
     };
   }
   const { code, message } = classifyError(error);
-  if (code === Code.Internal || code === Code.Unavailable) {
-    if (signal?.aborted && error === signal.reason) {
-      logger.info({ correlationId, code: codeNames[code], reason: message }, "call ended by the server");
-    } else {
-      logger.error({ err: error, correlationId }, "request failed");
-    }
-  }
+  logFailure(error, { code, message }, context);
   const status = code === Code.Unavailable ? unavailableStatus(error) : statuses[code];
   const headers: Record<string, string> = {};
   let openaiCode = codeNames[code];
