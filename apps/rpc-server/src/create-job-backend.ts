@@ -6,6 +6,7 @@ import {
   createRedisOutageLog,
   type JobService,
   type JobsConfig,
+  redisAddressOf,
 } from "@noa/jobs";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -28,10 +29,9 @@ export async function createJobBackend(deps: {
   const subscriber = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
   // One line when Redis goes away (its address and the error's code, no stack), a reminder a minute, one
   // when it is back: the workers' outage log.
-  const { host, port, path: socket } = connection.options;
   const outage = createRedisOutageLog({
     logger,
-    address: socket || `${host}:${port}`,
+    address: redisAddressOf(connection.options),
     meanwhile: "SubmitJob answers UNAVAILABLE until it is back",
   });
   outage.watch(connection, "jobs");

@@ -21,6 +21,7 @@ import {
   createJobWorkers,
   createRedisOutageLog,
   createWebhookProcessor,
+  redisAddressOf,
   startQueuedJobSweeper,
 } from "@noa/jobs";
 import { createLogger, createReadiness, instrumentModelRegistry, startTracing } from "@noa/observability";
@@ -72,8 +73,7 @@ async function main(): Promise<void> {
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   // Every connection (these, the workers' own) reports here: an outage is one line when it starts, a
   // reminder a minute, one line when Redis is back; not a line per reconnection attempt of each.
-  const { host, port, path: socket } = connection.options;
-  const redisOutage = createRedisOutageLog({ logger, address: socket || `${host}:${port}` });
+  const redisOutage = createRedisOutageLog({ logger, address: redisAddressOf(connection.options) });
   redisOutage.watch(connection, "queue");
   redisOutage.watch(subscriber, "job events");
   const { prefix } = config.jobs;

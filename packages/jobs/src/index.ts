@@ -47,6 +47,7 @@ export { classifyJobError, JobAttemptError } from "./processors/job-attempt-erro
 export type { InferenceAccounting } from "./processors/run-inference-job.js";
 export type { NotificationDeps, NotificationSender } from "./processors/run-notification-job.js";
 export { maxExportRecords, type UsageExportSource } from "./processors/run-usage-export-job.js";
+export { redisAddressOf } from "./redis-address-of.js";
 export {
   type QueuedJobSweeper,
   type QueuedJobSweeperOptions,
