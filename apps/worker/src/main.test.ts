@@ -5,7 +5,7 @@ import path from "node:path";
 import { createTestDatabase } from "@noa/db/testing";
 import { afterEach, describe, expect, it, vi } from "vitest";
 // rpc-server's fixtures: the Redis its reliability suites stop and start, and the real main.ts as a process.
-import { spawnAppProcess } from "../../rpc-server/src/__fixtures__/spawn-app-process.js";
+import { baseAppEnv, spawnAppProcess } from "../../rpc-server/src/__fixtures__/spawn-app-process.js";
 import { freePort, startPrivateRedis } from "../../rpc-server/src/__fixtures__/start-private-redis.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -41,11 +41,7 @@ describe("the worker process while Redis is unreachable", () => {
       name: "worker",
       kind: "worker",
       env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-        OTEL_SDK_DISABLED: "true",
+        ...baseAppEnv(),
         DATABASE_URL: database.url,
         REDIS_URL: redis.url,
         NOA_JOBS_PREFIX: `noa-outage-${randomBytes(5).toString("hex")}`,

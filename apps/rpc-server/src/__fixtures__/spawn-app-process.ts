@@ -49,6 +49,17 @@ export interface AppProcess {
   stop(killAfterMs?: number): Promise<void>;
 }
 
+/** What a spawned app's environment starts from: the shell's PATH and HOME, loopback, info logs, no tracing. */
+export function baseAppEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    OTEL_SDK_DISABLED: "true",
+  };
+}
+
 /**
  * Spawns `node <its start script's flags> --import @noa/runtime/register <app>/src/main.ts` with exactly
  * `env`, keeps its JSON log lines, and waits for its ready line ("rpc-server listening" / "worker started").

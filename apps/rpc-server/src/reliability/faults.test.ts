@@ -21,7 +21,7 @@ import {
 import { Redis } from "ioredis";
 import { describe, expect, it, vi } from "vitest";
 import { createTestAccess, withKey } from "../__fixtures__/create-test-access.js";
-import { spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
+import { baseAppEnv, spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
 import { freePort, startPrivateRedis } from "../__fixtures__/start-private-redis.js";
 import { startTestServer } from "../__fixtures__/start-test-server.js";
 import { type CallResult, grpcStream, restChat } from "./faults-calls.js";
@@ -269,11 +269,7 @@ async function startJobStack(track: ReturnType<typeof disposer>) {
         workerChild = child;
       },
       env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "info",
-        OTEL_SDK_DISABLED: "true",
+        ...baseAppEnv(),
         NOA_DATA_DIR: workerDir,
         NOA_MODELS_DIR: path.join(workerDir, "models"),
         NOA_CONFIG: configFile,

@@ -6,7 +6,7 @@ import path from "node:path";
 import { generateApiKey } from "@noa/access";
 import { createTestDatabase, type TestDatabase } from "@noa/db/testing";
 import { Redis } from "ioredis";
-import { type AppProcess, spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
+import { type AppProcess, baseAppEnv, spawnAppProcess } from "../__fixtures__/spawn-app-process.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./scale-out-proxy.js";
 import { type ScaleOutUpstream, startScaleOutUpstream } from "./scale-out-upstream.js";
 import { type ScaleOutWebhookReceiver, startScaleOutWebhookReceiver } from "./scale-out-webhook-receiver.js";
@@ -87,12 +87,8 @@ export async function startScaleOutCluster(options: {
       const own = path.join(dataDir, name);
       await mkdir(path.join(own, "models"), { recursive: true });
       return {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        HOST: "127.0.0.1",
+        ...baseAppEnv(),
         PORT: "0",
-        LOG_LEVEL: "info",
-        OTEL_SDK_DISABLED: "true",
         DATABASE_URL: database.url,
         REDIS_URL: redisUrl,
         NOA_JOBS_PREFIX: prefix,
