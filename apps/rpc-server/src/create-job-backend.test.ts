@@ -14,6 +14,17 @@ import { freePort, startPrivateRedis } from "./__fixtures__/start-private-redis.
 import { createJobBackend } from "./create-job-backend.js";
 import { build } from "./server.js";
 
+/** rpc-server's logger, its lines kept as objects. */
+function capturedLogger() {
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    service: "rpc-server",
+    env: "test",
+    destination: { write: (line: string) => logs.push(JSON.parse(line)) },
+  });
+  return { logs, logger };
+}
+
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -25,12 +36,7 @@ describe("createJobBackend with a Redis that stops answering", () => {
     cleanups.push(() => redis.close());
     const database = await createTestDatabase();
     cleanups.push(() => database.close());
-    const logs: Array<Record<string, unknown>> = [];
-    const logger = createLogger({
-      service: "rpc-server",
-      env: "test",
-      destination: { write: (line: string) => logs.push(JSON.parse(line)) },
-    });
+    const { logs, logger } = capturedLogger();
     const config = parseJobsConfig({ NOA_JOBS_PREFIX: "silent-redis" });
     const backend = await createJobBackend({ redisUrl: redis.url, database, config, logger });
     cleanups.push(() => backend.close());
@@ -153,12 +159,7 @@ describe("createJobBackend while Redis is unreachable", () => {
     const port = await freePort();
     const database = await createTestDatabase();
     cleanups.push(() => database.close());
-    const logs: Array<Record<string, unknown>> = [];
-    const logger = createLogger({
-      service: "rpc-server",
-      env: "test",
-      destination: { write: (line: string) => logs.push(JSON.parse(line)) },
-    });
+    const { logs, logger } = capturedLogger();
     const backend = await createJobBackend({
       redisUrl: `redis://127.0.0.1:${port}`,
       database,
