@@ -1,4 +1,4 @@
-import { logRequestLine } from "@noa/observability";
+import { elapsedMs, logRequestLine } from "@noa/observability";
 import type { TRPCError, TRPCProcedureType } from "@trpc/server";
 import type { Logger } from "pino";
 import { BffError } from "./to-trpc-error.js";
@@ -54,7 +54,7 @@ export function createProcedureLogger(logger: Logger): ProcedureLogger {
           procedure: call.procedure,
           type: call.type,
           code: outcome,
-          ms: Math.round((performance.now() - call.startedAt) * 10) / 10,
+          ms: elapsedMs(call.startedAt),
         },
         "trpc",
       );

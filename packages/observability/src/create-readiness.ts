@@ -1,3 +1,5 @@
+import { elapsedMs } from "./elapsed-ms.js";
+
 /** One dependency as readiness saw it. */
 export interface DependencyState {
   status: "ok" | "down";
@@ -54,10 +56,10 @@ async function run(check: DependencyCheck, timeoutMs: number): Promise<Dependenc
   });
   try {
     await Promise.race([check(), timeout]);
-    return { status: "ok", latencyMs: elapsed(started) };
+    return { status: "ok", latencyMs: elapsedMs(started) };
   } catch (error) {
     const reason = error instanceof DependencyDown ? error.message : describe(error);
-    return { status: "down", latencyMs: elapsed(started), reason };
+    return { status: "down", latencyMs: elapsedMs(started), reason };
   } finally {
     clearTimeout(timer);
   }
@@ -71,8 +73,4 @@ function describe(error: unknown): string {
   if (error instanceof Error && error.message.startsWith("no answer within")) return error.message;
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === "string" ? `unreachable (${code})` : "unreachable";
-}
-
-function elapsed(started: number): number {
-  return Math.round((performance.now() - started) * 10) / 10;
 }

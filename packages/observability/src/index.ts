@@ -8,6 +8,7 @@ export {
   type ReadinessReport,
 } from "./create-readiness.js";
 export { createSpansDroppedCounter } from "./create-spans-dropped-counter.js";
+export { elapsedMs } from "./elapsed-ms.js";
 export { FoldedCounter, type FoldedCounterConfig } from "./folded-counter.js";
 export { FoldedHistogram, type FoldedHistogramConfig } from "./folded-histogram.js";
 export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";

@@ -4,6 +4,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { elapsedMs } from "@noa/observability";
 import { ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
@@ -73,7 +74,7 @@ export function createNotFoundHandler(deps: {
       sendJson(req, res, status, body, headers);
       line = { path: quote(path) };
     }
-    const ms = Math.round((performance.now() - startedAt) * 10) / 10;
+    const ms = elapsedMs(startedAt);
     // gRPC always answers HTTP 200; its UNIMPLEMENTED counts as 404, the HTTP status gRPC maps it from,
     // so that dashboards see a refusal, not a success.
     const status = protocol === "grpc" || protocol === "grpc-web" ? 404 : res.statusCode;

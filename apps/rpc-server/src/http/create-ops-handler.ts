@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type Authenticator, type Principal, requireScope } from "@noa/access";
-import { bearerMatches, type ReadinessReport } from "@noa/observability";
+import { bearerMatches, elapsedMs, type ReadinessReport } from "@noa/observability";
 import type { CircuitState, ModelInfo, ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
@@ -179,7 +179,7 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
       const status = res.headersSent ? res.statusCode : 499;
       // Probes that pass go at debug: a kubelet or a scraper would otherwise write a line every few seconds.
       const level = route.probe && status === 200 ? "debug" : "info";
-      const ms = Math.round((performance.now() - startedAt) * 10) / 10;
+      const ms = elapsedMs(startedAt);
       // Logged, not counted: probes and scrapes are not API traffic, and a readiness 503 while models load
       // or Redis is away would otherwise count as failed requests in the error-rate alert.
       logHttpRequest({ logger }, { correlationId, method, route: path, status, ms }, level);
