@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type DescEnum } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type Principal, type RateLimiter, requireModel, requireScope } from "@noa/access";
 import {
@@ -13,9 +13,9 @@ import type { Context } from "@noa/observability";
 import {
   CancelJobResponseSchema,
   GetJobResponseSchema,
-  JobPriority,
+  JobPrioritySchema,
   type JobService,
-  JobState,
+  JobStateSchema,
   ListJobsResponseSchema,
   RetryJobResponseSchema,
   type SubmitJobRequest,
@@ -100,7 +100,7 @@ export async function submitJob(
       tokenBudget: { key: limitKeyOf(principal), limits: principal.limits },
       correlationId: context.correlationId,
       spec: request.spec as NonNullable<SubmitJobRequest["spec"]>,
-      priority: fromProtoPriority(knownEnum(request.priority, JobPriority, "priority")),
+      priority: fromProtoPriority(knownEnum(request.priority, JobPrioritySchema, "priority")),
       callbackUrl: request.callbackUrl,
       idempotencyKey: request.idempotencyKey,
       traceContext: context.traceContext,
@@ -120,13 +120,10 @@ function jobIdOf(request: { id: string }): string {
   return request.id;
 }
 
-/** `value` when the contract's enum (`values`) defines it; an unknown number is refused, not read as the default. */
-function knownEnum<T extends number>(value: T, values: Record<number, string>, field: string): T {
-  if (values[value] !== undefined) return value;
-  const prefix = field.toUpperCase();
-  const names = Object.values(values)
-    .filter((name) => typeof name === "string" && name !== "UNSPECIFIED")
-    .map((name) => `JOB_${prefix}_${name}`);
+/** `value` when the contract's enum defines it; an unknown number is refused, not read as the default. */
+function knownEnum<T extends number>(value: T, schema: DescEnum, field: string): T {
+  if (schema.value[value] !== undefined) return value;
+  const names = schema.values.filter((known) => known.number !== 0).map((known) => known.name);
   throw invalidField(`${field} must be one of ${names.join(", ")} (got ${value})`, field);
 }
 
@@ -165,7 +162,7 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
       const page = await mapped(() =>
         jobs.list({
           tenant,
-          state: fromProtoState(knownEnum(request.state, JobState, "state")),
+          state: fromProtoState(knownEnum(request.state, JobStateSchema, "state")),
           pageSize: request.pageSize,
           pageToken: request.pageToken || undefined,
         }),
