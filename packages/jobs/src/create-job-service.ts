@@ -237,8 +237,12 @@ export function createJobService(deps: JobServiceDeps) {
         );
       }
       await queues.deadLetter.remove(job.id).catch(() => 0);
-      await queues.jobs.remove(job.id).catch(() => 0);
-      await queues.enqueue(retried, traceContext);
+      if (!(await queues.requeue(retried, traceContext))) {
+        deps.logger?.warn(
+          { jobId: job.id, correlationId: job.correlationId },
+          "jobs: a worker still holds the retried job's last attempt; the sweep queues it once the worker lets go",
+        );
+      }
       await changed(retried);
       return retried;
     },

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { type Context, injectTraceContext, ROOT_CONTEXT } from "@noa/observability";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -50,6 +51,18 @@ export interface JobQueues {
     job: { id: string; priority: JobPriorityName; maxAttempts: number },
     within?: Context,
   ): Promise<void>;
+  /**
+   * Queues a job that ran before (RetryJob) again, as enqueue does. A worker may still be finishing its
+   * last attempt: the database says the job ended before BullMQ has moved it, locked, to failed and
+   * removed it, and an add under an id BullMQ holds is a no-op. So the old BullMQ job is removed first,
+   * waiting up to `waitMs` (default 5 s) for its worker to let go. False when it did not let go in time
+   * and nothing was queued: the workers' sweep of queued jobs queues it once it is gone.
+   */
+  requeue(
+    job: { id: string; priority: JobPriorityName; maxAttempts: number },
+    within?: Context,
+    waitMs?: number,
+  ): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -75,29 +88,40 @@ export function createJobQueues({
   for (const queue of [jobs, deadLetter, webhooks] as Queue[]) {
     queue.on("error", (error) => logger?.debug({ err: error, queue: queue.name }, "queue connection error"));
   }
+  const enqueue: JobQueues["enqueue"] = async ({ id, priority, maxAttempts }, within = ROOT_CONTEXT) => {
+    await jobs.add(
+      "job",
+      { jobId: id, trace: injectTraceContext({}, within) },
+      {
+        jobId: id,
+        priority: bullPriority[priority],
+        attempts: maxAttempts,
+        // The delay is computed by the processor (it stores it as next_attempt_time) and handed to
+        // BullMQ through the worker's backoffStrategy.
+        backoff: { type: "noa" },
+        removeOnComplete: { count: 1_000 },
+        // The database keeps the outcome and the dead-letter queue keeps exhausted jobs: a failed
+        // BullMQ job is removed so RetryJob can queue the same id again.
+        removeOnFail: true,
+      },
+    );
+  };
   return {
     prefix,
     jobs,
     deadLetter,
     webhooks,
     webhookRetry,
-    async enqueue({ id, priority, maxAttempts }, within = ROOT_CONTEXT) {
-      await jobs.add(
-        "job",
-        { jobId: id, trace: injectTraceContext({}, within) },
-        {
-          jobId: id,
-          priority: bullPriority[priority],
-          attempts: maxAttempts,
-          // The delay is computed by the processor (it stores it as next_attempt_time) and handed to
-          // BullMQ through the worker's backoffStrategy.
-          backoff: { type: "noa" },
-          removeOnComplete: { count: 1_000 },
-          // The database keeps the outcome and the dead-letter queue keeps exhausted jobs: a failed
-          // BullMQ job is removed so RetryJob can queue the same id again.
-          removeOnFail: true,
-        },
-      );
+    enqueue,
+    async requeue(job, within, waitMs = 5_000) {
+      const deadline = Date.now() + waitMs;
+      // 0: the job is locked by the worker running (or finishing) it.
+      while ((await jobs.remove(job.id)) === 0) {
+        if (Date.now() >= deadline) return false;
+        await delay(20);
+      }
+      await enqueue(job, within);
+      return true;
     },
     async close() {
       await Promise.all([jobs.close(), deadLetter.close(), webhooks.close()]);
