@@ -7,7 +7,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ApiKeyService as ApiKeys, Authenticator, UsageStore } from "@noa/access";
 import type { JobService as Jobs } from "@noa/jobs";
-import { instrumentModelRegistry, type ReadinessReport } from "@noa/observability";
+import { correlationIdHeader, instrumentModelRegistry, type ReadinessReport } from "@noa/observability";
 import {
   ApiKeyService,
   file_noa_inference_v1_api_key,
@@ -34,7 +34,7 @@ import { createNotFoundHandler } from "./http/create-not-found-handler.js";
 import { createOpsHandler } from "./http/create-ops-handler.js";
 import { setSecurityHeaders } from "./http/security-headers.js";
 import { createOnePortServer } from "./one-port-server.js";
-import { correlationIdHeader, correlationIdKey, correlationIdOf } from "./request-context.js";
+import { correlationIdKey, correlationIdOf } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
 import { createRestHandler } from "./rest/create-rest-handler.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { type Context, injectTraceContext, ROOT_CONTEXT } from "@noa/observability";
+import { type Context, correlationIdHeader, injectTraceContext, ROOT_CONTEXT } from "@noa/observability";
 import type { Logger } from "pino";
 import { correlationIdOf } from "./correlation-id-of.js";
 import { createProcedureLogger, type ProcedureLogger } from "./create-procedure-logger.js";
@@ -80,7 +80,7 @@ export function createContextFactory(deps: ContextDeps) {
     const session = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
     function callOptions(apiKey: string, signal: AbortSignal | undefined, timeoutMs: number | undefined) {
       const headers = injectTraceContext(
-        { authorization: `Bearer ${apiKey}`, "x-correlation-id": correlationId },
+        { authorization: `Bearer ${apiKey}`, [correlationIdHeader]: correlationId },
         request.traceContext ?? ROOT_CONTEXT,
       );
       // With tracing off no propagator is registered: pass the caller's trace on as it came.

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Transport } from "@connectrpc/connect";
-import { type Context, extractTraceContext, inSpan, SpanKind } from "@noa/observability";
+import { type Context, correlationIdHeader, extractTraceContext, inSpan, SpanKind } from "@noa/observability";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { Logger } from "pino";
 import { createContextFactory } from "./context.js";
@@ -124,7 +124,7 @@ export function build(deps: BffDeps): BffServer {
       };
       requests.set(request, facts);
       // Every answer names it, also one tRPC gives before any procedure runs.
-      response.setHeader("x-correlation-id", facts.correlationId);
+      response.setHeader(correlationIdHeader, facts.correlationId);
       // A server span per tRPC request, continuing the browser's trace when it sends one; the calls to
       // rpc-server made while it runs carry it on (context.ts).
       void inSpan(

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { correlationIdHeader } from "@noa/observability";
 import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import { TRPCError } from "@trpc/server";
 import type { Logger } from "pino";
@@ -59,7 +60,7 @@ export function toTRPCError(error: unknown, context: { correlationId: string; lo
   if (error instanceof TRPCError) return error;
   if (error instanceof ConnectError) {
     // rpc-server answers every call with its correlation id; its absence means no answer came.
-    const answered = error.metadata.has("x-correlation-id");
+    const answered = error.metadata.has(correlationIdHeader);
     if (error.code === Code.Canceled) {
       return new BffError({
         code: "CLIENT_CLOSED_REQUEST",

@@ -1,4 +1,5 @@
 export { bearerMatches } from "./bearer-matches.js";
+export { correlationIdFrom, correlationIdHeader } from "./correlation-id-from.js";
 export { type CreateLoggerOptions, createLogger, redact } from "./create-logger.js";
 export {
   createReadiness,
