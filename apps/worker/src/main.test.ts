@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createTestDatabase } from "@noa/db/testing";
-import { afterEach, describe, expect, it, vi } from "vitest";
 // rpc-server's fixtures: the Redis its reliability suites stop and start, and the real main.ts as a process.
-import { baseAppEnv, spawnAppProcess } from "../../rpc-server/src/__fixtures__/spawn-app-process.js";
-import { freePort, startPrivateRedis } from "../../rpc-server/src/__fixtures__/start-private-redis.js";
+import { freePort, startPrivateRedis } from "@noa/rpc-server/private-redis";
+import { baseAppEnv, spawnAppProcess } from "@noa/rpc-server/spawn-app-process";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
