@@ -172,7 +172,7 @@ function startWorkers(options: {
     return job;
   }
 
-  return { workers, store, events, logs, submit };
+  return { workers, store, queues, events, logs, submit };
 }
 
 describe("createJobWorkers running inference jobs on a real Redis", () => {
@@ -226,6 +226,37 @@ describe("createJobWorkers running inference jobs on a real Redis", () => {
     );
     for (const line of aboutTheJob)
       expect(line, String(line.msg)).toMatchObject({ correlationId: "corr-cancel-42" });
+  });
+});
+
+describe("createJobWorkers dead-lettering a job", () => {
+  it("has parked the job in the dead-letter queue by the time its record says dead-lettered (RetryJob may come at once and removes it from there)", async () => {
+    const failing: LanguageModel = {
+      ...scriptedModel({ promptTokens: 1, tokens: 0 }),
+      // biome-ignore lint/correctness/useYield: a stream that fails before its first part
+      async *stream() {
+        throw new Error("the model crashed");
+      },
+    };
+    const { store, queues, submit } = startWorkers({ model: failing });
+    const parkedWhenMarked: boolean[] = [];
+    const update = store.update.bind(store);
+    store.update = async (id, from, patch) => {
+      const updated = await update(id, from, patch);
+      if (updated?.state === "dead_lettered") {
+        parkedWhenMarked.push((await queues.deadLetter.getJob(id)) !== undefined);
+      }
+      return updated;
+    };
+    const job = await submit({ maxTokens: 4 }, "corr-dead");
+
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("dead_lettered"));
+    expect(parkedWhenMarked).toEqual([true]);
+    expect((await queues.deadLetter.getJob(job.id))?.data).toMatchObject({
+      jobId: job.id,
+      attempts: 1,
+      error: { code: "INTERNAL", retryable: true },
+    });
   });
 });
 

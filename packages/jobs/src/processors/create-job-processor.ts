@@ -116,7 +116,8 @@ export function createJobProcessor(deps: JobProcessorDeps) {
 
   /**
    * Parks a job in the dead-letter queue (original queue, data, error, attempts) and marks it
-   * dead-lettered; returns it, or undefined when it was cancelled meanwhile (nothing parked).
+   * dead-lettered; returns it, or undefined when it was cancelled meanwhile (nothing parked). Parked
+   * first: once the database says dead-lettered, RetryJob may run, and it removes the parked copy.
    */
   async function deadLetter(
     bullJob: Job<QueuedJobData>,
@@ -126,15 +127,6 @@ export function createJobProcessor(deps: JobProcessorDeps) {
   ): Promise<JobRecord | undefined> {
     const at = new Date(now());
     const id = bullJob.data.jobId;
-    const parked = await store.update(id, ["queued", "active", "retrying"], {
-      state: "dead_lettered",
-      error: failure,
-      finishedAt: at,
-      updatedAt: at,
-    });
-    // Cancelled meanwhile: nothing to park.
-    if (!parked) return undefined;
-    deps.observer?.attempt("dead_lettered", parked.type, 0);
     await queues.deadLetter.add(
       "dead-letter",
       {
@@ -147,6 +139,18 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       },
       { jobId: id, removeOnComplete: true },
     );
+    const parked = await store.update(id, ["queued", "active", "retrying"], {
+      state: "dead_lettered",
+      error: failure,
+      finishedAt: at,
+      updatedAt: at,
+    });
+    if (!parked) {
+      // Cancelled meanwhile: nothing to park.
+      await queues.deadLetter.remove(id);
+      return undefined;
+    }
+    deps.observer?.attempt("dead_lettered", parked.type, 0);
     await finish(parked, within);
     return parked;
   }
