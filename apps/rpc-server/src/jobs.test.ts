@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import http2 from "node:http2";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createPrismaUsageStore } from "@noa/db";
@@ -654,6 +656,35 @@ describe("REST /v1/jobs", () => {
     expect((await rest(key, "GET", "/v1/jobs?state=SOMETHING")).status).toBe(400);
     const noScope = await cluster.keyFor("rest-no-scope", ["inference"]);
     expect((await rest(noScope, "GET", "/v1/jobs")).status).toBe(403);
+  });
+
+  it("answers what it does not serve with 404 or 405, never a 500 or a reset: inherited names, bad escapes, invented HTTP/2 methods", async () => {
+    const key = await cluster.keyFor("rest-odd-paths");
+    for (const action of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const answer = await rest(key, "GET", `/v1/jobs/x/${action}`);
+      expect(answer.status, action).toBe(404);
+      expect(answer.json.error.code, action).toBe("unknown_url");
+    }
+    const badEscape = await rest(key, "GET", "/v1/jobs/%ZZ");
+    expect(badEscape.status).toBe(404);
+    expect(badEscape.json.error.message).toMatch(/^job "%ZZ" does not exist \(correlation id: /);
+
+    // Over HTTP/2 a method is any token: one named after an object's property is 405, as any other.
+    const session = http2.connect(cluster.baseUrl);
+    try {
+      const stream = session.request({
+        ":method": "constructor",
+        ":path": "/v1/models",
+        authorization: `Bearer ${key}`,
+      });
+      const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
+      stream.resume();
+      await once(stream, "end");
+      expect(headers[":status"]).toBe(405);
+      expect(headers.allow).toBe("GET, HEAD");
+    } finally {
+      session.close();
+    }
   });
 });
 

@@ -25,6 +25,7 @@ import { getOpenAIModel, listOpenAIModels } from "./openai-models.js";
 import { type BodyLimits, readJsonBody } from "./read-json-body.js";
 import { createRestExchange, type RestExchange } from "./rest-exchange.js";
 import { RestRequestError } from "./rest-request-error.js";
+import { safeDecode } from "./safe-decode.js";
 import { serveCompletion } from "./serve-completion.js";
 import { toOpenAIError } from "./to-openai-error.js";
 
@@ -151,7 +152,12 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         });
       }
       // HEAD wherever GET works (RFC 9110 §9.1): the same answer, whose body Node leaves out.
-      const action = route.methods[method] ?? (method === "HEAD" ? route.methods.GET : undefined);
+      // Own properties only: over HTTP/2 a client names any method it likes (`constructor`…).
+      const action = Object.hasOwn(route.methods, method)
+        ? route.methods[method]
+        : method === "HEAD"
+          ? route.methods.GET
+          : undefined;
       if (!action) {
         const methods = Object.keys(route.methods);
         const allowed = (methods.includes("GET") ? [...methods, "HEAD"] : methods).join(", ");
@@ -234,13 +240,4 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
     });
     return true;
   };
-}
-
-/** Only the headers the authenticator reads, rather than a copy of them all. */
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

@@ -8,6 +8,7 @@ import { type JobFaceDeps, submitJob, toJobConnectError } from "../services/job-
 import { type BodyLimits, readJsonBody } from "./read-json-body.js";
 import type { RestExchange } from "./rest-exchange.js";
 import { invalidParam } from "./rest-request-error.js";
+import { safeDecode } from "./safe-decode.js";
 
 type Action = (exchange: RestExchange, principal: Principal, param: string) => Promise<void>;
 
@@ -141,8 +142,11 @@ export function createJobRoutes(deps: JobFaceDeps & { limits: BodyLimits }) {
       }),
     },
   };
-  const cancel = act("cancel");
-  const retry = act("retry");
+  const actions = new Map<string, JobRoute>([
+    ["cancel", act("cancel")],
+    ["retry", act("retry")],
+    ["events", events],
+  ]);
 
   return {
     /** The route for a path under /v1/jobs and its `{id}`, or undefined. */
@@ -151,8 +155,8 @@ export function createJobRoutes(deps: JobFaceDeps & { limits: BodyLimits }) {
       if (!path.startsWith(`${prefix}/`)) return undefined;
       const [id = "", action, ...rest] = path.slice(prefix.length + 1).split("/");
       if (id === "" || rest.length > 0) return undefined;
-      const route = action === undefined ? one : { cancel, retry, events }[action];
-      return route ? { route, param: decodeURIComponent(id) } : undefined;
+      const route = action === undefined ? one : actions.get(action);
+      return route ? { route, param: safeDecode(id) } : undefined;
     },
   };
 }
