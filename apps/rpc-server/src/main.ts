@@ -12,7 +12,13 @@ import {
 } from "@noa/access";
 import { createDatabase, createPrismaApiKeyStore, createPrismaUsageStore, migrateDatabase } from "@noa/db";
 import { parseJobsConfig } from "@noa/jobs";
-import { createLogger, createReadiness, DependencyDown, startTracing } from "@noa/observability";
+import {
+  createLogger,
+  createReadiness,
+  DependencyDown,
+  secretsFromEnv,
+  startTracing,
+} from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
 import { Redis } from "ioredis";
 import packageJson from "../package.json" with { type: "json" };
@@ -26,7 +32,12 @@ import { build } from "./server.js";
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const { configFile } = config;
-  const logger = createLogger({ service: "rpc-server", level: config.logLevel, pretty: config.prettyLogs });
+  const logger = createLogger({
+    service: "rpc-server",
+    level: config.logLevel,
+    pretty: config.prettyLogs,
+    secrets: secretsFromEnv(process.env),
+  });
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
   const tracing = startTracing({ service: "rpc-server" });
 

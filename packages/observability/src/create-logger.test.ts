@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { captureLines } from "./__fixtures__/capture-lines.js";
 import { createLogger } from "./create-logger.js";
+import { secretsFromEnv } from "./secrets-from-env.js";
 
 const apiKey = "noa_AbCdEf1234_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 
@@ -50,6 +51,44 @@ describe("createLogger", () => {
     expect(line.err.message).toBe("upstream refused [redacted:key] for [redacted:email]");
     expect(line.err.type).toBe("Error");
     expect(line.msg).toBe("request from [redacted:email] with [redacted:key]");
+  });
+});
+
+describe("createLogger with the environment's secrets", () => {
+  it("never writes a configured credential of a shape no pattern knows, in the message, fields or an error's causes", () => {
+    const env = {
+      OPENAI_API_KEY: "UPSTREAMSECRET-9f8e7d6c5b4a",
+      ANTHROPIC_API_KEY: "gsk_live_51Hx0aZbq",
+      NOA_WEBHOOK_SECRET: "0123456789abcdef0123456789abcdef",
+      DATABASE_URL: "postgresql://noa:Pg-Pass%2Fw0rd@db:5432/noa",
+      NOA_LOG_LEVEL: "info",
+      SHORT_TOKEN: "abc",
+    };
+    const secrets = secretsFromEnv(env);
+    expect(secrets.sort()).toEqual(
+      [
+        "0123456789abcdef0123456789abcdef",
+        "Pg-Pass/w0rd",
+        "UPSTREAMSECRET-9f8e7d6c5b4a",
+        "gsk_live_51Hx0aZbq",
+      ].sort(),
+    );
+    const { lines, destination } = captureLines();
+    const logger = createLogger({ service: "rpc-server", env: "test", destination, secrets });
+    // What an OpenAI-compatible upstream says of a wrong key, as the SDK's error under the provider's.
+    const upstream = new Error("401 Incorrect API key provided: UPSTREAMSECRET-9f8e7d6c5b4a. See your keys");
+    logger.error(
+      {
+        err: new Error("model provider refused the request", { cause: upstream }),
+        detail: { body: "connecting as noa:Pg-Pass/w0rd failed" },
+      },
+      "request failed for gsk_live_51Hx0aZbq",
+    );
+    const written = lines.join("\n");
+    for (const secret of secrets) expect(written).not.toContain(secret);
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect(line.err.cause.message).toBe("401 Incorrect API key provided: [redacted:secret]. See your keys");
+    expect(line.msg).toBe("request failed for [redacted:secret]");
   });
 });
 

@@ -19,6 +19,11 @@ export interface CreateLoggerOptions {
   file?: string;
   /** A stream that takes every line as it is logged (tests). */
   destination?: DestinationStream;
+  /**
+   * Values never written, whatever their shape (secretsFromEnv: the app's provider keys, secrets,
+   * tokens, URL passwords), replaced by `[redacted:secret]` in the message and every field and error.
+   */
+  secrets?: readonly string[];
 }
 
 /**
@@ -38,18 +43,21 @@ export function createLogger({
   pretty = false,
   file,
   destination,
+  secrets = [],
 }: CreateLoggerOptions): Logger {
+  const scrub = secrets.length > 0 ? secretScrubber(secrets) : undefined;
   const options: LoggerOptions = {
     level,
     base: { service, env },
-    formatters: { log: (object) => redact(object) as Record<string, unknown> },
+    formatters: { log: (object) => redact(object, 0, scrub) as Record<string, unknown> },
     // redact() has already turned errors into plain, masked objects (type, message, stack, code).
     serializers: { err: (error: unknown) => error },
     hooks: {
       logMethod(args, method) {
         // The message is the first string argument (after an optional merging object).
         const index = typeof args[0] === "string" ? 0 : 1;
-        if (typeof args[index] === "string") args[index] = maskSensitiveText(args[index] as string);
+        const message = args[index];
+        if (typeof message === "string") args[index] = maskSensitiveText(scrub ? scrub(message) : message);
         method.apply(this, args as Parameters<typeof method>);
       },
     },
@@ -66,24 +74,24 @@ export function createLogger({
  * objects and arrays are copied only when something in them changes (a log line's fields usually hold
  * nothing to mask), other objects always become plain copies of their own fields.
  */
-export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return maskSensitiveText(value);
+export function redact(value: unknown, depth = 0, scrub?: (text: string) => string): unknown {
+  if (typeof value === "string") return maskSensitiveText(scrub ? scrub(value) : value);
   if (value === null || typeof value !== "object" || depth > 8) return value;
   if (value instanceof Error) {
     const error = value as Error & { code?: unknown; cause?: unknown };
     return {
       type: error.name,
-      message: maskSensitiveText(error.message),
-      ...(error.stack ? { stack: maskSensitiveText(error.stack) } : {}),
+      message: redact(error.message, depth, scrub) as string,
+      ...(error.stack ? { stack: redact(error.stack, depth, scrub) } : {}),
       ...(error.code !== undefined ? { code: error.code } : {}),
-      ...(error.cause !== undefined ? { cause: redact(error.cause, depth + 1) } : {}),
+      ...(error.cause !== undefined ? { cause: redact(error.cause, depth + 1, scrub) } : {}),
     };
   }
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let index = 0; index < value.length; index++) {
       const item: unknown = value[index];
-      const masked = redact(item, depth + 1);
+      const masked = redact(item, depth + 1, scrub);
       if (masked === item) continue;
       copy ??= value.slice();
       copy[index] = masked;
@@ -100,7 +108,7 @@ export function redact(value: unknown, depth = 0): unknown {
   for (let index = 0; index < names.length; index++) {
     const name = names[index] as string;
     const field = fields[name];
-    const masked = field != null && isSecretField(name) ? "[redacted]" : redact(field, depth + 1);
+    const masked = field != null && isSecretField(name) ? "[redacted]" : redact(field, depth + 1, scrub);
     if (copy) copy[name] = masked;
     else if (masked !== field) {
       copy = {};
@@ -126,4 +134,16 @@ export function isSecretField(name: string): boolean {
     fieldVerdicts.set(name, secret);
   }
   return secret;
+}
+
+/** `text` with every one of `secrets` replaced by `[redacted:secret]` (the longest first, so none is half-replaced). */
+function secretScrubber(secrets: readonly string[]): (text: string) => string {
+  const longestFirst = [...secrets].sort((a, b) => b.length - a.length);
+  return (text) => {
+    let scrubbed = text;
+    for (const secret of longestFirst) {
+      if (scrubbed.includes(secret)) scrubbed = scrubbed.replaceAll(secret, "[redacted:secret]");
+    }
+    return scrubbed;
+  };
 }

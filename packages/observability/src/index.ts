@@ -15,6 +15,7 @@ export { FoldedHistogram, type FoldedHistogramConfig } from "./folded-histogram.
 export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-model-registry.js";
 export { logRequestLine, type RequestLineFields } from "./log-request-line.js";
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
+export { secretsFromEnv } from "./secrets-from-env.js";
 export {
   type Context,
   extractTraceContext,
