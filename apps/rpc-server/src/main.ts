@@ -209,5 +209,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
+  // What start-up opened (Redis, the database pool, timers) would keep the process alive.
+  process.exit(1);
 });

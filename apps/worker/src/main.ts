@@ -244,5 +244,6 @@ const shutdownMarginMs = 5_000;
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
+  // What start-up opened (Redis, the database pool, timers) would keep the process alive.
+  process.exit(1);
 });

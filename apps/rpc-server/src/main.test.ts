@@ -1,0 +1,56 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTestDatabase } from "@noa/db/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import { baseAppEnv, startScriptNodeFlags } from "./__fixtures__/spawn-app-process.js";
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe("rpc-server's main", () => {
+  it("exits 1, saying why, when it cannot start (its port is taken), instead of staying alive", async () => {
+    const taken = createServer();
+    taken.listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    cleanups.push(() => new Promise((resolve) => taken.close(resolve)));
+    const { port } = taken.address() as { port: number };
+    const database = await createTestDatabase();
+    cleanups.push(() => database.close());
+    const dataDir = await mkdtemp(path.join(tmpdir(), "noa-main-"));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+
+    const entry = fileURLToPath(new URL("./main.ts", import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [...startScriptNodeFlags("rpc-server"), "--import", "@noa/runtime/register", entry],
+      {
+        cwd: path.dirname(path.dirname(entry)),
+        env: {
+          ...baseAppEnv(),
+          PORT: String(port),
+          DATABASE_URL: database.url,
+          REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+          NOA_DATA_DIR: dataDir,
+          NOA_MODELS_DIR: dataDir,
+        },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const [code] = (await once(child, "exit")) as [number | null];
+    clearTimeout(timer);
+    expect(stderr).toContain("EADDRINUSE");
+    expect(code, "killed after 30 s: it did not exit by itself").toBe(1);
+  });
+});
