@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { createLogger, startTracing } from "@noa/observability";
+import { createLogger, secretsFromEnv, startTracing } from "@noa/observability";
 import { parseConfig } from "./config.js";
 import { build } from "./server.js";
 
@@ -11,7 +11,12 @@ const defaultStaticDir = fileURLToPath(new URL("../dist/playground", import.meta
 /** Composition root: config, logger, the transport to rpc-server, the server; SIGTERM/SIGINT close it. */
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
-  const logger = createLogger({ service: "trpc-bff", level: config.logLevel, pretty: config.prettyLogs });
+  const logger = createLogger({
+    service: "trpc-bff",
+    level: config.logLevel,
+    pretty: config.prettyLogs,
+    secrets: secretsFromEnv(process.env),
+  });
   const tracing = startTracing({ service: "trpc-bff" });
   let sessionSecret = config.sessionSecret;
   if (!sessionSecret) {

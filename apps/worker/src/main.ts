@@ -24,7 +24,13 @@ import {
   redisAddressOf,
   startQueuedJobSweeper,
 } from "@noa/jobs";
-import { createLogger, createReadiness, instrumentModelRegistry, startTracing } from "@noa/observability";
+import {
+  createLogger,
+  createReadiness,
+  instrumentModelRegistry,
+  secretsFromEnv,
+  startTracing,
+} from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
 import { Redis } from "ioredis";
 import { parseWorkerConfig } from "./config.js";
@@ -39,7 +45,12 @@ import { startDashboard } from "./start-dashboard.js";
  */
 async function main(): Promise<void> {
   const config = parseWorkerConfig(process.env);
-  const logger = createLogger({ service: "worker", level: config.logLevel, pretty: config.prettyLogs });
+  const logger = createLogger({
+    service: "worker",
+    level: config.logLevel,
+    pretty: config.prettyLogs,
+    secrets: secretsFromEnv(process.env),
+  });
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
   const tracing = startTracing({ service: "worker" });
 
