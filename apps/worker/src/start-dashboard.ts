@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { IncomingHttpHeaders, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
@@ -77,6 +77,19 @@ export async function startDashboard(deps: {
     }
   });
   app.use(basePath, (request, response, next) => {
+    // A browser keeps Basic credentials for the site: the page may not be framed (clickjacking), and
+    // a change may not come from another site's form (its Origin or Sec-Fetch-Site says so).
+    response.set({
+      "x-frame-options": "DENY",
+      "content-security-policy": "frame-ancestors 'none'",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+    });
+    if (!safeMethods.has(request.method) && isCrossSite(request.headers)) {
+      return void response
+        .status(403)
+        .json({ error: { message: "the queue dashboard takes changes only from its own pages" } });
+    }
     const headers = new Headers();
     const authorization = request.header("authorization");
     const basic = authorization?.match(/^Basic\s+(.+)$/i)?.[1];
@@ -103,7 +116,10 @@ export async function startDashboard(deps: {
       },
     );
   });
-  app.use(basePath, serverAdapter.getRouter());
+  const board = serverAdapter.getRouter() as express.Express;
+  // Bull Board's router is an Express app of its own, which announces itself unless told not to.
+  board.disable?.("x-powered-by");
+  app.use(basePath, board);
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(deps.port, deps.host, (error?: Error) =>
       error ? reject(error) : resolve(listening),
@@ -119,4 +135,19 @@ export async function startDashboard(deps: {
         server.closeAllConnections();
       }),
   };
+}
+
+const safeMethods = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Whether a request came from another site's page: its Sec-Fetch-Site, else its Origin against its Host. */
+function isCrossSite(headers: IncomingHttpHeaders): boolean {
+  const site = headers["sec-fetch-site"];
+  if (site !== undefined) return site !== "same-origin" && site !== "none";
+  const origin = headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== headers.host;
+  } catch {
+    return true;
+  }
 }
