@@ -192,11 +192,18 @@ async function main(): Promise<void> {
           host: config.host,
         });
   await workers.jobs.waitUntilReady();
-  // Jobs PostgreSQL holds as queued but the queue lost go back on it (a job queued a minute ago and
-  // still not on the queue was lost, not slow to arrive).
+  // Jobs PostgreSQL holds as queued, retrying or active that the queue lost go back on it (a job a
+  // minute past its time and still not on the queue was lost, not slow to arrive).
   const sweeper =
     config.sweepIntervalMs > 0
-      ? startQueuedJobSweeper({ store, queues, logger, intervalMs: config.sweepIntervalMs, graceMs: 60_000 })
+      ? startQueuedJobSweeper({
+          store,
+          queues,
+          events,
+          logger,
+          intervalMs: config.sweepIntervalMs,
+          graceMs: 60_000,
+        })
       : undefined;
   logger.info(
     {

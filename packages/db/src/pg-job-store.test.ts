@@ -38,18 +38,30 @@ describe("createPgJobStore on PostgreSQL", () => {
     await database.close();
   });
 
-  it("lists the jobs of every tenant still queued and unchanged since a time, oldest first", async () => {
+  it("lists the jobs of every tenant stranded since a time, oldest first: queued or active and unchanged, or retrying and due", async () => {
     const at = (minute: number) => new Date(Date.UTC(2030, 0, 1, 0, minute));
     const old = await store.create(newJob({ tenant: "acme", createdAt: at(1) }));
     const older = await store.create(newJob({ tenant: "globex", createdAt: at(0) }));
     const recent = await store.create(newJob({ createdAt: at(30) }));
     const started = await store.create(newJob({ createdAt: at(2) }));
     await store.update(started.job.id, ["queued"], { state: "active", updatedAt: at(3) });
+    const due = await store.create(newJob({ createdAt: at(2) }));
+    await store.update(due.job.id, ["queued"], { state: "retrying", nextAttemptAt: at(5), updatedAt: at(4) });
+    const later = await store.create(newJob({ createdAt: at(2) }));
+    await store.update(later.job.id, ["queued"], {
+      state: "retrying",
+      nextAttemptAt: at(20),
+      updatedAt: at(4),
+    });
+    const done = await store.create(newJob({ createdAt: at(2) }));
+    await store.update(done.job.id, ["queued"], { state: "completed", updatedAt: at(3) });
 
-    const stale = await store.listQueuedBefore(at(10), 10);
-    expect(stale.map((job) => job.id)).toEqual([older.job.id, old.job.id]);
-    expect(await store.listQueuedBefore(at(10), 1)).toHaveLength(1);
-    expect((await store.listQueuedBefore(at(31), 10)).map((job) => job.id)).toContain(recent.job.id);
+    const stale = await store.listStrandedBefore(at(10), 10);
+    expect(stale.map((job) => job.id)).toEqual([older.job.id, old.job.id, started.job.id, due.job.id]);
+    expect(await store.listStrandedBefore(at(10), 1)).toHaveLength(1);
+    const all = (await store.listStrandedBefore(at(31), 10)).map((job) => job.id);
+    expect(all).toEqual(expect.arrayContaining([recent.job.id, later.job.id]));
+    expect(all).not.toContain(done.job.id);
   });
 
   it("stores a job and reads every field back", async () => {

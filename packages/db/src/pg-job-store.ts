@@ -122,10 +122,11 @@ export function createPgJobStore(pool: pg.Pool): JobStore {
       return { jobs: page.map(toRecord), nextCursor: rows.length > limit && last ? last.seq : undefined };
     },
 
-    async listQueuedBefore(before, limit) {
+    async listStrandedBefore(before, limit) {
       const { rows } = await pool.query<Row>(
         `SELECT ${columns} FROM jobs j
-          WHERE j.state = 'queued'::job_state AND j.updated_at < $1::timestamp
+          WHERE (j.state IN ('queued'::job_state, 'active'::job_state) AND j.updated_at < $1::timestamp)
+             OR (j.state = 'retrying'::job_state AND j.next_attempt_at < $1::timestamp)
           ORDER BY j.updated_at LIMIT $2`,
         [before.toISOString(), limit],
       );

@@ -98,3 +98,48 @@ describe("createJobService where no worker can run jobs (notRunnable)", () => {
     });
   });
 });
+
+describe("createJobService retrying a job twice at once", () => {
+  it("tells the loser the state the winner left the job in", async () => {
+    const store = createInMemoryJobStore();
+    const service = createJobService({
+      store,
+      queues: {
+        enqueue: async () => {},
+        requeue: async () => true,
+        deadLetter: { remove: async () => 1 },
+      } as unknown as JobQueues,
+      events: { publish: async () => {}, subscribe: () => () => {}, close: async () => {} },
+      callbackPolicy: { allowHttp: false, allowLoopback: false, allowPrivate: false },
+      maxAttempts: 3,
+    });
+    const { job } = await service.submit({
+      tenant: "acme",
+      apiKeyId: undefined,
+      tokenBudget: undefined,
+      correlationId: "c",
+      spec: create(JobSpecSchema, {
+        kind: {
+          case: "inference",
+          value: { model: "local/m", messages: [{ role: Role.USER, content: "hi" }] },
+        },
+      }),
+      priority: "medium",
+      callbackUrl: undefined,
+      idempotencyKey: undefined,
+    });
+    await store.update(job.id, ["queued"], {
+      state: "failed",
+      finishedAt: new Date(),
+      updatedAt: new Date(),
+    });
+
+    const outcomes = await Promise.allSettled([service.retry("acme", job.id), service.retry("acme", job.id)]);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const lost = outcomes.find((outcome) => outcome.status === "rejected");
+    expect(lost?.reason).toMatchObject({
+      code: "failed-precondition",
+      message: `job "${job.id}" is queued; only dead-lettered or failed jobs can be retried`,
+    });
+  });
+});

@@ -231,9 +231,11 @@ export function createJobService(deps: JobServiceDeps) {
         updatedAt: new Date(now()),
       });
       if (!retried) {
+        // Read again: the state read first may be what a concurrent RetryJob just changed.
+        const current = await getOwned(tenant, id);
         throw new JobError(
           "failed-precondition",
-          `job "${id}" is ${job.state.replace("_", "-")}; only dead-lettered or failed jobs can be retried`,
+          `job "${id}" is ${current.state.replace("_", "-")}; only dead-lettered or failed jobs can be retried`,
         );
       }
       await queues.deadLetter.remove(job.id).catch(() => 0);

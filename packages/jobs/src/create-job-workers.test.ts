@@ -14,6 +14,9 @@ import { createJobQueues } from "./job-queues.js";
 import type { JsonValue } from "./job-record.js";
 import { createJobProcessor } from "./processors/create-job-processor.js";
 import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
+import { startQueuedJobSweeper } from "./start-queued-job-sweeper.js";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -61,6 +64,7 @@ function startWorkers(options: {
   /** Where Redis is (default: the test Redis). */
   redisUrl?: string;
   chargeTokens?: () => Promise<void>;
+  observer?: { attempt(outcome: string): void };
 }) {
   const logs: LogLine[] = [];
   const at = (level: string) => (fields: object | string, msg?: string) =>
@@ -111,6 +115,8 @@ function startWorkers(options: {
       usageSource: { list: async () => [] },
       notifications: { webhook: { secret: "s".repeat(32), policy, timeoutMs: 1_000 } },
       backoff: defaultJobBackoff,
+      outcomeWriteDelaysMs: [10, 20, 40],
+      ...(options.observer ? { observer: options.observer } : {}),
     }),
     deliverWebhook: createWebhookProcessor({
       store,
@@ -143,7 +149,7 @@ function startWorkers(options: {
   });
 
   /** Stores and queues an inference job, as SubmitJob does. */
-  async function submit(inference: { maxTokens?: number }, correlationId: string) {
+  async function submit(inference: { maxTokens?: number }, correlationId: string, callbackUrl?: string) {
     const spec = create(JobSpecSchema, {
       kind: {
         case: "inference",
@@ -164,7 +170,7 @@ function startWorkers(options: {
       spec: toJson(JobSpecSchema, spec) as JsonValue,
       maxAttempts: 1,
       idempotencyKey: undefined,
-      callbackUrl: undefined,
+      callbackUrl,
       correlationId,
       createdAt: new Date(),
     });
@@ -305,5 +311,168 @@ describe("createJobWorkers while Redis is unreachable", () => {
       unreachable,
       expect.objectContaining({ msg: "worker error" }),
     ]);
+  });
+});
+
+/** A model that counts its generations (each would be charged to the submitter). */
+function countingModel(): LanguageModel & { runs: number } {
+  const model = scriptedModel({ promptTokens: 1, tokens: 2 });
+  const counted = {
+    ...model,
+    runs: 0,
+    stream(options: CallOptions) {
+      counted.runs++;
+      return model.stream(options);
+    },
+  };
+  return counted;
+}
+
+describe("createJobWorkers when the database fails the write that ends an attempt", () => {
+  it("tries the write again: the job is completed, its generation ran once", async () => {
+    const model = countingModel();
+    const { store, logs, submit } = startWorkers({ model });
+    store.failUpdates({ to: "completed", times: 2 });
+    const job = await submit({ maxTokens: 2 }, "corr-db-blip");
+
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"));
+    expect(model.runs).toBe(1);
+    expect(logs.filter((line) => line.msg === "job outcome not stored; trying again")).toHaveLength(2);
+    expect(logs.filter((line) => line.msg === "job completed")).toHaveLength(1);
+  });
+
+  it("takes a write that timed out but applied as written: the job's callback is queued", async () => {
+    const { store, queues, submit } = startWorkers({});
+    store.failUpdates({ to: "completed", times: 1, afterApplying: true });
+    const job = await submit({ maxTokens: 1 }, "corr-late-commit", "http://127.0.0.1:9/hook");
+
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"));
+    const finishedAt = (await store.get(job.id))?.finishedAt?.getTime();
+    await vi.waitFor(async () =>
+      expect(await queues.webhooks.getJob(`${job.id}-${finishedAt}`)).toBeDefined(),
+    );
+  });
+
+  it("keeps the result of a generation the database would not take, logs it, and the sweep stores it without running the job again", async () => {
+    const model = countingModel();
+    const { store, queues, events, logs, submit } = startWorkers({ model });
+    store.failUpdates({ to: "completed", times: 4 });
+    const job = await submit({ maxTokens: 2 }, "corr-db-down", "http://127.0.0.1:9/hook");
+
+    await vi.waitFor(() =>
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: "error",
+          jobId: job.id,
+          correlationId: "corr-db-down",
+          msg: expect.stringMatching(/^job outcome could not be stored/),
+        }),
+      ),
+    );
+    await vi.waitFor(async () => expect(await queues.jobs.getJobState(job.id)).toBe("completed"));
+    expect((await store.get(job.id))?.state).toBe("active");
+    expect(logs.map((line) => line.msg)).not.toContain("job completed");
+
+    // The database takes writes again: the workers' sweep finishes the job from what BullMQ kept.
+    const sweeper = startQueuedJobSweeper({
+      store,
+      queues,
+      events,
+      logger: quiet,
+      intervalMs: 3_600_000,
+      graceMs: 0,
+    });
+    cleanups.push(async () => sweeper.stop());
+    expect(await sweeper.sweep()).toBe(1);
+    const completed = await store.get(job.id);
+    expect(completed).toMatchObject({
+      state: "completed",
+      progress: 1,
+      result: { inference: expect.anything() },
+    });
+    expect(await queues.webhooks.getJob(`${job.id}-${completed?.finishedAt?.getTime()}`)).toBeDefined();
+    expect(model.runs).toBe(1);
+  });
+
+  it("logs an attempt BullMQ fails because of an error the processor did not handle", async () => {
+    const { store, logs, submit } = startWorkers({});
+    store.failUpdates({ to: "active", times: 1, message: "Connection terminated unexpectedly" });
+    const job = await submit({ maxTokens: 1 }, "corr-start-failed");
+
+    await vi.waitFor(() =>
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: "error",
+          jobId: job.id,
+          err: expect.objectContaining({ message: "Connection terminated unexpectedly" }),
+        }),
+      ),
+    );
+  });
+});
+
+describe("createJobWorkers when a job is cancelled as its attempt ends", () => {
+  /** Cancels the job (as CancelJob does) just before the worker stores the outcome `state`. */
+  function cancelBefore(store: ReturnType<typeof createInMemoryJobStore>, state: string) {
+    const update = store.update.bind(store);
+    store.update = async (id, from, patch) => {
+      if (patch.state === state) {
+        await update(id, ["active"], { state: "cancelled", finishedAt: new Date(), updatedAt: new Date() });
+      }
+      return update(id, from, patch);
+    };
+  }
+
+  it("neither logs nor counts a completion that was not stored", async () => {
+    const outcomes: string[] = [];
+    const { store, logs, submit } = startWorkers({
+      observer: { attempt: (outcome) => outcomes.push(outcome) },
+    });
+    cancelBefore(store, "completed");
+    const job = await submit({ maxTokens: 1 }, "corr-cancel-late");
+
+    await vi.waitFor(() => expect(outcomes).toEqual(["cancelled"]));
+    expect((await store.get(job.id))?.state).toBe("cancelled");
+    expect(logs.map((line) => line.msg)).not.toContain("job completed");
+  });
+
+  it("does not say a job was dead-lettered when it was cancelled instead", async () => {
+    const failing: LanguageModel = {
+      ...scriptedModel({ promptTokens: 1, tokens: 0 }),
+      // biome-ignore lint/correctness/useYield: a stream that fails before its first part
+      async *stream() {
+        throw new Error("the model crashed");
+      },
+    };
+    const outcomes: string[] = [];
+    const { store, logs, submit } = startWorkers({
+      model: failing,
+      observer: { attempt: (outcome) => outcomes.push(outcome) },
+    });
+    cancelBefore(store, "dead_lettered");
+    const job = await submit({ maxTokens: 1 }, "corr-cancel-dead");
+
+    await vi.waitFor(() => expect(outcomes).toEqual(["cancelled"]));
+    expect((await store.get(job.id))?.state).toBe("cancelled");
+    expect(logs.map((line) => line.msg)).not.toContain("job dead-lettered after its last attempt");
+  });
+});
+
+describe("createJobWorkers shutting down", () => {
+  it("names the jobs still running after the grace period, with their correlation ids", async () => {
+    const { workers, store, logs, submit } = startWorkers({
+      model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
+    });
+    const job = await submit({ maxTokens: 100 }, "corr-slow");
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("active"));
+
+    await workers.close({ graceMs: 50 });
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        msg: "jobs still running after the grace period: releasing them to the queue",
+        jobIds: [job.id],
+        correlationIds: ["corr-slow"],
+      }),
+    );
   });
 });

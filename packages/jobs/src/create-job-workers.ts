@@ -1,4 +1,4 @@
-import { Worker } from "bullmq";
+import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "./backoff-delay.js";
 import type { RedisOutageLog } from "./create-redis-outage-log.js";
@@ -78,6 +78,15 @@ export function createJobWorkers(deps: {
       deps.processJob.deadLetterStalled(job).catch((failure: unknown) => {
         logger.error({ err: failure, jobId: job.data.jobId }, "stalled job could not be dead-lettered");
       });
+      return;
+    }
+    // The processor logs the attempts it ends itself (RetryLaterError, UnrecoverableError); anything else
+    // escaped it (Redis or the database failed around the attempt) and is told here.
+    if (!(error instanceof RetryLaterError) && !(error instanceof UnrecoverableError)) {
+      logger.error(
+        { err: error, jobId: job?.data.jobId, attemptsMade: job?.attemptsMade },
+        "job attempt failed outside the processor's handling; BullMQ retries it while it has attempts, else the sweep",
+      );
     }
   });
   for (const worker of [jobs, webhooks]) {
@@ -103,7 +112,15 @@ export function createJobWorkers(deps: {
         timer = setTimeout(() => resolve("grace-over"), graceMs);
       });
       if ((await Promise.race([closing, graceOver])) === "grace-over") {
-        logger.warn({ graceMs }, "jobs still running after the grace period: releasing them to the queue");
+        const running = deps.processJob.running();
+        logger.warn(
+          {
+            graceMs,
+            jobIds: running.map((attempt) => attempt.jobId),
+            correlationIds: running.map((attempt) => attempt.correlationId),
+          },
+          "jobs still running after the grace period: releasing them to the queue",
+        );
         jobs.cancelAllJobs(abortReasons.shutdown);
       }
       clearTimeout(timer);

@@ -53,8 +53,11 @@ export interface JobStore {
     limit: number;
     cursor: string | undefined;
   }): Promise<{ jobs: JobRecord[]; nextCursor: string | undefined }>;
-  /** Jobs of every tenant still queued and unchanged since `before`, oldest first: the sweep's candidates. */
-  listQueuedBefore(before: Date, limit: number): Promise<JobRecord[]>;
+  /**
+   * The sweep's candidates, of every tenant, oldest change first: jobs queued or active and unchanged since
+   * `before`, and retrying jobs whose next attempt was due before `before`.
+   */
+  listStrandedBefore(before: Date, limit: number): Promise<JobRecord[]>;
   /**
    * Applies `patch` only when the job is in one of the `from` states (a compare-and-set, so a cancelled
    * job never turns completed); returns the job after the change, or undefined when nothing changed.

@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import { createInMemoryJobStore } from "./__fixtures__/create-in-memory-job-store.js";
 import { openTestQueues } from "./__fixtures__/open-test-queues.js";
 import type { JobRecord } from "./job-record.js";
 import { startQueuedJobSweeper } from "./start-queued-job-sweeper.js";
@@ -47,12 +49,14 @@ describe("startQueuedJobSweeper on a real Redis", () => {
     const warnings: unknown[] = [];
     const sweeper = startQueuedJobSweeper({
       store: {
-        listQueuedBefore: async (before, limit) => {
+        listStrandedBefore: async (before, limit) => {
           asked.push({ before, limit });
           return [held, lost];
         },
+        update: async () => undefined,
       },
       queues,
+      events: { publish: async () => {} },
       logger: { debug() {}, info() {}, warn: (fields: unknown) => warnings.push(fields), error() {} },
       intervalMs: 3_600_000,
       graceMs: 60_000,
@@ -72,5 +76,52 @@ describe("startQueuedJobSweeper on a real Redis", () => {
     // Both are on the queue now: a second sweep (another worker's, say) adds nothing.
     expect(await sweeper.sweep()).toBe(0);
     expect(await queues.jobs.count()).toBe(2);
+  });
+});
+
+describe("startQueuedJobSweeper after Redis came back empty", () => {
+  it("queues again retrying jobs past their next attempt time and active jobs no worker runs, counting the lost attempt; leaves the jobs BullMQ holds", async () => {
+    const { queues, close } = openTestQueues();
+    cleanups.push(close);
+    const store = createInMemoryJobStore();
+    const stored = async (state: "retrying" | "active", attempts: number) => {
+      const { job } = await store.create({
+        ...queuedJob(randomUUID(), new Date(0)),
+        idempotencyKey: undefined,
+      });
+      const past = new Date(Date.now() - 120_000);
+      return (await store.update(job.id, ["queued"], {
+        state,
+        attempts,
+        nextAttemptAt: state === "retrying" ? past : null,
+        updatedAt: past,
+      })) as JobRecord;
+    };
+    const retrying = await stored("retrying", 1);
+    const active = await stored("active", 2);
+    const running = await stored("active", 1);
+    await queues.enqueue(running);
+    const changed: string[] = [];
+    const sweeper = startQueuedJobSweeper({
+      store,
+      queues,
+      events: { publish: async (event) => void changed.push(event.id) },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      intervalMs: 3_600_000,
+      graceMs: 60_000,
+    });
+    cleanups.push(async () => sweeper.stop());
+
+    expect(await sweeper.sweep()).toBe(2);
+    expect(await queues.jobs.getJob(retrying.id)).toBeDefined();
+    expect(await queues.jobs.getJob(active.id)).toBeDefined();
+    expect(await store.get(active.id)).toMatchObject({
+      state: "retrying",
+      attempts: 2,
+      error: { code: "ABORTED", retryable: true },
+    });
+    expect(changed).toEqual([active.id]);
+    expect((await store.get(running.id))?.state).toBe("active");
+    expect(await sweeper.sweep()).toBe(0);
   });
 });

@@ -7,14 +7,16 @@ import { type BackoffPolicy, backoffDelay } from "../backoff-delay.js";
 import type { JobEvents } from "../job-events.js";
 import type { JobObserver, JobOutcome } from "../job-observer.js";
 import { type JobQueues, type QueuedJobData, queueNames } from "../job-queues.js";
-import type { JobFailure, JobRecord, JsonValue } from "../job-record.js";
-import type { JobStore } from "../job-store.js";
+import type { JobFailure, JobRecord, JobStateName, JsonValue } from "../job-record.js";
+import type { JobPatch, JobStore } from "../job-store.js";
 import type { Logger } from "../logger.js";
 import { enqueueWebhook } from "../webhooks/enqueue-webhook.js";
 import { classifyJobError, JobAttemptError } from "./job-attempt-error.js";
 import { type InferenceAccounting, runInferenceJob } from "./run-inference-job.js";
 import { type NotificationDeps, runNotificationJob } from "./run-notification-job.js";
 import { runUsageExportJob, type UsageExportSource } from "./run-usage-export-job.js";
+import type { UnstoredResult } from "./unstored-result.js";
+import { writeAttemptOutcome } from "./write-attempt-outcome.js";
 
 /** Why the worker aborted a running job (the abort reason it passes to BullMQ's cancelJob). */
 export const abortReasons = { cancelled: "cancelled", shutdown: "shutdown" } as const;
@@ -45,6 +47,15 @@ export interface JobProcessorDeps {
   observer?: Pick<JobObserver, "attempt">;
   now?: () => number;
   random?: () => number;
+  /** Pauses before each new try of a write that ends an attempt (default about 4 s in all). */
+  outcomeWriteDelaysMs?: readonly number[];
+}
+
+/** A job attempt in progress in this process, as the shutdown log names it. */
+export interface RunningAttempt {
+  jobId: string;
+  correlationId: string;
+  attempt: number;
 }
 
 /**
@@ -54,12 +65,16 @@ export interface JobProcessorDeps {
  * (failed, UnrecoverableError: no more attempts), or the last attempt's error (dead-lettered: a copy
  * goes to the dead-letter queue). Every change is published for WatchJob, and a final state queues the
  * callback as a separate step, so a failing webhook never runs the job again. A job cancelled meanwhile
- * is left cancelled; on shutdown a running job is released back to the queue, not failed.
+ * is left cancelled; on shutdown a running job is released back to the queue, not failed. The write that
+ * ends an attempt is tried again for a few seconds when the database fails; when it still fails, the job
+ * stays active in the database (a completed one's result is kept in BullMQ) and the workers' sweep
+ * repairs it, see startQueuedJobSweeper.
  */
 export function createJobProcessor(deps: JobProcessorDeps) {
   const { store, queues, events, logger, backoff } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
+  const running = new Map<string, RunningAttempt>();
 
   async function publish(job: JobRecord | undefined): Promise<void> {
     if (job) await events.publish({ kind: "changed", id: job.id });
@@ -124,6 +139,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     failure: JobFailure,
     attempts: number,
     within: Context,
+    log: object = { jobId: bullJob.data.jobId },
   ): Promise<JobRecord | undefined> {
     const at = new Date(now());
     const id = bullJob.data.jobId;
@@ -139,12 +155,20 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       },
       { jobId: id, removeOnComplete: true },
     );
-    const parked = await store.update(id, ["queued", "active", "retrying"], {
-      state: "dead_lettered",
-      error: failure,
-      finishedAt: at,
-      updatedAt: at,
-    });
+    let parked: JobRecord | undefined;
+    try {
+      parked = await writeOutcome(id, ["queued", "active", "retrying"], log, {
+        state: "dead_lettered",
+        error: failure,
+        finishedAt: at,
+        updatedAt: at,
+      });
+    } catch (error) {
+      // The record still says active: the sweep queues the job again, and its next run, past its last
+      // attempt, dead-letters it without running. Parked meanwhile, it would be counted twice.
+      await queues.deadLetter.remove(id).catch(() => 0);
+      throw error;
+    }
     if (!parked) {
       // Cancelled meanwhile: nothing to park.
       await queues.deadLetter.remove(id);
@@ -174,28 +198,94 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     signal?: AbortSignal,
   ) {
     const id = bullJob.data.jobId;
-    const attempt = bullJob.attemptsMade + 1;
-    const active = await store.update(id, ["queued", "retrying", "active"], {
-      state: "active",
-      attempts: attempt,
-      progress: 0,
-      nextAttemptAt: null,
-      updatedAt: new Date(now()),
-    });
+    const before = await store.get(id);
+    const runnable: JobStateName[] = ["queued", "retrying", "active"];
+    // BullMQ counts the attempts of its own job only; one the sweep queued again (Redis lost it, or its
+    // worker could not store the outcome) continues the record's count. An active record is this BullMQ
+    // attempt run again after its worker stalled; a released one went back to queued uncounted.
+    const attempt =
+      before === undefined
+        ? bullJob.attemptsMade + 1
+        : Math.max(bullJob.attemptsMade + 1, before.attempts + (before.state === "active" ? 0 : 1));
+    const active =
+      before && runnable.includes(before.state)
+        ? await store.update(id, [before.state], {
+            state: "active",
+            attempts: Math.min(attempt, before.maxAttempts),
+            progress: 0,
+            nextAttemptAt: null,
+            updatedAt: new Date(now()),
+          })
+        : undefined;
     if (!active) {
       const stored = await store.get(id);
       if (!stored) logger.warn({ jobId: id }, "queued job not in the database; skipped");
       // Cancelled meanwhile, or run again after it finished (a stalled worker died after storing the
       // outcome): only make sure the callback is queued; its BullMQ id makes that a no-op when it is.
-      else await enqueueWebhook(queues, stored, within);
+      else if (!runnable.includes(stored.state)) await enqueueWebhook(queues, stored, within);
+      // Changed between the read and the write (another worker's stalled run): BullMQ runs it again.
+      else throw new Error(`job ${id} changed while its attempt started`);
       return;
     }
     await publish(active);
+    if (attempt > active.maxAttempts) {
+      // Its last attempt ran, but its worker could not store how it ended: not run once more.
+      const failure = active.error ?? {
+        code: "ABORTED",
+        message: "the job's last attempt ended without its outcome stored; retry it with RetryJob",
+        retryable: true,
+      };
+      const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
+      if (await deadLetter(bullJob, failure, active.maxAttempts, within, log)) {
+        logger.warn(log, "job dead-lettered: its last attempt had already run");
+      }
+      throw new UnrecoverableError(failure.message);
+    }
+    const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
+    logger.info(log, "job attempt started");
+    running.set(id, { jobId: id, correlationId: active.correlationId, attempt });
+    try {
+      return await settleAttempt(bullJob, active, attempt, log, within, token, signal);
+    } finally {
+      running.delete(id);
+    }
+  }
+
+  /** Stores the outcome of a finishing attempt, trying again while the database fails (writeAttemptOutcome). */
+  function writeOutcome(
+    id: string,
+    from: readonly JobStateName[],
+    log: object,
+    patch: JobPatch & { state: JobStateName },
+  ): Promise<JobRecord | undefined> {
+    return writeAttemptOutcome({
+      store,
+      id,
+      from,
+      patch,
+      delaysMs: deps.outcomeWriteDelaysMs,
+      onRetry: (error, retryInMs) =>
+        logger.warn(
+          { ...log, err: error, state: patch.state, retryInMs },
+          "job outcome not stored; trying again",
+        ),
+    });
+  }
+
+  /** Runs an attempt of a job now active and stores how it ended. */
+  async function settleAttempt(
+    bullJob: Job<QueuedJobData>,
+    active: JobRecord,
+    attempt: number,
+    log: { jobId: string; correlationId: string },
+    within: Context,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<UnstoredResult | undefined> {
+    const id = active.id;
     const started = performance.now();
     const observe = (outcome: JobOutcome) =>
       deps.observer?.attempt(outcome, active.type, (performance.now() - started) / 1000);
-    const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
-    logger.info(log, "job attempt started");
     const aborted = signal ?? new AbortController().signal;
     // CancelJob aborts the attempt from createJobWorkers; it is told here, where the job is known.
     const onCancel = () => {
@@ -207,7 +297,10 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     try {
       result = await run(active, aborted, within);
     } catch (error) {
-      if (aborted.aborted) return release(bullJob, token, aborted.reason, log, observe);
+      if (aborted.aborted) {
+        await release(bullJob, token, aborted.reason, log, observe);
+        return undefined;
+      }
       const failure = classifyJobError(error);
       logger.warn(
         { ...log, err: error, code: failure.code, retryable: failure.retryable },
@@ -215,50 +308,96 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       );
       const at = new Date(now());
       if (!failure.retryable) {
-        await finish(
-          await store.update(id, ["active"], {
+        const failed = await writeOrLeaveActive(log, () =>
+          writeOutcome(id, ["active"], log, {
             state: "failed",
             error: failure,
             finishedAt: at,
             updatedAt: at,
           }),
-          within,
         );
-        observe("failed");
+        if (failed) {
+          observe("failed");
+          await finish(failed, within);
+        } else if (failed === undefined) cancelledMeanwhile(log, observe);
         throw new UnrecoverableError(failure.message);
       }
       if (attempt < active.maxAttempts) {
         const delayMs = backoffDelay(attempt, backoff, random);
-        await publish(
-          await store.update(id, ["active"], {
+        const retrying = await writeOrLeaveActive(log, () =>
+          writeOutcome(id, ["active"], log, {
             state: "retrying",
             error: failure,
             nextAttemptAt: new Date(at.getTime() + delayMs),
             updatedAt: at,
           }),
         );
-        observe("retrying");
+        if (retrying === undefined) {
+          cancelledMeanwhile(log, observe);
+          throw new UnrecoverableError(failure.message);
+        }
+        // Not stored: BullMQ still runs the next attempt, which makes the record active again.
+        if (retrying) {
+          observe("retrying");
+          await publish(retrying);
+        }
         throw new RetryLaterError(failure, delayMs);
       }
-      await deadLetter(bullJob, failure, attempt, within);
-      logger.warn(log, "job dead-lettered after its last attempt");
+      const parked = await writeOrLeaveActive(log, () => deadLetter(bullJob, failure, attempt, within, log));
+      if (parked) logger.warn(log, "job dead-lettered after its last attempt");
+      else if (parked === undefined) cancelledMeanwhile(log, observe);
       throw new UnrecoverableError(failure.message);
     }
-    if (aborted.aborted) return release(bullJob, token, aborted.reason, log, observe);
+    if (aborted.aborted) {
+      await release(bullJob, token, aborted.reason, log, observe);
+      return undefined;
+    }
     const at = new Date(now());
-    logger.info(log, "job completed");
-    observe("completed");
-    await finish(
-      await store.update(id, ["active"], {
+    const stored = toJson(JobResultSchema, result) as JsonValue;
+    const completed = await writeOrLeaveActive(log, () =>
+      writeOutcome(id, ["active"], log, {
         state: "completed",
-        result: toJson(JobResultSchema, result) as JsonValue,
+        result: stored,
         error: null,
         progress: 1,
         finishedAt: at,
         updatedAt: at,
       }),
-      within,
     );
+    if (completed === undefined) return void cancelledMeanwhile(log, observe);
+    if (completed === false) {
+      // BullMQ keeps it with the completed job; the sweep stores it once the database takes writes.
+      return { unstoredResult: { result: stored, finishedAt: at.toISOString() } };
+    }
+    logger.info(log, "job completed");
+    observe("completed");
+    await finish(completed, within);
+    return undefined;
+  }
+
+  /**
+   * The outcome `write` stored; false when the database would not take it, logged: the record stays
+   * active until the workers' sweep repairs it.
+   */
+  async function writeOrLeaveActive(
+    log: object,
+    write: () => Promise<JobRecord | undefined>,
+  ): Promise<JobRecord | undefined | false> {
+    try {
+      return await write();
+    } catch (error) {
+      logger.error(
+        { ...log, err: error },
+        "job outcome could not be stored: the job shows active until its next attempt or the workers' sweep repairs it",
+      );
+      return false;
+    }
+  }
+
+  /** The attempt ended after CancelJob had cancelled the job: its outcome is dropped. */
+  function cancelledMeanwhile(log: object, observe: (outcome: JobOutcome) => void): void {
+    logger.info(log, "job cancelled while its attempt was ending: its outcome is discarded");
+    observe("cancelled");
   }
 
   /**
@@ -285,7 +424,11 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     }
   }
 
-  return Object.assign(processJob, { deadLetterStalled });
+  return Object.assign(processJob, {
+    deadLetterStalled,
+    /** The attempts this process is running now. */
+    running: (): RunningAttempt[] => [...running.values()],
+  });
 
   /** After an abort: a cancelled job stays cancelled; on shutdown the job goes back to the queue for another worker. */
   async function release(
@@ -302,7 +445,13 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     }
     const at = new Date(now());
     await publish(
-      await store.update(bullJob.data.jobId, ["active"], { state: "queued", progress: 0, updatedAt: at }),
+      // Handed back uncounted: BullMQ does not count it either.
+      await store.update(bullJob.data.jobId, ["active"], {
+        state: "queued",
+        attempts: bullJob.attemptsMade,
+        progress: 0,
+        updatedAt: at,
+      }),
     );
     await bullJob.moveToWait(token);
     logger.info(log, "job released to the queue: the worker is shutting down");
