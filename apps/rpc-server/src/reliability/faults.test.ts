@@ -817,7 +817,7 @@ describe.concurrent("faults under load", () => {
   // done twice. What README "Jobs" promises and this case holds the product to: every accepted job
   // COMPLETED once (PostgreSQL is the record, a state change is guarded there); the inference itself
   // at least once (BullMQ runs a job again when its lock is lost; it should not be lost here); callbacks
-  // at least once (receivers dedupe on x-noa-job-id), so at most twice, each with the same job in it.
+  // at least once (receivers dedupe on the body's delivery_id), so at most twice, each with the same job in it.
   it("Redis killed and restarted while jobs run: jobs resume, none lost, none run twice to completion", {
     timeout: testTimeoutMs,
   }, async ({ onTestFinished }) => {

@@ -18,9 +18,11 @@ export interface NotificationDeps {
 }
 
 /**
- * `notification`: the webhook channel POSTs `{subject, body, job_id}` signed like job callbacks (a 5xx,
- * 408, 429 or no answer retries, another status fails the job); email and Slack go through their
- * configured sender, and fail at once with FAILED_PRECONDITION when the worker has none.
+ * `notification`: the webhook channel POSTs `{subject, body, job_id, tenant}` signed like job callbacks
+ * (the tenant is in the signed body so a receiver can refuse another tenant's message; a 5xx, 408, 429 or
+ * no answer within the timeout retries, another status fails the job); the attempt's signal ends the POST
+ * (CancelJob, shutdown). Email and Slack go through their configured sender, and fail at once with
+ * FAILED_PRECONDITION when the worker has none.
  */
 export async function runNotificationJob(options: {
   job: JobRecord;
@@ -36,11 +38,17 @@ export async function runNotificationJob(options: {
   if (notification.channel === NotificationChannel.WEBHOOK) {
     const attempt = await postWebhook({
       url: notification.to,
-      body: JSON.stringify({ subject: notification.subject, body: notification.body, job_id: job.id }),
+      body: JSON.stringify({
+        subject: notification.subject,
+        body: notification.body,
+        job_id: job.id,
+        tenant: job.tenant,
+      }),
       secret: deps.webhook.secret,
       headers: { "x-noa-job-id": job.id, "x-correlation-id": job.correlationId },
       policy: deps.webhook.policy,
       timeoutMs: deps.webhook.timeoutMs,
+      signal,
     });
     if (attempt.delivered) return result(attempt.statusCode);
     const retryable =

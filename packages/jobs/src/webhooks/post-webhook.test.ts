@@ -11,9 +11,50 @@ const servers: Array<ReturnType<typeof createServer>> = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) {
     server.close();
+    server.closeAllConnections();
     await once(server, "close");
   }
 });
+
+/**
+ * A target that reads the request, answers 200 headers at once, then sends a byte every 50 ms and never
+ * ends (a slow-loris receiver); `closed` resolves once the caller has hung up.
+ */
+async function drippingReceiver() {
+  let hungUp!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    hungUp = resolve;
+  });
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "text/plain" });
+    const drip = setInterval(() => res.write("."), 50);
+    res.on("close", () => {
+      clearInterval(drip);
+      hungUp();
+    });
+  });
+  servers.push(server);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { port: (server.address() as AddressInfo).port, closed };
+}
+
+/** A target that reads the request and never answers; `arrived` resolves with the first request. */
+async function silentReceiver() {
+  let arrive!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const server = createServer((req) => {
+    req.resume();
+    arrive();
+  });
+  servers.push(server);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { port: (server.address() as AddressInfo).port, arrived };
+}
 
 async function receiver(status: number) {
   const bodies: Array<{ body: string; signature: string | undefined }> = [];
@@ -81,5 +122,41 @@ describe("postWebhook", () => {
       expect(attempt.error).toMatch(/^refused: .*loopback address/);
     }
     expect(bodies).toEqual([]);
+  });
+
+  it("gives up on a target that answers 200 but never finishes its body, as an undelivered attempt", async () => {
+    const { port, closed } = await drippingReceiver();
+    const attempt = await postWebhook({
+      url: `http://127.0.0.1:${port}/hook`,
+      body: "{}",
+      secret,
+      headers: {},
+      policy: loopbackAllowed,
+      timeoutMs: 300,
+    });
+    // Retried like any failed delivery (status 0: no complete answer), and the connection is closed.
+    expect(attempt).toEqual({
+      statusCode: 0,
+      delivered: false,
+      error: "timed out: the target answered 200 but did not finish within 300 ms",
+    });
+    await closed;
+  });
+
+  it("stops waiting for a target that never answers once the caller's signal aborts", async () => {
+    const { port, arrived } = await silentReceiver();
+    const controller = new AbortController();
+    const posting = postWebhook({
+      url: `http://127.0.0.1:${port}/hook`,
+      body: "{}",
+      secret,
+      headers: {},
+      policy: loopbackAllowed,
+      timeoutMs: 60_000,
+      signal: controller.signal,
+    });
+    await arrived;
+    controller.abort();
+    expect(await posting).toEqual({ statusCode: 0, delivered: false, error: "aborted" });
   });
 });
