@@ -58,6 +58,7 @@ export { TimeoutError } from "./errors/timeout-error.js";
 export { type ProxySettings, proxySettingsFromEnv } from "./http/proxy-settings.js";
 export type {
   AttemptEvent,
+  AttemptStart,
   CacheEvent,
   CacheMode,
   CacheOptions,

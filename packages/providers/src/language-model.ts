@@ -30,6 +30,11 @@ export interface CallOptions {
   signal?: CallSignal;
   /** Told of every attempt the routing wrappers make (retries, fallbacks, skipped open breakers), for logs and the answer's metadata. */
   onAttempt?: (event: AttemptEvent) => void;
+  /**
+   * Told of the target each attempt calls as it starts (its AttemptEvent comes when it ends), so a call
+   * stopped mid-attempt (the caller stopped reading) still knows which `<provider>/<model>` was serving it.
+   */
+  onAttemptStart?: (event: AttemptStart) => void;
   /** How this call uses the response cache (withCache, withCoalescing); models without one ignore it. */
   cache?: CacheOptions;
   /** Told how the cache wrappers handled the call: a hit (and its tier), a miss, a refresh or a bypass. */
@@ -94,6 +99,14 @@ export interface AttemptEvent {
   /** The failure, for `error` and `circuit-open`. */
   error?: Error;
   durationMs: number;
+}
+
+/** A target being called, as the routing wrappers start an attempt on it. */
+export interface AttemptStart {
+  /** `<provider>/<model>` of the target. */
+  target: string;
+  /** 1 for the first try of this target, 2 for its first retry, …. */
+  attempt: number;
 }
 
 /** Why generation ended; `cancelled` means the signal aborted it and the text is partial. */

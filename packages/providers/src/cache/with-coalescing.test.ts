@@ -143,6 +143,52 @@ describe("withCoalescing", () => {
     expect(callsFor(first)).toHaveLength(1);
   });
 
+  it("passes a stream's upstream call, and its usage, to a caller who stays when the first one leaves", async () => {
+    const { model } = setup();
+    const leaderAbort = new AbortController();
+    const first = ask({ signal: leaderAbort.signal });
+    const follower = same(first);
+    const leaderParts: StreamPart[] = [];
+    let following: Promise<StreamPart[]> | undefined;
+    for await (const part of model.stream(first)) {
+      leaderParts.push(part);
+      if (leaderParts.length === 1) following = collect(model.stream(follower));
+      if (leaderParts.length === 3) leaderAbort.abort();
+    }
+    const followerParts = (await following) ?? [];
+
+    // The leaver's answer is now someone else's: a hit that costs nothing.
+    expect(leaderParts.at(-1)).toMatchObject({ finishReason: "cancelled", usage: { promptTokens: 0 } });
+    expect(first.events.at(-1)).toMatchObject({ status: "hit", source: "coalesced" });
+    // The one who stays pays the whole upstream call: not a hit, with its real usage.
+    expect(follower.events.at(-1)).toEqual({ status: "miss" });
+    expect(followerParts.at(-1)).toEqual({
+      type: "finish",
+      finishReason: "length",
+      usage: { promptTokens: expect.any(Number), completionTokens: 20 },
+    });
+    expect(callsFor(first)).toHaveLength(1);
+  });
+
+  it("passes a whole-answer call to the caller waiting longest when the first one leaves", async () => {
+    const { model } = setup();
+    const leaderAbort = new AbortController();
+    const first = ask({ signal: leaderAbort.signal });
+    const heir = same(first);
+    const other = same(first);
+    const leading = model.generate(first);
+    const following = Promise.all([model.generate(heir), model.generate(other)]);
+    leaderAbort.abort();
+    expect(await leading).toMatchObject({ finishReason: "cancelled" });
+    const [paid, shared] = await following;
+    expect(first.events.at(-1)).toMatchObject({ status: "hit", source: "coalesced" });
+    expect(heir.events.at(-1)).toEqual({ status: "miss" });
+    expect(paid).toMatchObject({ finishReason: "length", usage: { completionTokens: 20 } });
+    expect(other.events.at(-1)).toEqual({ status: "hit", source: "coalesced", model: "openai/gpt-4o-mini" });
+    expect(shared?.text).toBe(paid?.text);
+    expect(callsFor(first)).toHaveLength(1);
+  });
+
   it("stops the upstream call when every caller has cancelled", async () => {
     const { model, table } = setup();
     const controllers = Array.from({ length: 3 }, () => new AbortController());

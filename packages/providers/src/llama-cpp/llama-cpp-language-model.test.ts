@@ -108,6 +108,30 @@ describe("createLlamaCppLanguageModel", () => {
     expect(recorded?.completionTokens).toBeLessThan(10);
   });
 
+  it("counts as used by a cancelled stream only the tokens it delivered before the abort", async () => {
+    const abort = new AbortController();
+    let received = "";
+    let deltas = 0;
+    let finish: StreamPart | undefined;
+    for await (const part of model.stream({
+      messages,
+      maxTokens: 2000,
+      temperature: 0,
+      signal: abort.signal,
+    })) {
+      if (part.type === "finish") finish = part;
+      else {
+        received += part.text;
+        if (++deltas === 3) abort.abort();
+      }
+    }
+    expect(finish).toMatchObject({ finishReason: "cancelled" });
+    const recorded = finish?.type === "finish" ? finish.usage.completionTokens : -1;
+    // Greedy decoding is repeatable: the same answer cut at that many tokens is exactly the text received.
+    const cut = await model.generate({ messages, maxTokens: recorded, temperature: 0 });
+    expect(cut.text).toBe(received);
+  });
+
   it("stops generating and frees the sequence when the consumer breaks out early", async () => {
     let deltas = 0;
     for await (const part of model.stream({ messages, maxTokens: 2000, temperature: 0 })) {

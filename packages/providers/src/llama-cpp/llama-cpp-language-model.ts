@@ -33,7 +33,7 @@ export function createLlamaCppLanguageModel({
   async function generateOnSequence(
     { sequence, chatWrapper, signal }: SequenceSlot,
     options: CallOptions,
-    onText: (text: string) => void,
+    onText: (text: string, tokens: number) => void,
   ): Promise<Outcome> {
     const history = convertToLlamaChatHistory(options.messages);
     const promptTokens = chatWrapper
@@ -59,7 +59,10 @@ export function createLlamaCppLanguageModel({
         topP: options.topP,
         seed: options.seed,
         ...(stop?.length && { customStopTriggers: stop }),
-        onTextChunk: onText,
+        // The answer's own text (not a thought segment's), with the tokens it took.
+        onResponseChunk: (chunk) => {
+          if (chunk.type === undefined) onText(chunk.text, chunk.tokens.length);
+        },
       });
       return {
         promptTokens,
@@ -88,6 +91,10 @@ export function createLlamaCppLanguageModel({
     const controller = new AbortController();
     const detach = forwardAbort(controller, [options.signal]);
     const pending: string[] = [];
+    // Tokens of the pending text, and of the text yielded so far: a cancelled answer counts only those.
+    let pendingTokens = 0;
+    let yieldedTokens = 0;
+    let promptTokens = 0;
     let wake: (() => void) | undefined;
     const notify = () => {
       wake?.();
@@ -96,11 +103,22 @@ export function createLlamaCppLanguageModel({
     let result: { outcome: Outcome } | { error: unknown } | undefined;
     const run = manager
       .withSequence(modelId, { signal: controller.signal }, (slot) =>
-        generateOnSequence(slot, options, (text) => {
-          if (text.length === 0) return;
-          pending.push(text);
-          notify();
-        }),
+        generateOnSequence(
+          slot,
+          {
+            ...options,
+            onUsage: (usage) => {
+              promptTokens = usage.promptTokens;
+              options.onUsage?.(usage);
+            },
+          },
+          (text, tokens) => {
+            pendingTokens += tokens;
+            if (text.length === 0) return;
+            pending.push(text);
+            notify();
+          },
+        ),
       )
       .then(
         (outcome) => {
@@ -114,13 +132,25 @@ export function createLlamaCppLanguageModel({
 
     try {
       while (true) {
-        if (pending.length > 0) yield { type: "text-delta", text: pending.splice(0).join("") };
-        else if (result) break;
+        // Text generated after the caller left is never sent, nor counted as delivered.
+        if (pending.length > 0 && !controller.signal.aborted) {
+          yieldedTokens += pendingTokens;
+          pendingTokens = 0;
+          options.onUsage?.({ promptTokens, completionTokens: yieldedTokens });
+          yield { type: "text-delta", text: pending.splice(0).join("") };
+        } else if (result) break;
         else await new Promise<void>((resolve) => (wake = resolve));
       }
       if ("outcome" in result) {
-        const { promptTokens, completionTokens, finishReason } = result.outcome;
-        yield { type: "finish", finishReason, usage: { promptTokens, completionTokens } };
+        const { finishReason } = result.outcome;
+        // A cancelled answer used the tokens its caller received; the ones generated after it left were not delivered.
+        const completionTokens =
+          finishReason === "cancelled" ? yieldedTokens : result.outcome.completionTokens;
+        yield {
+          type: "finish",
+          finishReason,
+          usage: { promptTokens: result.outcome.promptTokens, completionTokens },
+        };
       } else if (controller.signal.aborted) {
         // Aborted while waiting for the model to load or for a free sequence: nothing was generated.
         yield { type: "finish", finishReason: "cancelled", usage: { promptTokens: 0, completionTokens: 0 } };

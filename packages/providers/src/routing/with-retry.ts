@@ -66,6 +66,7 @@ export function withRetry(model: LanguageModel, policy: RetryPolicy, deps: Retry
 
     async generate(options): Promise<GenerateResult> {
       for (let attempt = 1; ; attempt++) {
+        options.onAttemptStart?.({ target, attempt });
         const started = performance.now();
         try {
           const result = await model.generate(options);
@@ -90,6 +91,7 @@ export function withRetry(model: LanguageModel, policy: RetryPolicy, deps: Retry
 
     async *stream(options): AsyncGenerator<StreamPart> {
       for (let attempt = 1; ; attempt++) {
+        options.onAttemptStart?.({ target, attempt });
         const started = performance.now();
         let delivered = 0;
         try {
