@@ -1,8 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { TRPCClientError } from "@trpc/client";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestClient, type TestClient } from "./__fixtures__/create-test-client.js";
 import { type BffStack, slowModel, startBffStack, tinyModel } from "./__fixtures__/start-bff-stack.js";
 import { describeBffError, type WebStreamEvent } from "./client/create-bff-client.js";
+import { createRedisSessionRevocations } from "./session/redis-session-revocations.js";
 
 // The acceptance's integration tier: a real @trpc/client over HTTP (batched) and SSE (subscriptions),
 // against the BFF in front of a real rpc-server with the real tiny llama model and the real OpenAI
@@ -25,6 +28,14 @@ async function failure(call: Promise<unknown>) {
   );
   expect(error).toBeInstanceOf(TRPCClientError);
   return describeBffError(error);
+}
+
+/** Someone else's client holding a copy of `client`'s session cookie and CSRF token, calling `bffUrl`. */
+function copyOf(client: TestClient, bffUrl: string): TestClient {
+  const copy = createTestClient(bffUrl);
+  for (const [name, value] of client.cookies) copy.cookies.set(name, value);
+  copy.state.csrfToken = client.state.csrfToken;
+  return copy;
 }
 
 /** Subscribes to chat.stream and collects its events until it ends (or `stopAfterDeltas` deltas). */
@@ -75,6 +86,22 @@ describe("sessions", () => {
       );
     }
     expect(stack.rpcCalls).toEqual([]);
+    expect(anonymous.cookies.size).toBe(0);
+  });
+
+  it("refuses a key with characters no key has (beyond ASCII, control) as malformed, not as a server error", async () => {
+    const anonymous = createTestClient(stack.bffUrl);
+    stack.rpcCalls.length = 0;
+    const from = stack.bffLogs.length;
+    for (const pasted of ["noa_é€abc", `${stack.userKey}€`, "noa_\u0000abc"]) {
+      const refused = await failure(anonymous.signIn(pasted));
+      expect(refused.code).toBe("UNAUTHORIZED");
+      expect(refused.message).toBe(
+        `that is not an API key: keys have no spaces or quotes (they look like noa_…); paste the whole key (correlation id: ${refused.correlationId})`,
+      );
+    }
+    expect(stack.rpcCalls).toEqual([]);
+    expect(stack.bffLogs.slice(from).filter((line) => Number(line.level) >= 50)).toEqual([]);
     expect(anonymous.cookies.size).toBe(0);
   });
 
@@ -149,6 +176,40 @@ describe("sessions", () => {
     expect(client.cookies.size).toBe(0);
     expect((await client.trpc.auth.session.query()).signedIn).toBe(false);
     expect((await failure(client.trpc.models.list.query())).code).toBe("UNAUTHORIZED");
+  });
+
+  it("signing out ends the session on the server: a copy of the cookie stops working too", async () => {
+    const client = createTestClient(stack.bffUrl);
+    await client.signIn(stack.userKey);
+    const copy = copyOf(client, stack.bffUrl);
+    expect((await copy.trpc.auth.session.query()).signedIn).toBe(true);
+
+    await client.trpc.auth.signOut.mutate();
+    expect((await copy.trpc.auth.session.query()).signedIn).toBe(false);
+    expect((await failure(copy.trpc.models.list.query())).code).toBe("UNAUTHORIZED");
+    const request = { model: tinyModel, messages: [{ role: "user" as const, content: "Hi" }], maxTokens: 2 };
+    expect((await failure(copy.trpc.chat.complete.mutate(request))).code).toBe("UNAUTHORIZED");
+  });
+
+  it("a sign-out on one replica holds on another when they share Redis", async () => {
+    const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    const prefix = `noa-test:bff-revoked:${randomUUID()}:`;
+    try {
+      const sessionRevocations = createRedisSessionRevocations({ redis, prefix });
+      const first = await stack.startReplica({ sessionRevocations });
+      const second = await stack.startReplica({ sessionRevocations });
+      const client = createTestClient(first);
+      await client.signIn(stack.userKey);
+      const copy = copyOf(client, second);
+      expect((await copy.trpc.models.list.query()).length).toBeGreaterThan(0);
+
+      await client.trpc.auth.signOut.mutate();
+      expect((await failure(copy.trpc.models.list.query())).code).toBe("UNAUTHORIZED");
+    } finally {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    }
   });
 });
 
@@ -323,17 +384,25 @@ const callLine = (fields: { correlationId: string; procedure: string; type: stri
 
 /**
  * A subscription (chat.stream unless told) as raw SSE with our own correlation id, read to its end;
- * `stopAfterDeltas` closes the connection (as a closed tab does) once that many deltas came.
+ * `stopAfterDeltas` closes the connection (as a closed tab does) once that many deltas came. It sends
+ * `csrfToken` (default: the client's) as the typed client does, in its connection parameters.
  */
 async function streamRaw(
   client: TestClient,
   correlationId: string,
   input: unknown,
-  { stopAfterDeltas = Number.POSITIVE_INFINITY, procedure = "chat.stream" } = {},
+  {
+    stopAfterDeltas = Number.POSITIVE_INFINITY,
+    procedure = "chat.stream",
+    csrfToken = client.state.csrfToken,
+  } = {},
 ): Promise<string> {
   const abort = new AbortController();
+  const connectionParams = csrfToken
+    ? `&connectionParams=${encodeURIComponent(JSON.stringify({ csrfToken }))}`
+    : "";
   const response = await client.fetch(
-    `${stack.bffUrl}/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`,
+    `${stack.bffUrl}/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}${connectionParams}`,
     { headers: { accept: "text/event-stream", "x-correlation-id": correlationId }, signal: abort.signal },
   );
   expect(response.headers.get("x-correlation-id")).toBe(correlationId);
@@ -349,6 +418,24 @@ async function streamRaw(
   }
   return text;
 }
+
+describe("chat.stream and CSRF", () => {
+  it("starts no generation for a subscription without the session's CSRF token, only with it", async () => {
+    const request = { model: slowModel, messages: [{ role: "user", content: "Hi" }], maxTokens: 2 };
+    stack.rpcCalls.length = 0;
+    const loopbackBefore = stack.loopback.requests.length;
+    for (const csrfToken of [null, "not-the-token"]) {
+      const refused = await streamRaw(user, `csrf-stream-${csrfToken}`, request, { csrfToken });
+      expect(refused).toContain("FORBIDDEN");
+      expect(refused).not.toContain('"type":"delta"');
+    }
+    expect(stack.rpcCalls).toEqual([]);
+    expect(stack.loopback.requests.length).toBe(loopbackBefore);
+
+    const allowed = await streamRaw(user, "csrf-stream-ok", request);
+    expect(allowed).toContain('"type":"done"');
+  });
+});
 
 describe("one log line per procedure call", () => {
   it("logs a query, a failed query and each call of a batch with correlation id, type, outcome and duration", async () => {

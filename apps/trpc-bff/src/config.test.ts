@@ -10,6 +10,8 @@ describe("parseConfig", () => {
       rpcProtocol: "grpc",
       sessionSecret: undefined,
       publicOrigin: undefined,
+      redisUrl: undefined,
+      redisPrefix: "noa",
     });
   });
 
@@ -20,11 +22,22 @@ describe("parseConfig", () => {
       BFF_RPC_PROTOCOL: "connect",
       BFF_SESSION_SECRET: "s".repeat(40),
       BFF_PUBLIC_ORIGIN: "https://noa.example.com/playground/",
+      REDIS_URL: "redis://redis:6379",
+      NOA_JOBS_PREFIX: "staging",
     });
     expect(config).toMatchObject({
       port: 4100,
       rpcProtocol: "connect",
       publicOrigin: "https://noa.example.com",
+      redisUrl: "redis://redis:6379",
+      redisPrefix: "staging",
+    });
+  });
+
+  it("reads an empty REDIS_URL or NOA_JOBS_PREFIX as unset, as the other apps do", () => {
+    expect(parseConfig({ REDIS_URL: "", NOA_JOBS_PREFIX: "" })).toMatchObject({
+      redisUrl: undefined,
+      redisPrefix: "noa",
     });
   });
 

@@ -1,5 +1,9 @@
 import { z } from "zod";
 
+function emptyAsUnset(value: unknown): unknown {
+  return value === "" ? undefined : value;
+}
+
 const schema = z.object({
   BFF_HOST: z.string().default("127.0.0.1"),
   BFF_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -14,6 +18,15 @@ const schema = z.object({
   BFF_PUBLIC_ORIGIN: z.url().optional(),
   BFF_STATIC_DIR: z.string().optional(),
   BFF_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  // Shared with the other apps, which read an empty value as unset.
+  REDIS_URL: z.preprocess(emptyAsUnset, z.url().optional()),
+  NOA_JOBS_PREFIX: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "NOA_JOBS_PREFIX must be 1-64 letters, digits, _ or -")
+      .default("noa"),
+  ),
   LOG_LEVEL: z.string().default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -32,6 +45,10 @@ export interface BffConfig {
   staticDir: string | undefined;
   /** The largest request body tRPC reads (413 beyond). */
   maxBodyBytes: number;
+  /** REDIS_URL: where replicas share signed-out sessions; undefined: each process remembers its own. */
+  redisUrl: string | undefined;
+  /** NOA_JOBS_PREFIX: the start of every Redis key of the deployment. */
+  redisPrefix: string;
   logLevel: string;
   prettyLogs: boolean;
 }
@@ -55,6 +72,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): BffConfig {
     publicOrigin: value.BFF_PUBLIC_ORIGIN ? new URL(value.BFF_PUBLIC_ORIGIN).origin : undefined,
     staticDir: value.BFF_STATIC_DIR,
     maxBodyBytes: value.BFF_MAX_BODY_BYTES,
+    redisUrl: value.REDIS_URL,
+    redisPrefix: value.NOA_JOBS_PREFIX,
     logLevel: value.LOG_LEVEL,
     prettyLogs: value.NODE_ENV === "development",
   };

@@ -5,13 +5,16 @@ import { correlationIdOf } from "./correlation-id-of.js";
 import { createProcedureLogger, type ProcedureLogger } from "./create-procedure-logger.js";
 import type { CallOptions, RpcClients } from "./rpc-clients.js";
 import { readCookie, sessionCookieName } from "./session/session-cookie.js";
+import type { SessionRevocations } from "./session/session-revocations.js";
 import type { Session, SessionSealer } from "./session/session-sealer.js";
-import { toTRPCError } from "./to-trpc-error.js";
+import { BffError, toTRPCError } from "./to-trpc-error.js";
 
 /** What the context factory needs, built once by `build()`. */
 export interface ContextDeps {
   rpc: RpcClients;
   sealer: SessionSealer;
+  /** Sessions signed out before their cookie expires; asked on every request that carries one. */
+  revocations: SessionRevocations;
   logger: Logger;
   /** Cookies get `Secure` (and the `__Host-` prefix): the BFF is served over https. */
   secureCookies: boolean;
@@ -32,6 +35,8 @@ export interface RequestFacts {
   setSessionCookie(token: string | undefined): void;
   /** The request's server span (server.ts); calls to rpc-server carry its trace on. Default: none. */
   traceContext?: Context;
+  /** tRPC's connection parameters (`?connectionParams=`): how a subscription sends its CSRF token. */
+  connectionParams?: Readonly<Record<string, string | undefined>> | null;
 }
 
 const validTraceparent = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -39,6 +44,8 @@ const validTraceparent = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** The per-request context every procedure gets. */
 export interface BffContext {
   headers: IncomingHttpHeaders;
+  /** tRPC's connection parameters of a subscription (its CSRF token), else empty. */
+  connectionParams: Readonly<Record<string, string | undefined>>;
   correlationId: string;
   /** The signed-in caller, or undefined. */
   session: Session | undefined;
@@ -49,8 +56,8 @@ export interface BffContext {
   allowedOrigins: readonly string[] | undefined;
   /** Starts a session for `apiKey` (already validated) and sets its cookie. */
   startSession(apiKey: string, keyPrefix: string): Promise<Session>;
-  /** Clears the session cookie. */
-  endSession(): void;
+  /** Clears the session cookie and revokes the session, so that a copy of the cookie stops working too. */
+  endSession(): Promise<void>;
   /**
    * Calls rpc-server as `apiKey` with this request's correlation id and trace context, mapping any
    * failure to a TRPCError once (toTRPCError).
@@ -73,11 +80,30 @@ export interface BffContext {
  * one), the session from its encrypted cookie, and calls to rpc-server that carry the caller's own key.
  */
 export function createContextFactory(deps: ContextDeps) {
-  const { rpc, sealer, logger, secureCookies, allowedOrigins, rpcTimeoutMs } = deps;
+  const { rpc, sealer, revocations, logger, secureCookies, allowedOrigins, rpcTimeoutMs } = deps;
   const procedureLogger = deps.procedureLogger ?? createProcedureLogger(logger);
+
+  /** Runs `work` on the revocation store; when it cannot answer, refuses the request (503) and logs why. */
+  async function withRevocations<T>(correlationId: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      logger.error({ err: error, correlationId }, "session revocations could not be reached");
+      throw new BffError({
+        code: "SERVICE_UNAVAILABLE",
+        message: `sessions cannot be checked right now; try again shortly (correlation id: ${correlationId})`,
+        correlationId,
+        cause: error,
+      });
+    }
+  }
+
   return async function createContext(request: RequestFacts): Promise<BffContext> {
     const correlationId = request.correlationId ?? correlationIdOf(request.headers);
-    const session = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
+    const sealed = await sealer.open(readCookie(request.headers, sessionCookieName(secureCookies)));
+    const revoked =
+      sealed !== undefined && (await withRevocations(correlationId, () => revocations.isRevoked(sealed.id)));
+    const session = revoked ? undefined : sealed;
     function callOptions(apiKey: string, signal: AbortSignal | undefined, timeoutMs: number | undefined) {
       const headers = injectTraceContext(
         { authorization: `Bearer ${apiKey}`, [correlationIdHeader]: correlationId },
@@ -93,6 +119,7 @@ export function createContextFactory(deps: ContextDeps) {
 
     return {
       headers: request.headers,
+      connectionParams: request.connectionParams ?? {},
       correlationId,
       session,
       rpc,
@@ -104,8 +131,12 @@ export function createContextFactory(deps: ContextDeps) {
         request.setSessionCookie(sealed.token);
         return sealed.session;
       },
-      endSession() {
+      async endSession() {
         request.setSessionCookie(undefined);
+        if (session) {
+          const { id, expiresAt } = session;
+          await withRevocations(correlationId, () => revocations.revoke(id, expiresAt));
+        }
       },
       async call(apiKey, call, options = {}) {
         const timeoutMs = options.timeoutMs === null ? undefined : (options.timeoutMs ?? rpcTimeoutMs);

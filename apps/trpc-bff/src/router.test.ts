@@ -5,6 +5,8 @@ import { type BffStack, slowModel, startBffStack, tinyModel } from "./__fixtures
 import { createContextFactory } from "./context.js";
 import { createCaller } from "./router.js";
 import { createRpcClients } from "./rpc-clients.js";
+import { createMemorySessionRevocations } from "./session/memory-session-revocations.js";
+import type { SessionRevocations } from "./session/session-revocations.js";
 import { createSessionSealer } from "./session/session-sealer.js";
 
 // The in-memory tier: procedures called through createCaller (no HTTP between the caller and the BFF),
@@ -20,10 +22,15 @@ afterAll(async () => {
 const sealer = createSessionSealer({ secret: "caller-test-secret-0123456789abcdef" });
 
 /** A caller as a browser with a session for `apiKey` (or none) would be, for an rpc-server at `rpcUrl`. */
-async function callerFor(apiKey: string | undefined, rpcUrl = stack.rpcUrl) {
+async function callerFor(
+  apiKey: string | undefined,
+  rpcUrl = stack.rpcUrl,
+  revocations: SessionRevocations = createMemorySessionRevocations(),
+) {
   const createContext = createContextFactory({
     rpc: createRpcClients(createConnectTransport({ baseUrl: rpcUrl, httpVersion: "1.1" })),
     sealer,
+    revocations,
     logger: pino({ level: "silent" }),
     secureCookies: false,
     allowedOrigins: undefined,
@@ -141,5 +148,18 @@ describe("createCaller", () => {
     const caller = createCaller({ ...context, headers: { ...context.headers, "x-csrf-token": "forged" } });
     const error = await failure(caller.auth.signOut());
     expect(error.code).toBe("FORBIDDEN");
+  });
+
+  it("refuses a session it cannot check against sign-outs (the store is down) rather than honour it", async () => {
+    const down: SessionRevocations = {
+      revoke: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")),
+      isRevoked: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")),
+    };
+    const error = await failure(callerFor(stack.userKey, stack.rpcUrl, down));
+    expect(error.code).toBe("SERVICE_UNAVAILABLE");
+    expect(error.message).toMatch(
+      /^sessions cannot be checked right now; try again shortly \(correlation id: .+\)$/,
+    );
+    expect(error.message).not.toContain("ECONNREFUSED");
   });
 });

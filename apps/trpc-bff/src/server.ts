@@ -10,7 +10,9 @@ import { createProcedureLogger } from "./create-procedure-logger.js";
 import { appRouter } from "./router.js";
 import { createRpcClients } from "./rpc-clients.js";
 import { createStaticHandler } from "./serve-static.js";
+import { createMemorySessionRevocations } from "./session/memory-session-revocations.js";
 import { writeSessionCookie } from "./session/session-cookie.js";
+import type { SessionRevocations } from "./session/session-revocations.js";
 import { createSessionSealer } from "./session/session-sealer.js";
 import { BffError } from "./to-trpc-error.js";
 
@@ -23,6 +25,11 @@ export interface BffDeps {
   sessionSecret: string;
   /** How long a session lasts. Default 12 h. */
   sessionTtlSeconds?: number;
+  /**
+   * Where signed-out sessions are remembered until they expire. Several replicas must share one
+   * (createRedisSessionRevocations); default: this process's memory (createMemorySessionRevocations).
+   */
+  sessionRevocations?: SessionRevocations;
   /** Serve cookies with `Secure` (the BFF is reached over https). Default false. */
   secureCookies?: boolean;
   /** Origins allowed to send mutations; default: the origin the request was addressed to. */
@@ -62,6 +69,7 @@ export function build(deps: BffDeps): BffServer {
   const createContext = createContextFactory({
     rpc: createRpcClients(deps.transport),
     sealer,
+    revocations: deps.sessionRevocations ?? createMemorySessionRevocations(),
     logger,
     procedureLogger,
     secureCookies,
@@ -75,9 +83,10 @@ export function build(deps: BffDeps): BffServer {
     maxBodySize: deps.maxBodyBytes ?? 1_048_576,
     router: appRouter,
     basePath: "/trpc/",
-    createContext: async ({ req, res }) => {
+    createContext: async ({ req, res, info }) => {
       const context = await createContext({
         headers: req.headers,
+        connectionParams: info.connectionParams,
         correlationId: requests.get(req)?.correlationId,
         traceContext: requests.get(req)?.traceContext,
         setSessionCookie: (token) =>

@@ -3,7 +3,7 @@ import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { ZodError } from "zod";
 import type { BffContext } from "./context.js";
 import type { ProcedureCall, ProcedureOutcome } from "./create-procedure-logger.js";
-import { checkCsrf } from "./session/check-csrf.js";
+import { checkCsrf, csrfConnectionParam } from "./session/check-csrf.js";
 import { BffError, toTRPCError } from "./to-trpc-error.js";
 
 /** A field that failed validation: its dotted path (`messages.0.content`) and what is wrong. */
@@ -129,12 +129,19 @@ function errorEventCode(event: unknown): ProcedureOutcome | undefined {
     : undefined;
 }
 
-/** Every procedure: mutations must pass the CSRF checks (checkCsrf) before they run. */
+/**
+ * Every procedure: mutations, and subscriptions of a signed-in caller, must pass the CSRF checks
+ * (checkCsrf) before they run. A subscription is a GET, but it may start work in the caller's name
+ * (chat.stream starts a paid generation): it sends the session's token as its `csrfToken` connection
+ * parameter, since EventSource cannot set headers. One without a session is refused by
+ * protectedProcedure as unauthenticated. Queries change nothing and need only the SameSite cookie.
+ */
 export const publicProcedure = loggedProcedure.use(({ ctx, type, next }) => {
-  if (type === "mutation") {
+  if (type === "mutation" || (type === "subscription" && ctx.session)) {
     const refused = checkCsrf(ctx.headers, {
       allowedOrigins: ctx.allowedOrigins,
       sessionToken: ctx.session?.csrfToken,
+      sentToken: type === "subscription" ? ctx.connectionParams[csrfConnectionParam] : undefined,
     });
     if (refused) {
       throw new BffError({ code: "FORBIDDEN", message: refused, correlationId: ctx.correlationId });

@@ -17,7 +17,7 @@ import {
 } from "@noa/providers/testing";
 import { build as buildRpcServer } from "@noa/rpc-server/server";
 import { createTestAccess } from "@noa/rpc-server/testing";
-import { build } from "../server.js";
+import { type BffDeps, build } from "../server.js";
 
 /** The model the stack serves through llama.cpp, for real. */
 export const tinyModel = "llama-cpp/llama-2-tiny-random";
@@ -99,14 +99,16 @@ export async function startBffStack(
     options.protocol === "connect"
       ? createConnectTransport({ baseUrl: rpcUrl, httpVersion: "1.1", interceptors: [recordHeaders] })
       : createGrpcTransport({ baseUrl: rpcUrl, interceptors: [recordHeaders] });
+  const sessionSecret = "test-session-secret-0123456789abcdef";
   const bff = build({
     transport,
     logger: bffLogger,
-    sessionSecret: "test-session-secret-0123456789abcdef",
+    sessionSecret,
     staticDir: options.staticDir,
     rpcTimeoutMs: options.rpcTimeoutMs,
   });
   const address = await bff.listen(0, "127.0.0.1");
+  const replicas: Array<ReturnType<typeof build>> = [];
 
   return {
     bffUrl: `http://127.0.0.1:${address.port}`,
@@ -125,7 +127,15 @@ export async function startBffStack(
     bffLogs,
     /** Stops the BFF alone (as a crash or a deploy would), leaving rpc-server running. */
     stopBff: () => bff.close(),
+    /** Another BFF replica in front of the same rpc-server, with the same session secret; closed by close(). */
+    async startReplica(deps: Pick<BffDeps, "sessionRevocations"> = {}) {
+      const replica = build({ transport, logger: bffLogger, sessionSecret, ...deps });
+      replicas.push(replica);
+      const { port } = await replica.listen(0, "127.0.0.1");
+      return `http://127.0.0.1:${port}`;
+    },
     async close() {
+      await Promise.all(replicas.map((replica) => replica.close()));
       await bff.close();
       await rpcServer.close({ graceMs: 0 });
       await registry.close();

@@ -34,7 +34,10 @@ type EventSourceLike = NonNullable<Parameters<typeof httpSubscriptionLink>[0]["E
 export interface BffClientOptions {
   /** The BFF's tRPC endpoint, e.g. `/trpc` in the page or `http://127.0.0.1:3000/trpc`. */
   url: string;
-  /** The session's CSRF token (from `auth.session` or `auth.signIn`), sent with every mutation. */
+  /**
+   * The session's CSRF token (from `auth.session` or `auth.signIn`), sent with every mutation (as
+   * `x-csrf-token`) and subscription (as the `csrfToken` connection parameter: EventSource sets no headers).
+   */
   csrfToken: () => string | null | undefined;
   /** Node: a fetch that keeps cookies. Browsers: the global one, with `credentials: "same-origin"`. */
   fetch?: typeof fetch;
@@ -49,7 +52,8 @@ export type BffClient = TRPCClient<AppRouter>;
 
 /**
  * A tRPC client for the BFF: queries and mutations batched over HTTP (mutations carry `x-csrf-token`),
- * subscriptions over SSE. Import this and the `Web*` types; nothing here touches Protobuf.
+ * subscriptions over SSE (carrying the token in their URL). Import this and the `Web*` types; nothing
+ * here touches Protobuf.
  */
 export function createBffClient(options: BffClientOptions): BffClient {
   return createTRPCClient<AppRouter>({
@@ -59,6 +63,10 @@ export function createBffClient(options: BffClientOptions): BffClient {
         true: httpSubscriptionLink({
           url: options.url,
           EventSource: options.EventSource,
+          connectionParams: () => {
+            const token = options.csrfToken();
+            return token ? { csrfToken: token } : null;
+          },
           eventSourceOptions: () => ({ withCredentials: true, ...options.eventSourceOptions }),
         }),
         false: httpBatchLink({

@@ -12,6 +12,9 @@ export interface SessionInfo {
   expiresAt: string | null;
 }
 
+/** What no API key or JWT has: a space, a control character, a quote, or anything beyond ASCII. */
+const notCredentialText = /[^\x21-\x7e]|["'`]/;
+
 /** Sign-in, sign-out and the current session. */
 export const authRouter = router({
   /** The current session; its CSRF token is what mutations must send as `x-csrf-token`. */
@@ -28,16 +31,17 @@ export const authRouter = router({
   }),
 
   /**
-   * Exchanges a NOA API key for a session cookie. Text with spaces or quotes in it cannot be a credential
-   * and is refused here, in the words of the sign-in form: sent on, rpc-server would answer about its
-   * Authorization header, which the person typing never chose. Anything else is checked by rpc-server
+   * Exchanges a NOA API key for a session cookie. Text with spaces, quotes or anything but printable
+   * ASCII in it cannot be a credential and is refused here, in the words of the sign-in form: sent on,
+   * rpc-server would answer about its Authorization header, which the person typing never chose, and a
+   * character beyond Latin-1 cannot be put in a header at all. Anything else is checked by rpc-server
    * itself (ListModels): a key it does not know is refused; a known key without the models:read scope is
    * still the caller's.
    */
   signIn: publicProcedure
     .input(z.object({ apiKey: z.string().trim().min(1, "paste an API key").max(512) }))
     .mutation(async ({ ctx, input }): Promise<SessionInfo> => {
-      if (/[\s"'`]/.test(input.apiKey)) {
+      if (notCredentialText.test(input.apiKey)) {
         throw new BffError({
           code: "UNAUTHORIZED",
           message:
@@ -62,9 +66,9 @@ export const authRouter = router({
       };
     }),
 
-  /** Ends the session (clears the cookie). */
-  signOut: publicProcedure.mutation(({ ctx }): SessionInfo => {
-    ctx.endSession();
+  /** Ends the session: clears the cookie and revokes the session, so that no copy of the cookie works. */
+  signOut: publicProcedure.mutation(async ({ ctx }): Promise<SessionInfo> => {
+    await ctx.endSession();
     return { signedIn: false, keyPrefix: null, csrfToken: null, expiresAt: null };
   }),
 });

@@ -1,8 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { EncryptJWT, jwtDecrypt } from "jose";
 
 /** What a browser session holds: the caller's own NOA API key and the session's CSRF token. */
 export interface Session {
+  /** Names the session, so that signing out can revoke it (SessionRevocations) on every replica. */
+  id: string;
   apiKey: string;
   csrfToken: string;
   /** The key's public prefix (`noa_<id>`), safe to show. */
@@ -14,7 +16,10 @@ export interface Session {
 /** Seals sessions into an encrypted token for a cookie, and opens them again. */
 export interface SessionSealer {
   seal(session: Pick<Session, "apiKey" | "keyPrefix">): Promise<{ token: string; session: Session }>;
-  /** The session in `token`, or undefined when it is missing, forged, tampered with or expired. */
+  /**
+   * The session in `token`, or undefined when it is missing, forged, tampered with or expired (whether it
+   * was revoked is for SessionRevocations to say).
+   */
   open(token: string | undefined): Promise<Session | undefined>;
   readonly ttlSeconds: number;
 }
@@ -22,7 +27,7 @@ export interface SessionSealer {
 /**
  * Sessions as JWE (`dir` + A256GCM, jose): the API key inside is encrypted and authenticated with a key
  * derived from `secret`, so the browser can neither read nor change it, and any BFF replica with the same
- * secret can open it. Nothing is stored server-side.
+ * secret can open it. Each session has an id (`jti`), which is what sign-out revokes.
  */
 export function createSessionSealer({
   secret,
@@ -39,6 +44,7 @@ export function createSessionSealer({
     async seal({ apiKey, keyPrefix }) {
       const issuedAt = Math.floor(now() / 1_000);
       const session: Session = {
+        id: randomUUID(),
         apiKey,
         keyPrefix,
         csrfToken: randomBytes(24).toString("base64url"),
@@ -46,6 +52,7 @@ export function createSessionSealer({
       };
       const token = await new EncryptJWT({ key: apiKey, prefix: keyPrefix, csrf: session.csrfToken })
         .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+        .setJti(session.id)
         .setIssuedAt(issuedAt)
         .setExpirationTime(issuedAt + ttlSeconds)
         .encrypt(key);
@@ -59,10 +66,17 @@ export function createSessionSealer({
           keyManagementAlgorithms: ["dir"],
           contentEncryptionAlgorithms: ["A256GCM"],
         });
-        const { key: apiKey, prefix, csrf, exp } = payload;
-        if (typeof apiKey !== "string" || typeof csrf !== "string" || typeof exp !== "number")
+        const { jti: id, key: apiKey, prefix, csrf, exp } = payload;
+        // A token without an id (sealed before sessions had one) could not be revoked: sign in again.
+        if (
+          typeof id !== "string" ||
+          typeof apiKey !== "string" ||
+          typeof csrf !== "string" ||
+          typeof exp !== "number"
+        )
           return undefined;
         return {
+          id,
           apiKey,
           keyPrefix: typeof prefix === "string" ? prefix : "",
           csrfToken: csrf,
