@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { createJwtVerifier, createRedisRateLimiter } from "@noa/access";
+import { createJwtVerifier, createLocalRateLimiter, createRedisRateLimiter } from "@noa/access";
 import { ApiKeyService, InferenceService, ModelService, Role, Scope, UsageService } from "@noa/proto";
 import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import { Health } from "@noa/proto/grpc/health/v1";
@@ -205,6 +205,139 @@ describe("authorization", () => {
     const modelsDenied = await errorOf(clients(server, narrow.auth).models.listModels({}));
     expect(modelsDenied.code).toBe(Code.PermissionDenied);
     expect(modelsDenied.rawMessage).toMatch(/models:read/);
+  });
+});
+
+describe("keys minted by a limited admin", () => {
+  it("never exceed their creator: its allow-list and limits are inherited and cannot be widened", async () => {
+    const server = await start();
+    const limited = await newKey(server, {
+      tenant: "ops",
+      scopes: [Scope.ADMIN],
+      allowedModels: ["llama-cpp/*"],
+      rateLimit: { requestBurst: 10, tokensPerMinute: 1_000 },
+    });
+    const { keys } = clients(server, limited.auth);
+    const child = await keys.createApiKey({ name: "child", tenant: "acme", scopes: [Scope.INFERENCE] });
+    expect(child.apiKey).toMatchObject({
+      allowedModels: ["llama-cpp/*"],
+      rateLimit: { requestBurst: 10, tokensPerMinute: 1_000 },
+    });
+    const refusals: Array<[Parameters<typeof keys.createApiKey>[0], RegExp]> = [
+      [{ allowedModels: ["openai/gpt-4o-mini"] }, /^allowed_models may not go beyond/],
+      [{ rateLimit: { requestBurst: 1_000 } }, /^rate_limit\.request_burst may not exceed/],
+      [{ rateLimit: { tokensPerMinute: 0 } }, /^rate_limit\.tokens_per_minute may not exceed/],
+    ];
+    for (const [wider, message] of refusals) {
+      const error = await errorOf(
+        keys.createApiKey({ name: "wider", tenant: "acme", scopes: [Scope.ADMIN], ...wider }),
+      );
+      expect(error.code).toBe(Code.PermissionDenied);
+      expect(error.rawMessage).toMatch(message);
+    }
+    // The child's inherited allow-list holds, and the refused keys were never made.
+    const refused = await errorOf(
+      clients(server, withKey(child.key)).inference.complete({
+        model: "openai/gpt-4o-mini",
+        messages,
+        maxTokens: 1,
+      }),
+    );
+    expect(refused.code).toBe(Code.PermissionDenied);
+    const listed = await clients(server, server.auth).keys.listApiKeys({ tenant: "acme" });
+    expect(listed.apiKeys.filter((key) => key.name === "wider")).toEqual([]);
+  });
+
+  it("are refused to a JWT, whose admin scope would otherwise outlive the token", async () => {
+    const secret = "a-shared-secret-of-at-least-32-bytes!";
+    const server = await start({
+      jwt: createJwtVerifier({ issuer: "https://idp.example", audience: "noa", secret }),
+    });
+    const token = await new SignJWT({ tenant: "ops", scope: "admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("https://idp.example")
+      .setAudience("noa")
+      .setSubject("admin-1")
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(secret));
+    const { keys } = clients(server, withKey(token));
+    const error = await errorOf(keys.createApiKey({ name: "forever", tenant: "ops", scopes: [Scope.ADMIN] }));
+    expect(error.code).toBe(Code.PermissionDenied);
+    expect(error.rawMessage).toMatch(/may not create API keys/);
+    // Reading and revoking keys stay open to it.
+    expect((await keys.listApiKeys({})).apiKeys.length).toBeGreaterThan(0);
+  });
+});
+
+describe("every call is rate limited", () => {
+  it("takes one request from the key's bucket on every authenticated call, over gRPC, REST and /status", async () => {
+    const server = await start();
+    const key = async () =>
+      newKey(server, {
+        scopes: [Scope.INFERENCE, Scope.MODELS_READ],
+        rateLimit: { requestBurst: 1, requestsPerSecond: 0.001 },
+      });
+    // A completion is admitted once, not twice: a bucket of 1 is enough for it.
+    const completer = await key();
+    const answer = await clients(server, completer.auth).inference.complete({
+      model,
+      messages,
+      maxTokens: 1,
+    });
+    expect(answer.usage?.completionTokens).toBe(1);
+
+    const calls: Array<(auth: Interceptor) => Promise<unknown>> = [
+      (auth) => clients(server, auth).models.listModels({}),
+      (auth) => clients(server, auth).usage.getUsageSummary({}),
+      (auth) => clients(server, auth).keys.listApiKeys({}),
+      (auth) => clients(server, auth).inference.complete({ model, messages, maxTokens: 1 }),
+    ];
+    for (const second of calls) {
+      const { auth } = await key();
+      await clients(server, auth).models.listModels({});
+      const refused = await errorOf(second(auth));
+      expect(refused.code).toBe(Code.ResourceExhausted);
+      expect(refused.rawMessage).toMatch(/^request rate limit of this key reached; retry in \d+ s/);
+      const [retry] = refused.findDetails(RetryInfoSchema);
+      expect(Number(retry?.retryDelay?.seconds ?? 0)).toBeGreaterThan(0);
+    }
+    for (const path of ["/v1/models", "/status"]) {
+      const { key: secret } = await key();
+      const get = () => fetch(`${server.baseUrl}${path}`, { headers: { authorization: `Bearer ${secret}` } });
+      expect((await get()).status).toBe(200);
+      const refused = await get();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    // Probes need no key and take nothing.
+    for (let i = 0; i < 3; i++) {
+      expect((await clients(server).health.check({ service: "" })).status).toBe(1);
+      expect((await fetch(`${server.baseUrl}/health`)).status).toBe(200);
+    }
+  });
+
+  it("keeps the buckets of JWTs with the same subject in different tenants apart", async () => {
+    const secret = "a-shared-secret-of-at-least-32-bytes!";
+    const server = await start({
+      jwt: createJwtVerifier({ issuer: "https://idp.example", audience: "noa", secret }),
+      // Tokens carry no limits of their own: the server's defaults, here a bucket of 1.
+      rateLimiter: createLocalRateLimiter({
+        defaults: { requestBurst: 1, requestsPerSecond: 0.001, tokensPerMinute: 0 },
+      }),
+    });
+    const tokenOf = (tenant: string) =>
+      new SignJWT({ tenant, scope: "models:read" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuer("https://idp.example")
+        .setAudience("noa")
+        .setSubject("user-1")
+        .setExpirationTime("5m")
+        .sign(new TextEncoder().encode(secret));
+    const initech = clients(server, withKey(await tokenOf("initech"))).models;
+    const globex = clients(server, withKey(await tokenOf("globex"))).models;
+    await initech.listModels({});
+    await globex.listModels({});
+    expect((await errorOf(initech.listModels({}))).code).toBe(Code.ResourceExhausted);
   });
 });
 

@@ -39,21 +39,35 @@ export interface CallOutcome {
   cacheTier?: string | undefined;
 }
 
-/** The caller's rate-limit key: a JWT subject and an API key id never share a bucket. */
+/**
+ * The caller's rate-limit key: `key:<id>` for an API key, `jwt:<tenant>:<sub>` for a token (two identity
+ * providers' tenants may both have a `user-1`). The tenant is URI-encoded, so its `:` cannot shift the split.
+ */
 export function limitKeyOf(principal: Principal): string {
-  return `${principal.kind}:${principal.id}`;
+  return principal.kind === "jwt"
+    ? `jwt:${encodeURIComponent(principal.tenant)}:${principal.id}`
+    : `${principal.kind}:${principal.id}`;
 }
 
 /**
  * Takes one request from the caller's bucket, or throws RESOURCE_EXHAUSTED with the retry delay when the
- * bucket is empty or the key's token budget is spent (a completion, or a job submission).
+ * bucket is empty or, for a call that runs a model (`checkTokens`: a completion, a job submission), when
+ * the key's token budget is spent. Each face calls it once per authenticated call, right after
+ * authentication, so every call counts, even one refused later.
  */
 export async function admitCall(
   rateLimiter: RateLimiter,
   principal: Principal,
   traceContext: Context,
+  options: { checkTokens: boolean },
 ): Promise<RateLimitAllowed> {
-  const verdict = await admitInSpan(rateLimiter, limitKeyOf(principal), principal.limits, traceContext);
+  const verdict = await admitInSpan(
+    rateLimiter,
+    limitKeyOf(principal),
+    principal.limits,
+    options,
+    traceContext,
+  );
   if (!verdict.allowed) {
     const seconds = Math.ceil(verdict.retryAfterMs / 1000);
     throw new AccessError(
@@ -66,19 +80,18 @@ export async function admitCall(
 }
 
 /**
- * Admits a call against the caller's request bucket (RESOURCE_EXHAUSTED with the retry delay when it
- * is empty) and returns `settle`, which prices the call, writes its usage record (off the request path)
+ * Begins the accounting of a call its face has admitted (`admitted`: admitCall with `checkTokens`, no second
+ * check) and returns `settle`, which prices the call, writes its usage record (off the request path)
  * and charges its real token count to the caller's token budget. `settle` runs exactly once per call.
  * A call the cache answered is recorded with its tokens and tier, costs 0 and charges no token budget
  * (no provider spent them); it was still admitted against the request rate.
  */
-export async function beginCall(
+export function beginCall(
   deps: AccountingDeps,
-  call: { principal: Principal; modelRequested: string; correlationId: string; traceContext: Context },
-): Promise<{ rateLimit: RateLimitState; settle(outcome: CallOutcome): number }> {
-  const { principal } = call;
+  call: { principal: Principal; modelRequested: string; correlationId: string; admitted: RateLimitAllowed },
+): { rateLimit: RateLimitState; settle(outcome: CallOutcome): number } {
+  const { principal, admitted: verdict } = call;
   const limitKey = limitKeyOf(principal);
-  const verdict = await admitCall(deps.rateLimiter, principal, call.traceContext);
   const id = randomUUID();
   const started = performance.now();
   const createdAt = new Date();

@@ -305,9 +305,12 @@ describe("idempotency, tenants and bad input", () => {
     }
   });
 
-  it("takes each submission from the key's request rate limit, over gRPC and REST alike", async () => {
+  it("takes each call, submissions and reads alike, from the key's request rate limit, over gRPC and REST", async () => {
     // A bucket of 2 that refills one request in 1,000 s: the third submission is refused.
-    const key = await cluster.keyFor("limited", ["jobs"], { requestBurst: 2, requestsPerSecond: 0.001 });
+    const key = await cluster.keyFor("limited", ["jobs", "inference"], {
+      requestBurst: 2,
+      requestsPerSecond: 0.001,
+    });
     const client = cluster.client(key);
     for (const idempotencyKey of ["limited-1", "limited-2"]) {
       await client.submitJob({ spec: { kind: inference(3) }, idempotencyKey });
@@ -330,8 +333,22 @@ describe("idempotency, tenants and bad input", () => {
     });
     expect(overRest.status).toBe(429);
     expect(Number(overRest.headers.get("retry-after"))).toBeGreaterThan(0);
-    // Refused submissions made no job.
-    const { jobs } = await client.listJobs({});
+    // Reading is limited too: a spent bucket lists, watches and retries nothing, over either face.
+    for (const read of [
+      client.listJobs({}),
+      (async () => {
+        for await (const _ of client.watchJob({ id: "any" }));
+      })(),
+      client.retryJob({ id: "any" }),
+    ]) {
+      expect(await codeOf(read)).toMatchObject({ code: Code.ResourceExhausted });
+    }
+    const listOverRest = await fetch(`${cluster.baseUrl}/v1/jobs`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(listOverRest.status).toBe(429);
+    // Refused submissions made no job (as another key of the tenant sees).
+    const { jobs } = await cluster.client(await cluster.keyFor("limited")).listJobs({});
     expect(jobs).toHaveLength(2);
   });
 
@@ -353,6 +370,27 @@ describe("idempotency, tenants and bad input", () => {
         }),
       { timeout: 5_000 },
     );
+  });
+
+  it("needs the inference scope as well for an inference job, over gRPC and REST alike", async () => {
+    const key = await cluster.keyFor("jobs-only", ["jobs"]);
+    const refused = await codeOf(cluster.client(key).submitJob({ spec: { kind: inference() } }));
+    expect(refused).toEqual({
+      code: Code.PermissionDenied,
+      message: expect.stringMatching(/lacks the "inference" scope/),
+    });
+    const overRest = await fetch(`${cluster.baseUrl}/v1/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        spec: { inference: { model, messages: [{ role: "ROLE_USER", content: "Hi" }] } },
+      }),
+    });
+    expect(overRest.status).toBe(403);
+    expect(((await overRest.json()) as { error: { message: string } }).error.message).toMatch(
+      /lacks the "inference" scope/,
+    );
+    expect((await cluster.client(key).listJobs({})).jobs).toEqual([]);
   });
 
   it("needs the jobs scope", async () => {
@@ -483,6 +521,8 @@ describe("notification and data-processing jobs", () => {
       subject: "Done",
       body: "The batch is ready",
       job_id: job?.id,
+      // Signed with the deployment's one secret: the tenant tells a receiver whose job sent it.
+      tenant: "notify",
     });
     expect(
       verifyWebhook({

@@ -167,6 +167,7 @@ export function build({
     neverServing,
     registry,
     authenticator,
+    rateLimiter: access.accounting.rateLimiter,
     logger,
     readiness,
     metrics,
@@ -186,11 +187,7 @@ export function build({
         createApiKeyRpcService({ apiKeys: access.apiKeys, authenticator: access.authenticator }),
       );
       router.service(UsageService, createUsageRpcService({ usage: access.usage }));
-      if (jobs)
-        router.service(
-          JobService,
-          createJobRpcService({ jobs, registry, rateLimiter: access.accounting.rateLimiter }),
-        );
+      if (jobs) router.service(JobService, createJobRpcService({ jobs, registry }));
       router.service(Health, createHealthService({ status: health }));
       router.service(
         ServerReflection,
@@ -210,7 +207,13 @@ export function build({
     },
     interceptors: [
       createRequestInterceptor({ logger, metrics }),
-      createAuthInterceptor({ authenticator, publicServices: [Health.typeName] }),
+      createAuthInterceptor({
+        authenticator,
+        rateLimiter: access.accounting.rateLimiter,
+        publicServices: [Health.typeName],
+        // The calls that run a model also wait while the caller's token budget is spent.
+        spendingTokens: [...InferenceService.methods, JobService.method.submitJob],
+      }),
     ],
     contextValues: (request) => createContextValues().set(correlationIdKey, correlationIdOf(request)),
     shutdownSignal: shutdown.signal,

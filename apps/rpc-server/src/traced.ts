@@ -16,10 +16,11 @@ export function admitInSpan(
   rateLimiter: RateLimiter,
   key: string,
   limits: Parameters<RateLimiter["admit"]>[1],
+  options: Parameters<RateLimiter["admit"]>[2],
   parent: Context,
 ): ReturnType<RateLimiter["admit"]> {
   return inSpan("rate-limit admit", { parent }, async (span) => {
-    const result = await rateLimiter.admit(key, limits);
+    const result = await rateLimiter.admit(key, limits, options);
     span.setAttribute("noa.rate_limit.allowed", result.allowed);
     return result;
   });

@@ -46,6 +46,7 @@ export {
 export { createLocalRateLimiter, type LocalRateLimiterOptions } from "./rate-limit/local-rate-limiter.js";
 export { rateLimitDefaultsFromEnv } from "./rate-limit/rate-limit-defaults-from-env.js";
 export type {
+  AdmitOptions,
   AdmitResult,
   RateLimitAllowed,
   RateLimitDefaults,

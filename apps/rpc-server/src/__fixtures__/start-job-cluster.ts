@@ -231,8 +231,12 @@ export async function startJobCluster(options: {
     queues,
     adminKey: access.adminKey,
     startWorker,
-    /** A key of its own for `tenant`. */
-    async keyFor(tenant: string, scopes: Scope[] = ["jobs"], limits: KeyLimits = {}): Promise<string> {
+    /** A key of its own for `tenant`; by default one that may submit inference jobs (jobs and inference). */
+    async keyFor(
+      tenant: string,
+      scopes: Scope[] = ["jobs", "inference"],
+      limits: KeyLimits = {},
+    ): Promise<string> {
       const { key } = await access.apiKeys.create({
         name: `test ${tenant}`,
         tenant,

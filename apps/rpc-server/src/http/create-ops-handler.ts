@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { type Authenticator, type Principal, requireScope } from "@noa/access";
-import { bearerMatches, elapsedMs, type ReadinessReport } from "@noa/observability";
+import { type Authenticator, type Principal, type RateLimiter, requireScope } from "@noa/access";
+import { bearerMatches, elapsedMs, type ReadinessReport, ROOT_CONTEXT } from "@noa/observability";
 import type { CircuitState, ModelInfo, ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
+import { admitCall } from "../call-accounting.js";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { type HealthStatus, ServingStatus } from "../health-status.js";
 import { correlationIdOf } from "../request-context.js";
@@ -33,6 +34,8 @@ export interface OpsHandlerDeps {
   health: HealthStatus;
   registry: ModelRegistry;
   authenticator: Authenticator;
+  /** The routes that need a key take one request from its bucket, as every API call does. */
+  rateLimiter: RateLimiter;
   logger: Logger;
   /** main.ts: createReadiness over PostgreSQL, Redis and the models; without it, ready while serving. */
   readiness?: () => Promise<ReadinessReport>;
@@ -49,9 +52,9 @@ export interface OpsHandlerDeps {
  * The operations routes: `GET /health` (liveness), `GET /health/ready` (also `/ready`: 503 until every
  * dependency is usable, naming those that are not; it also sets each service's grpc.health.v1 status),
  * `GET /health/detailed` (admin key: uptime, memory, CPU, dependencies, models with breaker state),
- * `GET /status` (any valid key: versions and configuration) and `GET /metrics` (Prometheus; behind a
- * bearer token when one is configured). HEAD answers as GET without the body; other methods get 405 with
- * `allow`. Each request is logged (logHttpRequest), not counted in the request metrics. Returns false for any
+ * `GET /status` (any valid key: versions and configuration), both taking a request from the key's bucket
+ * like any API call, and `GET /metrics` (Prometheus; behind a bearer token when one is configured). HEAD
+ * answers as GET without the body; other methods get 405 with `allow`. Each request is logged (logHttpRequest), not counted in the request metrics. Returns false for any
  * other path.
  */
 export function createOpsHandler(deps: OpsHandlerDeps): {
@@ -59,7 +62,18 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
   /** Runs readiness and updates the gRPC health statuses; the server calls it periodically. */
   refresh(): Promise<ReadinessReport | undefined>;
 } {
-  const { health, registry, authenticator, logger, readiness, metrics, metricsToken, status, details } = deps;
+  const {
+    health,
+    registry,
+    authenticator,
+    rateLimiter,
+    logger,
+    readiness,
+    metrics,
+    metricsToken,
+    status,
+    details,
+  } = deps;
   const neverServing = deps.neverServing ?? new Set<string>();
   const started = Date.now();
 
@@ -155,8 +169,11 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
   };
   routes["/ready"] = routes["/health/ready"] as OpsRoute;
 
+  /** The caller, once it has taken a request from its bucket (429 with `retry-after` when it is empty). */
   async function authenticate(req: Request): Promise<Principal> {
-    return authenticator.authenticate(credentialsOf(req));
+    const principal = await authenticator.authenticate(credentialsOf(req));
+    await admitCall(rateLimiter, principal, ROOT_CONTEXT, { checkTokens: false });
+    return principal;
   }
 
   async function serve(req: Request, res: Response, path: string, route: OpsRoute): Promise<void> {

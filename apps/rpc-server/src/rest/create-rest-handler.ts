@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { Authenticator, Principal, RateLimiter } from "@noa/access";
+import type { Authenticator, Principal, RateLimitAllowed, RateLimiter } from "@noa/access";
 import type { JobService } from "@noa/jobs";
 import {
   type Context,
@@ -13,6 +13,7 @@ import {
 } from "@noa/observability";
 import type { CallController, ModelRegistry } from "@noa/providers";
 import type { Logger } from "pino";
+import { admitCall } from "../call-accounting.js";
 import type { CompletionService } from "../completion-service.js";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { credentialsOf } from "../http/credentials-of.js";
@@ -42,13 +43,21 @@ export interface RestHandlerDeps {
   limits: BodyLimits;
   /** The job service behind /v1/jobs; undefined: those routes are not served. */
   jobs?: JobService;
-  /** Admits job submissions against the caller's limits (completions are admitted by the completion service). */
+  /** Takes one request from the caller's bucket for every authenticated request (admitCall). */
   rateLimiter: RateLimiter;
 }
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
-type Action = (exchange: RestExchange, principal: Principal, param: string) => Promise<void>;
+type Action = (
+  exchange: RestExchange,
+  principal: Principal,
+  param: string,
+  admitted: RateLimitAllowed,
+) => Promise<void>;
+
+/** The requests that run a model: refused while the caller's token budget is spent, as well. */
+const spendingTokens = new Set(["POST /v1/chat/completions", "POST /v1/completions", "POST /v1/jobs"]);
 
 /** A refused body is read away for at most 2 s or 64 MiB before its connection is closed. */
 const refusedBodyLimits = { maxMs: 2_000, maxBytes: 64 * 1024 * 1024 };
@@ -65,13 +74,14 @@ const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/mode
 /**
  * The OpenAI-compatible REST face on the server's one port: routes `/v1/*` and returns false for any
  * other path (so the caller can serve its own or 404). Each request gets a correlation id, is
- * authenticated like an RPC (Bearer or x-api-key), runs through the completion service, answers errors
+ * authenticated like an RPC (Bearer or x-api-key) and takes one request from the caller's bucket (429 with
+ * `retry-after` when it is empty), runs through the completion service, answers errors
  * in OpenAI's shape (toOpenAIError) and writes one log line when it ends.
  */
 export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Response) => boolean {
   const { completions, registry, authenticator, logger, metrics, shutdownSignal, limits } = deps;
-  const jobRoutes =
-    deps.jobs && createJobRoutes({ jobs: deps.jobs, registry, rateLimiter: deps.rateLimiter, limits });
+  const { rateLimiter } = deps;
+  const jobRoutes = deps.jobs && createJobRoutes({ jobs: deps.jobs, registry, limits });
   const started = Math.floor(Date.now() / 1000);
   // One shutdown listener for all exchanges rather than one each (EventTarget listeners are not cheap).
   const inFlight = new Set<CallController>();
@@ -85,9 +95,9 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
 
   const completion =
     (parse: typeof parseChatCompletionRequest, format: typeof chatCompletionFormat): Action =>
-    async (exchange, principal) => {
+    async (exchange, principal, _param, admitted) => {
       const request = parse(await readJsonBody(exchange.req, limits));
-      await serveCompletion({ exchange, completions, principal, request, format, logger });
+      await serveCompletion({ exchange, completions, principal, admitted, request, format, logger });
     };
   const routes = new Map<string, Route>([
     [
@@ -167,7 +177,10 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
         });
       }
       const principal = await authenticateInSpan(authenticator, credentialsOf(req), within);
-      await action(exchange, principal, param);
+      const admitted = await admitCall(rateLimiter, principal, within, {
+        checkTokens: spendingTokens.has(`${method} ${route.template}`),
+      });
+      await action(exchange, principal, param, admitted);
     } catch (error) {
       if (!exchange.clientGone() && !res.headersSent) {
         const { status, headers, body } = toOpenAIError(error, {

@@ -35,7 +35,8 @@ const fromScope: Record<Scope, ProtoScope> = {
 };
 
 /**
- * ApiKeyService over the access layer's key service; every RPC needs the admin scope. A revoked key
+ * ApiKeyService over the access layer's key service; every RPC needs the admin scope, and a new key may not
+ * exceed the admin key that creates it (model allow-list, limits; a JWT creates none). A revoked key
  * stops working on this replica at once, on others within the authenticator's cache TTL.
  */
 export function createApiKeyRpcService({
@@ -47,9 +48,11 @@ export function createApiKeyRpcService({
 }): ServiceImpl<typeof ApiKeyService> {
   return {
     async createApiKey(request, context) {
-      requireScope(principalOf(context.values), "admin");
+      const creator = principalOf(context.values);
+      requireScope(creator, "admin");
       const limits = request.rateLimit;
       const { record, key } = await apiKeys.create({
+        creator,
         name: request.name,
         tenant: request.tenant,
         scopes: request.scopes.map((scope) => toScope[scope] ?? String(scope)),

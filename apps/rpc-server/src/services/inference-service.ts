@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { CompleteResponseSchema, type InferenceService, StreamCompleteResponseSchema } from "@noa/proto";
+import { admissionOf } from "../auth-interceptor.js";
 import type { CompletionFinish, CompletionService } from "../completion-service.js";
 import { parseCompletionRequest } from "../parse-completion-request.js";
 import { correlationIdKey, principalOf, requestedModelKey, traceContextKey } from "../request-context.js";
@@ -24,6 +25,7 @@ export function createInferenceService({
       options,
       correlationId: context.values.get(correlationIdKey),
       traceContext: context.values.get(traceContextKey),
+      admitted: admissionOf(context.values),
     });
   }
 

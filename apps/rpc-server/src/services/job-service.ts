@@ -1,6 +1,6 @@
 import { create, type DescEnum } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type Principal, type RateLimiter, requireModel, requireScope } from "@noa/access";
+import { type Principal, requireModel, requireScope } from "@noa/access";
 import {
   fromProtoPriority,
   fromProtoState,
@@ -24,7 +24,7 @@ import {
 } from "@noa/proto";
 import { BadRequestSchema } from "@noa/proto/google/rpc";
 import type { CallSignal, ModelRegistry } from "@noa/providers";
-import { admitCall, limitKeyOf } from "../call-accounting.js";
+import { limitKeyOf } from "../call-accounting.js";
 import { parseCompletionRequest } from "../parse-completion-request.js";
 import { correlationIdKey, principalOf, traceContextKey } from "../request-context.js";
 
@@ -33,8 +33,6 @@ export interface JobFaceDeps {
   jobs: Jobs;
   /** Checks at submission that an inference job's model exists (NOT_FOUND rather than a failed job later). */
   registry: Pick<ModelRegistry, "languageModel">;
-  /** Admits each submission against the key's request rate and token budget, as a completion is. */
-  rateLimiter: RateLimiter;
 }
 
 const codes: Record<JobErrorCode, Code> = {
@@ -70,9 +68,10 @@ async function mapped<T>(run: () => Promise<T>): Promise<T> {
 
 /**
  * Submits a job for `principal` after the checks only the server can make: the jobs scope, and for an
- * inference job the same request rules as Complete, the key's model allow-list and the model's existence;
- * then the key's limits, as for a completion: each submission takes a request from its bucket, and none is
- * taken while its token budget is spent (the worker charges what inference jobs use).
+ * inference job the inference scope too, the same request rules as Complete, the key's model allow-list and
+ * the model's existence. Both faces have already admitted the submission against the key's limits, as a
+ * completion is (a request from its bucket, none while its token budget is spent: the worker charges what
+ * inference jobs use).
  */
 export async function submitJob(
   deps: JobFaceDeps,
@@ -82,6 +81,8 @@ export async function submitJob(
 ) {
   requireScope(principal, "jobs");
   if (request.spec?.kind.case === "inference") {
+    // An inference job is a completion run later: it needs what Complete needs, or `jobs` alone buys inference.
+    requireScope(principal, "inference");
     const { model } = parseCompletionRequest(request.spec.kind.value, context.signal);
     requireModel(principal, model);
     deps.registry.languageModel(model);
@@ -92,7 +93,6 @@ export async function submitJob(
       Code.InvalidArgument,
     );
   }
-  await admitCall(deps.rateLimiter, principal, context.traceContext);
   return mapped(() =>
     deps.jobs.submit({
       tenant: principal.tenant,

@@ -3,7 +3,8 @@ import { AccessError } from "./access-error.js";
 import type { ApiKeyRecord, ApiKeyStore } from "./api-key-store.js";
 import { generateApiKey, hashApiKey, parseApiKey } from "./generate-api-key.js";
 import type { Logger } from "./logger.js";
-import { allScopes, type KeyLimits, type Scope } from "./principal.js";
+import { allScopes, type KeyLimits, type Principal, type Scope } from "./principal.js";
+import { withinCreator } from "./within-creator.js";
 
 /** What a caller asks for when creating a key; strings as they come off the wire, validated here. */
 export interface CreateApiKeyInput {
@@ -14,6 +15,11 @@ export interface CreateApiKeyInput {
   /** Model ids or aliases (or `<provider>/*`); empty or absent means all. */
   allowedModels?: readonly string[];
   limits?: KeyLimits;
+  /**
+   * Who mints the key (the RPC's caller): the key may not exceed it (withinCreator). Absent only for keys
+   * the server makes itself (tests, fixtures); the caller still checks `admin` first.
+   */
+  creator?: Principal;
 }
 
 /** Which keys to list; absent or zero fields take the defaults (active keys only, 50 a page). */
@@ -31,7 +37,10 @@ export interface CreatedApiKey {
   key: string;
 }
 
-/** The domain logic behind the ApiKeyService RPCs (no transport, no authorization: callers check `admin`). */
+/**
+ * The domain logic behind the ApiKeyService RPCs (no transport; callers check `admin`, `create` keeps a new
+ * key within its creator's bounds).
+ */
 export interface ApiKeyService {
   create(input: CreateApiKeyInput): Promise<CreatedApiKey>;
   list(filter?: ListApiKeysFilter): Promise<{ keys: ApiKeyRecord[]; nextCursor: string | undefined }>;
@@ -106,12 +115,15 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
 
   return {
     async create(input) {
+      const wanted = {
+        allowedModels: parseModels(input.allowedModels ?? []),
+        limits: parseLimits(input.limits ?? {}),
+      };
       const fields = {
         name: requireText(input.name, "name", maxNameLength),
         tenant: requireText(input.tenant, "tenant", maxTenantLength),
         scopes: parseScopes(input.scopes),
-        allowedModels: parseModels(input.allowedModels ?? []),
-        limits: parseLimits(input.limits ?? {}),
+        ...(input.creator ? withinCreator(input.creator, wanted) : wanted),
       };
       const created = await insert(fields);
       logger?.info(

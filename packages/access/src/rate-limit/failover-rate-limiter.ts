@@ -1,6 +1,6 @@
 import type { Logger } from "../auth/logger.js";
 import type { KeyLimits } from "../auth/principal.js";
-import type { AdmitResult, RateLimiter } from "./rate-limiter.js";
+import type { AdmitOptions, AdmitResult, RateLimiter } from "./rate-limiter.js";
 
 /** `shared`: limits hold across replicas (Redis); `local`: each replica limits on its own until Redis returns. */
 export type RateLimitMode = "shared" | "local";
@@ -88,8 +88,8 @@ export function createFailoverRateLimiter(options: FailoverRateLimiterOptions): 
   }
 
   return {
-    admit: (key: string, limits: KeyLimits): Promise<AdmitResult> =>
-      run((limiter) => limiter.admit(key, limits), true),
+    admit: (key: string, limits: KeyLimits, admitOptions?: AdmitOptions): Promise<AdmitResult> =>
+      run((limiter) => limiter.admit(key, limits, admitOptions), true),
     chargeTokens: (key: string, tokens: number, limits: KeyLimits): Promise<void> =>
       run((limiter) => limiter.chargeTokens(key, tokens, limits), false),
     mode: () => mode,

@@ -1,5 +1,5 @@
 import type { KeyLimits } from "../auth/principal.js";
-import type { AdmitResult, RateLimitDefaults, RateLimiter } from "./rate-limiter.js";
+import type { AdmitOptions, AdmitResult, RateLimitDefaults, RateLimiter } from "./rate-limiter.js";
 import { resolveKeyLimits, validateRateLimitDefaults } from "./resolve-key-limits.js";
 
 /** The in-memory limiter's limits, clock and bound. */
@@ -46,7 +46,7 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): RateLi
   }
 
   return {
-    async admit(key: string, limits: KeyLimits): Promise<AdmitResult> {
+    async admit(key: string, limits: KeyLimits, options: AdmitOptions = {}): Promise<AdmitResult> {
       const {
         requestBurst: burst,
         requestsPerSecond: rps,
@@ -63,7 +63,7 @@ export function createLocalRateLimiter(options: LocalRateLimiterOptions): RateLi
         t = state?.t ?? tpm;
         const tt = state?.tt ?? at;
         t = Math.min(tpm, t + (Math.max(0, at - tt) * tpm) / 60000);
-        if (t < 0) tokenWait = Math.ceil((-t * 60000) / tpm);
+        if (t < 0 && options.checkTokens !== false) tokenWait = Math.ceil((-t * 60000) / tpm);
       }
       let requestWait = 0;
       if (r < 1) requestWait = Math.ceil(((1 - r) * 1000) / rps);

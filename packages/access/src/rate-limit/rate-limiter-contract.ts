@@ -78,6 +78,28 @@ export function describeRateLimiterContract(name: string, create: CreateLimiterF
       expect(await limiter.admit("k", {})).toMatchObject({ allowed: false, reason: "tokens" });
     });
 
+    it("with checkTokens false, takes a request despite a spent token budget and keeps the debt", async () => {
+      const { clock, limiter } = setup({ requestBurst: 100, tokensPerMinute: 600 });
+      await limiter.chargeTokens("k", 900, {});
+      expect(await limiter.admit("k", {}, { checkTokens: false })).toMatchObject({
+        allowed: true,
+        remaining: 99,
+      });
+      // Long after the request bucket is full again, the token debt is still there (no early expiry).
+      clock.now += 10_000;
+      expect(await limiter.admit("k", {})).toMatchObject({
+        allowed: false,
+        reason: "tokens",
+        retryAfterMs: 20_000,
+      });
+      const small = setup({ requestBurst: 1, requestsPerSecond: 1 });
+      await small.limiter.admit("k", {}, { checkTokens: false });
+      expect(await small.limiter.admit("k", {}, { checkTokens: false })).toMatchObject({
+        allowed: false,
+        reason: "requests",
+      });
+    });
+
     it("treats a tokensPerMinute of 0 as no token limit", async () => {
       const { limiter } = setup({ tokensPerMinute: 0 });
       await limiter.chargeTokens("k", 1e9, {});

@@ -34,14 +34,26 @@ export interface RateLimitDefaults {
   tokensPerMinute: number;
 }
 
+/** How one admission is checked. */
+export interface AdmitOptions {
+  /**
+   * Whether a spent token budget refuses the request (default true): true for calls that run a model
+   * (completions, job submissions); false for the others, which spend no tokens but still take a request.
+   */
+  checkTokens?: boolean;
+}
+
 /**
  * Per-key limits on requests (a token bucket) and on tokens (a per-minute budget charged after each
  * response with the real count, which may go negative and then refuses until refilled). Redis-backed for
  * limits shared by every replica, in-memory as the fallback; both keep exactly the same semantics.
  */
 export interface RateLimiter {
-  /** Takes one request token when the request bucket has one and the token budget is not negative. */
-  admit(key: string, limits: KeyLimits): Promise<AdmitResult>;
+  /**
+   * Takes one request token when the request bucket has one and (unless `checkTokens` is false) the token
+   * budget is not negative; a budget in debt stays in debt either way.
+   */
+  admit(key: string, limits: KeyLimits, options?: AdmitOptions): Promise<AdmitResult>;
   /** Charges a finished request's prompt + completion tokens; a no-op without a token limit or for 0 tokens. */
   chargeTokens(key: string, tokens: number, limits: KeyLimits): Promise<void>;
 }

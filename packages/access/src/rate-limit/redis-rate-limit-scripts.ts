@@ -19,7 +19,7 @@ end
 local state = redis.call("HMGET", KEYS[1], "r", "rt", "t", "tt")
 `;
 
-/** KEYS: the key's hash. ARGV: burst, requests/s, tokens/min (0: none), now in ms or "". Returns {1, remaining, resetMs} or {0, retryAfterMs, 1 requests | 2 tokens}. */
+/** KEYS: the key's hash. ARGV: burst, requests/s, tokens/min (0: none), "1" to refuse on a spent token budget or "0", now in ms or "". Returns {1, remaining, resetMs} or {0, retryAfterMs, 1 requests | 2 tokens}. */
 export const admitScript = `${readStateAndClock}
 local r = tonumber(state[1]) or burst
 local rt = tonumber(state[2]) or now
@@ -30,7 +30,7 @@ if tpm > 0 then
   t = tonumber(state[3]) or tpm
   local tt = tonumber(state[4]) or now
   t = math.min(tpm, t + math.max(0, now - tt) * tpm / 60000)
-  if t < 0 then tokenWait = math.ceil(-t * 60000 / tpm) end
+  if t < 0 and ARGV[4] == "1" then tokenWait = math.ceil(-t * 60000 / tpm) end
 end
 local requestWait = 0
 if r < 1 then requestWait = math.ceil((1 - r) * 1000 / rps) end

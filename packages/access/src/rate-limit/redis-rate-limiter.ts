@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import type { KeyLimits } from "../auth/principal.js";
-import type { AdmitResult, RateLimitDefaults, RateLimiter } from "./rate-limiter.js";
+import type { AdmitOptions, AdmitResult, RateLimitDefaults, RateLimiter } from "./rate-limiter.js";
 import { admitScript, chargeScript } from "./redis-rate-limit-scripts.js";
 import { resolveKeyLimits, validateRateLimitDefaults } from "./resolve-key-limits.js";
 
@@ -27,7 +27,7 @@ export function rateLimitKeyPrefix(namespace: string): string {
 }
 
 // Versioned names: a changed script gets a new command instead of silently replacing a running one.
-const ADMIT = "noaRateLimitAdmitV1";
+const ADMIT = "noaRateLimitAdmitV2";
 const CHARGE = "noaRateLimitChargeV1";
 
 interface RateLimitCommands {
@@ -49,13 +49,14 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RateLi
   const clock = () => (now ? String(now()) : "");
 
   return {
-    async admit(key: string, limits: KeyLimits): Promise<AdmitResult> {
+    async admit(key: string, limits: KeyLimits, options: AdmitOptions = {}): Promise<AdmitResult> {
       const { requestBurst, requestsPerSecond, tokensPerMinute } = resolveKeyLimits(limits, defaults);
       const [allowed, a, b] = await commands[ADMIT](
         prefix + key,
         requestBurst,
         requestsPerSecond,
         tokensPerMinute,
+        options.checkTokens === false ? "0" : "1",
         clock(),
       );
       if (allowed === 1) return { allowed: true, remaining: a, limit: requestBurst, resetMs: b };

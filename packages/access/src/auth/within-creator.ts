@@ -1,0 +1,75 @@
+import { AccessError } from "./access-error.js";
+import { hasModel } from "./authorize.js";
+import type { KeyLimits, Principal } from "./principal.js";
+
+/** What a new key asks for that its creator's own bounds apply to (after validation). */
+export interface KeyBounds {
+  allowedModels: string[];
+  limits: KeyLimits;
+}
+
+const limitFields = [
+  ["requestBurst", "rate_limit.request_burst"],
+  ["requestsPerSecond", "rate_limit.requests_per_second"],
+  ["tokensPerMinute", "rate_limit.tokens_per_minute"],
+] as const;
+
+/**
+ * The bounds of a key `creator` mints: never more than the creator's own. Its allowed models must lie
+ * within the creator's allow-list (none asked: the creator's list); each limit the creator has set must
+ * not be exceeded (unset: the creator's; a `tokensPerMinute` of 0 means none, so it exceeds any). Refuses
+ * with `permission-denied` naming the field. A token (JWT) may not mint keys at all: a key never expires,
+ * so it would outlive the token and survive the identity provider taking the token's holder away.
+ */
+export function withinCreator(creator: Principal, wanted: KeyBounds): KeyBounds {
+  if (creator.kind === "jwt") {
+    throw new AccessError(
+      "permission-denied",
+      "a token (JWT) may not create API keys: a key never expires and would outlive the token; " +
+        "create keys with an admin API key",
+    );
+  }
+  return {
+    allowedModels: modelsWithin(creator, wanted.allowedModels),
+    limits: limitsWithin(creator, wanted.limits),
+  };
+}
+
+function modelsWithin(creator: Principal, wanted: string[]): string[] {
+  const own = creator.allowedModels;
+  if (own.length === 0) return wanted;
+  if (wanted.length === 0) return [...own];
+  // `hasModel` reads a wanted `<provider>/*` as a model id: covered only by the same wildcard or a wider one.
+  const outside = wanted.filter((model) => !hasModel(creator, model));
+  if (outside.length > 0) {
+    throw new AccessError(
+      "permission-denied",
+      `allowed_models may not go beyond this API key's own (${own.join(", ")}): ` +
+        `${outside.map((model) => `"${model}"`).join(", ")} is outside it`,
+    );
+  }
+  return wanted;
+}
+
+function limitsWithin(creator: Principal, wanted: KeyLimits): KeyLimits {
+  const limits: KeyLimits = { ...wanted };
+  for (const [name, field] of limitFields) {
+    const own = creator.limits[name];
+    if (own === undefined) continue;
+    const asked = limits[name];
+    if (asked === undefined) {
+      limits[name] = own;
+      continue;
+    }
+    // A token budget of 0 is no budget at all: the most there is.
+    const unlimited = (value: number) => name === "tokensPerMinute" && value === 0;
+    if (unlimited(own)) continue;
+    if (unlimited(asked) || asked > own) {
+      throw new AccessError(
+        "permission-denied",
+        `${field} may not exceed this API key's own (${own}); got ${unlimited(asked) ? "0 (no limit)" : asked}`,
+      );
+    }
+  }
+  return limits;
+}
