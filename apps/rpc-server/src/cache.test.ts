@@ -346,7 +346,7 @@ describe("the response cache through the server", () => {
     expect(replay.chunks).toBeGreaterThan(3);
   });
 
-  it("finishes a follower's StreamComplete when the first caller cancels, without a second upstream call", async () => {
+  it("finishes a follower's StreamComplete when the first caller cancels, without a second upstream call, and charges that call once, to the follower", async () => {
     const content = question();
     const request = {
       model: "default",
@@ -362,11 +362,13 @@ describe("the response cache through the server", () => {
       return messages;
     };
     let following: Promise<StreamCompleteResponse[]> | undefined;
+    let leaderId = "";
     const leader = (async () => {
       let messages = 0;
       try {
-        for await (const _ of client.streamComplete(request, { signal: abort.signal })) {
+        for await (const message of client.streamComplete(request, { signal: abort.signal })) {
           messages++;
+          leaderId = message.id;
           if (messages === 1) following = collect(); // joins the call in flight
           if (messages === 3) abort.abort();
         }
@@ -378,12 +380,17 @@ describe("the response cache through the server", () => {
     const follower = (await following) ?? [];
 
     expect(leaderEnd).toBe(Code.Canceled);
-    expect(follower.at(-1)).toMatchObject({
+    // The follower took the upstream call over: it pays for all of it, as if it had made it alone.
+    const last = follower.at(-1);
+    expect(last).toMatchObject({
       finishReason: FinishReason.LENGTH,
-      cached: true,
-      cacheTier: "coalesced",
-      costUsd: 0,
+      cached: false,
+      cacheTier: "",
+      provider: "openai",
+      model: "openai/gpt-4o-mini",
+      usage: { completionTokens: 30 },
     });
+    expect(last?.costUsd).toBeGreaterThan(0);
     expect(
       follower
         .map((message) => message.text)
@@ -394,6 +401,85 @@ describe("the response cache through the server", () => {
     expect(
       upstream.requests.find((record) => JSON.stringify(record.body).includes(content))?.closedByClient,
     ).toBe(false);
+
+    // The ledger: one call's tokens and cost, charged once. The leader is a cancelled coalesced answer
+    // (someone else pays), named after the target that served it.
+    const recordOf = (id: string | undefined) =>
+      server.access.usageRecords().find((record) => record.correlationId === id);
+    await vi.waitFor(() => {
+      expect(recordOf(leaderId)).toBeDefined();
+      expect(recordOf(last?.id)).toBeDefined();
+    });
+    expect(recordOf(leaderId)).toMatchObject({
+      status: "cancelled",
+      cached: true,
+      cacheTier: "coalesced",
+      costUsd: 0,
+      provider: "openai",
+      modelServed: "openai/gpt-4o-mini",
+    });
+    expect(recordOf(last?.id)).toMatchObject({
+      status: "ok",
+      cached: false,
+      provider: "openai",
+      modelServed: "openai/gpt-4o-mini",
+      completionTokens: 30,
+      costUsd: last?.costUsd,
+    });
+  });
+
+  it("charges a shared call that fails mid-stream once, to its first caller, not to the one that joined it", async () => {
+    const content = question();
+    const request = {
+      model: "default",
+      messages: [{ role: Role.USER, content }],
+      maxTokens: 30,
+      temperature: 0,
+    };
+    const client = inference();
+    const drain = async (id: string, onMessage: (count: number) => void = () => {}) => {
+      let count = 0;
+      try {
+        for await (const message of client.streamComplete(request, { headers: { "x-correlation-id": id } })) {
+          if (message.text) onMessage(++count);
+        }
+        return { count, code: undefined };
+      } catch (error) {
+        return { count, code: ConnectError.from(error).code };
+      }
+    };
+    upstream.enqueueFaults({ kind: "reset-mid-stream", afterChunks: 6 });
+    const [leaderId, joinerId] = [randomUUID(), randomUUID()];
+    let joining: ReturnType<typeof drain> | undefined;
+    const leader = await drain(leaderId, (count) => {
+      if (count === 1) joining = drain(joinerId);
+    });
+    const joiner = await joining;
+
+    expect(leader).toEqual({ count: 6, code: Code.Unavailable });
+    expect(joiner).toEqual({ count: 6, code: Code.Unavailable });
+    expect(upstreamCalls(content)).toBe(1);
+    const recordOf = (id: string) =>
+      server.access.usageRecords().find((record) => record.correlationId === id);
+    await vi.waitFor(() => {
+      expect(recordOf(leaderId)).toBeDefined();
+      expect(recordOf(joinerId)).toBeDefined();
+    });
+    expect(recordOf(leaderId)).toMatchObject({
+      status: "error",
+      cached: false,
+      provider: "openai",
+      modelServed: "openai/gpt-4o-mini",
+      completionTokens: 6,
+    });
+    expect(recordOf(leaderId)?.costUsd).toBeGreaterThan(0);
+    expect(recordOf(joinerId)).toMatchObject({
+      status: "error",
+      cached: true,
+      cacheTier: "coalesced",
+      costUsd: 0,
+      modelServed: "openai/gpt-4o-mini",
+    });
   });
 
   it("makes one upstream call for 50 identical concurrent REST streams", async () => {

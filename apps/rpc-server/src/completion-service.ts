@@ -1,7 +1,8 @@
-import { type Principal, requireModel, requireScope } from "@noa/access";
+import { type Principal, type RateLimitAllowed, requireModel, requireScope } from "@noa/access";
 import { type Context, ROOT_CONTEXT } from "@noa/observability";
 import {
   type AttemptEvent,
+  type AttemptStart,
   type CacheEvent,
   type CacheSource,
   type CallOptions,
@@ -28,8 +29,10 @@ export interface CompletionRequest {
   /** Messages and parameters; `signal` is the call's (client cancel, deadline, shutdown). */
   options: CallOptions;
   correlationId: string;
-  /** The face's server span: the call's spans (rate limit, cache tiers, provider attempts) go under it. */
+  /** The face's server span: the call's spans (cache tiers, provider attempts) go under it. */
   traceContext?: Context;
+  /** The call's one admission, taken by its face at authentication (admitCall with `checkTokens`). */
+  admitted: RateLimitAllowed;
 }
 
 /** Who served an answer, how many provider calls it took, what it cost, and whether the cache served it. */
@@ -77,9 +80,10 @@ export interface CompletionCall {
 
 /**
  * The one service layer under both faces: checks the caller's scope and model allow-list, resolves the
- * model through the router, admits the call against the caller's rate limit, runs it with the call's
- * signal so a caller that leaves stops the generation, logs every provider attempt, and records usage
- * and cost for every admitted call — completed, failed, cancelled or cut — with the tokens delivered.
+ * model through the router, accounts for the call its face admitted against the caller's limits (once,
+ * at authentication), runs it with the call's signal so a caller that leaves stops the generation, logs
+ * every provider attempt, and records usage and cost for every admitted call — completed, failed,
+ * cancelled or cut — with the tokens delivered.
  * With `cache`, calls go through the response cache (per tenant unless shared) and identical calls in
  * flight are coalesced; a cached answer is still admitted against the rate limit, costs 0 and is
  * recorded with its tier.
@@ -117,11 +121,11 @@ export function createCompletionService({
       requireScope(principal, "inference");
       requireModel(principal, model);
       const languageModel = modelFor(model);
-      const call = await beginCall(accounting, {
+      const call = beginCall(accounting, {
         principal,
         modelRequested: model,
         correlationId,
-        traceContext,
+        admitted: request.admitted,
       });
       // A single successful attempt says nothing the request's own log line does not; the rest
       // (errors, retries, skipped breakers) are what an operator looks for.
@@ -144,6 +148,7 @@ export function createCompletionService({
       const own: Partial<CallOptions> = {
         traceContext,
         onAttempt: trace.onAttempt,
+        onAttemptStart: trace.onAttemptStart,
         onCache: (event) => {
           cacheEvent = event;
         },
@@ -160,10 +165,10 @@ export function createCompletionService({
       const signal = options.signal;
       const hit = () => (cacheEvent?.status === "hit" ? cacheEvent : undefined);
       // A call that joined an identical one in flight has no attempts of its own: the shared answer says who served.
-      const servedBy = () => {
-        const cached = hit();
-        return cached ? cached.model : trace.served();
-      };
+      const servedBy = () => hit()?.model ?? trace.served();
+      // A failed call was served by the target that was answering when it failed, if it had used any tokens.
+      const cutBy = (usage: Usage) =>
+        hit()?.model ?? (usage.promptTokens + usage.completionTokens > 0 ? trace.serving() : undefined);
       const logAnswer = (completion: string) => {
         if (!logContent) return;
         const prompt = options.messages.map((message) => ({ role: message.role, content: message.content }));
@@ -177,12 +182,14 @@ export function createCompletionService({
         const attempts = cacheTier ? 0 : trace.attempts();
         return { finishReason, usage, costUsd, attempts, cacheTier, ...splitTarget(served ?? "") };
       };
+      // A call that joined a shared one is not charged when it fails: the caller who owns it is.
       const fail = (error: unknown, usage: Usage) =>
         call.settle({
           status: signal?.aborted ? "cancelled" : "error",
           errorCode: codeName(error),
           usage,
-          servedBy: servedBy(),
+          servedBy: cutBy(usage),
+          cacheTier: hit()?.source,
         });
 
       return {
@@ -205,9 +212,10 @@ export function createCompletionService({
           try {
             for await (const part of languageModel.stream(callOptions)) {
               if (part.type === "text-delta") {
-                delivered++;
                 if (logContent) text += part.text;
                 yield { type: "text", text: part.text };
+                // Back for more: the face sent it (a face that stops reading after an abort did not).
+                delivered++;
                 continue;
               }
               settled = true;
@@ -245,15 +253,34 @@ function splitTarget(target: string): { provider: string; model: string } {
 /** Follows a call's attempts to tell which target served it and how many calls it took. */
 function traceAttempts(model: LanguageModel, log: (event: AttemptEvent) => void) {
   const events: AttemptEvent[] = [];
+  let started: AttemptStart | undefined;
+  // The attempt started last, until it reports how it ended.
+  let open: string | undefined;
+  // A model the router did not wrap reports no attempts: it serves itself.
+  const unrouted = () =>
+    events.length === 0 && started === undefined && model.provider !== "router"
+      ? `${model.provider}/${model.modelId}`
+      : undefined;
   return {
     onAttempt(event: AttemptEvent) {
       events.push(event);
+      if (event.target === started?.target && event.attempt === started.attempt) open = undefined;
       log(event);
     },
-    /** `<provider>/<model>` of the target that answered; the model itself when no router reported attempts. */
+    onAttemptStart(event: AttemptStart) {
+      started = event;
+      open = event.target;
+    },
+    /**
+     * `<provider>/<model>` of the target that answered, or was answering when the caller stopped reading
+     * (before the attempt reported its end); never the router itself.
+     */
     served: (): string | undefined =>
       events.findLast((event) => event.outcome === "ok" || event.outcome === "cancelled")?.target ??
-      (events.length === 0 ? `${model.provider}/${model.modelId}` : undefined),
+      open ??
+      unrouted(),
+    /** The target of the last attempt made (whatever its outcome): the one a cut call was getting its tokens from. */
+    serving: (): string | undefined => started?.target ?? unrouted(),
     attempts: () => Math.max(1, events.filter((event) => event.outcome !== "circuit-open").length),
   };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createPriceTable } from "@noa/access";
@@ -154,6 +155,32 @@ describe.each(matrix)("OpenAI answers with %s", (_name, fault, expected) => {
       expect(received.some((message) => message.finishReason)).toBe(false);
       expect(anthropicRequests()).toHaveLength(0);
     }
+  });
+});
+
+describe("the ledger of a stream cut mid-way", () => {
+  it("records the provider and model that served, the tokens delivered and their cost", async () => {
+    const { inference } = await start();
+    openai.enqueueFaults({ kind: "reset-mid-stream", afterChunks: 2 });
+    const correlationId = randomUUID();
+    const { received, error } = await drain(
+      inference.streamComplete(
+        { model: "default", messages, maxTokens: 8 },
+        { headers: { "x-correlation-id": correlationId } },
+      ),
+    );
+    expect(error?.code).toBe(Code.Unavailable);
+    expect(received.filter((message) => message.text)).toHaveLength(2);
+    const recordOf = () =>
+      server?.access.usageRecords().find((record) => record.correlationId === correlationId);
+    await vi.waitFor(() => expect(recordOf()).toBeDefined());
+    expect(recordOf()).toMatchObject({
+      status: "error",
+      provider: "openai",
+      modelServed: primary,
+      completionTokens: 2,
+    });
+    expect(recordOf()?.costUsd).toBeGreaterThan(0);
   });
 });
 

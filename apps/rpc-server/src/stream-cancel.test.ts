@@ -56,9 +56,49 @@ describe.each(Object.keys(transports))("cancelling StreamComplete over %s", (nam
       const records = server.access.usageRecords().filter((record) => ids.includes(record.correlationId));
       expect(records).toHaveLength(ids.length);
       expect(new Set(records.map((record) => record.status))).toEqual(new Set(["cancelled"]));
+      // Named after the target that served, never the router in front of it.
+      expect(new Set(records.map((record) => record.modelServed))).toEqual(new Set([server.modelId]));
     });
     expect(
       server.logs.some((entry) => entry.level === 50 && ids.includes(entry.correlationId as string)),
     ).toBe(false);
+  });
+});
+
+describe("cancelling a REST chat completion stream", () => {
+  it("records every cancelled call as served by the local model", async () => {
+    const ids: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const abort = new AbortController();
+      const correlationId = randomUUID();
+      ids.push(correlationId);
+      await (async () => {
+        const response = await fetch(`${server.baseUrl}/v1/chat/completions`, {
+          method: "POST",
+          signal: abort.signal,
+          headers: {
+            "content-type": "application/json",
+            authorization: `Bearer ${server.adminKey}`,
+            "x-correlation-id": correlationId,
+          },
+          body: JSON.stringify({
+            model: server.modelId,
+            messages: [{ role: "user", content: `Tell me a long story ${correlationId}` }],
+            max_tokens: 400,
+            stream: true,
+          }),
+        });
+        let chunks = 0;
+        for await (const _ of response.body ?? []) if (++chunks === 1 + (round % 3)) abort.abort();
+      })().catch(() => {});
+    }
+    await vi.waitFor(() => {
+      const records = server.access.usageRecords().filter((record) => ids.includes(record.correlationId));
+      expect(records).toHaveLength(ids.length);
+      expect(records.map((record) => record.status)).toEqual(ids.map(() => "cancelled"));
+      expect(records.map((record) => [record.provider, record.modelServed])).toEqual(
+        ids.map(() => ["llama-cpp", server.modelId]),
+      );
+    });
   });
 });

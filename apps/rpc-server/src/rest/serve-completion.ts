@@ -1,4 +1,4 @@
-import type { Principal } from "@noa/access";
+import type { Principal, RateLimitAllowed } from "@noa/access";
 import type { CallOptions, FinishReason, Usage } from "@noa/providers";
 import type { Logger } from "pino";
 import { codeName } from "../classify-error.js";
@@ -69,6 +69,7 @@ export async function serveCompletion({
   exchange,
   completions,
   principal,
+  admitted,
   request,
   format,
   logger,
@@ -76,6 +77,8 @@ export async function serveCompletion({
   exchange: RestExchange;
   completions: CompletionService;
   principal: Principal;
+  /** The request's admission, taken at authentication. */
+  admitted: RateLimitAllowed;
   request: OpenAICompletionRequest;
   format: CompletionWireFormat;
   logger: Logger;
@@ -91,6 +94,7 @@ export async function serveCompletion({
     options: Object.assign({}, request.options, cache ? { cache, signal } : { signal }),
     correlationId,
     traceContext: exchange.traceContext,
+    admitted,
   });
   // OpenAI's names; the reset is a duration, as OpenAI sends it.
   exchange.res.setHeader("x-ratelimit-limit-requests", String(call.rateLimit.limit));
