@@ -292,7 +292,11 @@ async function startJobStack(track: ReturnType<typeof disposer>) {
     ApiKeyService,
     createGrpcTransport({ baseUrl: noa.value.baseUrl, interceptors: [withKey(noa.value.adminKey)] }),
   );
-  const { key } = await admin.createApiKey({ name: "jobs", tenant: "acme", scopes: [Scope.JOBS] });
+  const { key } = await admin.createApiKey({
+    name: "jobs",
+    tenant: "acme",
+    scopes: [Scope.JOBS, Scope.INFERENCE],
+  });
   const jobs = createClient(
     JobService,
     createGrpcTransport({ baseUrl: noa.value.baseUrl, interceptors: [withKey(key)] }),

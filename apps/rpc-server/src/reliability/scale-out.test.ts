@@ -376,7 +376,7 @@ describe("two workers behind three replicas", () => {
     "run every job exactly once to completion and call back once, though a worker is SIGKILLed midway",
     async () => {
       const total = heavy ? 1000 : 200;
-      const key = await createKey(`jobs-${tag}`, [Scope.JOBS]);
+      const key = await createKey(`jobs-${tag}`, [Scope.JOBS, Scope.INFERENCE]);
       const correlation = `${tag}-job-`;
       const marker = (index: number) => `job ${tag} #${index}#`;
       const indexOf = (prompt: string) => Number(/#(\d+)#/.exec(prompt)?.[1] ?? -1);
@@ -593,7 +593,7 @@ describe("two workers behind three replicas", () => {
 // stalled. The database already says "done" for both; neither should be done again.
 describe.runIf(heavy)("workers killed after storing their work and before acknowledging it", () => {
   it("neither run the inference again nor send the callback again", async () => {
-    const key = await createKey(`window-${tag}`, [Scope.JOBS]);
+    const key = await createKey(`window-${tag}`, [Scope.JOBS, Scope.INFERENCE]);
     const prompt = (name: string) => `window ${tag} ${name}`;
     const submit = async (name: string, callback: boolean) => {
       const answer = await requestOnce({
