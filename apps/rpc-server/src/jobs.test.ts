@@ -154,6 +154,20 @@ describe("failures, retries and the dead-letter queue", () => {
       error: { code: "INVALID_ARGUMENT", retryable: false },
     });
     expect(cluster.openai.requests.length - requestsBefore).toBe(1);
+
+    // Retrying it runs a completion: a key of the same tenant with `jobs` alone may not, on either face.
+    const id = job?.id ?? "";
+    const jobsOnly = await cluster.keyFor("fail-tenant", ["jobs"]);
+    expect(await codeOf(cluster.client(jobsOnly).retryJob({ id }))).toEqual({
+      code: Code.PermissionDenied,
+      message: expect.stringMatching(/lacks the "inference" scope/),
+    });
+    const overRest = await fetch(`${cluster.baseUrl}/v1/jobs/${id}/retry`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${jobsOnly}` },
+    });
+    expect(overRest.status).toBe(403);
+    expect((await client.getJob({ id })).job?.state).toBe(JobState.FAILED);
   });
 
   it("retries a failing webhook as its own step, recording each attempt, without running the job again", async () => {

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type Principal, requireScope } from "@noa/access";
 import { fromProtoState, toJobJson } from "@noa/jobs";
 import { JobState, type SubmitJobRequest, SubmitJobRequestSchema } from "@noa/proto";
-import { type JobFaceDeps, submitJob, toJobConnectError } from "../services/job-service.js";
+import { type JobFaceDeps, retryJob, submitJob, toJobConnectError } from "../services/job-service.js";
 import { type BodyLimits, readJsonBody } from "./read-json-body.js";
 import type { RestExchange } from "./rest-exchange.js";
 import { invalidParam } from "./rest-request-error.js";
@@ -110,7 +110,7 @@ export function createJobRoutes(deps: JobFaceDeps & { limits: BodyLimits }) {
         const job =
           name === "cancel"
             ? await jobs.cancel(principal.tenant, id, exchange.traceContext)
-            : await jobs.retry(principal.tenant, id, exchange.traceContext);
+            : await retryJob(deps, principal, id, exchange.traceContext);
         exchange.sendJson(200, { job: toJobJson(job) });
       }),
     },

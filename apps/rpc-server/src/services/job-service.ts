@@ -7,6 +7,7 @@ import {
   JobError,
   type JobErrorCode,
   type JobService as Jobs,
+  type JsonValue,
   toProtoJob,
 } from "@noa/jobs";
 import type { Context } from "@noa/observability";
@@ -108,6 +109,33 @@ export async function submitJob(
   );
 }
 
+/**
+ * Runs a dead-lettered or failed job of the caller's tenant again. Retrying an inference job runs a
+ * completion, as submitting one does: it needs the inference scope and its model on the key's allow-list
+ * (or a key with `jobs` alone could rerun the inference jobs of its tenant's other keys).
+ */
+export async function retryJob(deps: JobFaceDeps, principal: Principal, id: string, traceContext: Context) {
+  requireScope(principal, "jobs");
+  const job = await deps.jobs.get(principal.tenant, id);
+  if (job.type === "ai-inference") {
+    requireScope(principal, "inference");
+    const model = inferenceModelOf(job.spec);
+    if (model !== undefined) requireModel(principal, model);
+  }
+  return deps.jobs.retry(principal.tenant, id, traceContext);
+}
+
+/** The model of an inference job's stored spec (JobSpec as proto JSON). */
+function inferenceModelOf(spec: JsonValue): string | undefined {
+  const inference =
+    typeof spec === "object" && spec !== null && !Array.isArray(spec) ? spec.inference : undefined;
+  const model =
+    typeof inference === "object" && inference !== null && !Array.isArray(inference)
+      ? inference.model
+      : undefined;
+  return typeof model === "string" ? model : undefined;
+}
+
 /** INVALID_ARGUMENT naming `field`, with the BadRequest detail both faces read. */
 function invalidField(message: string, field: string): unknown {
   return toJobConnectError(new JobError("invalid-argument", message, { field }));
@@ -191,11 +219,10 @@ export function createJobRpcService(deps: JobFaceDeps): ServiceImpl<typeof JobSe
       });
     },
     async retryJob(request, context) {
-      const { tenant } = jobsCaller(context);
+      const principal = jobsCaller(context);
       const id = jobIdOf(request);
-      return create(RetryJobResponseSchema, {
-        job: toProtoJob(await mapped(() => jobs.retry(tenant, id, context.values.get(traceContextKey)))),
-      });
+      const job = await mapped(() => retryJob(deps, principal, id, context.values.get(traceContextKey)));
+      return create(RetryJobResponseSchema, { job: toProtoJob(job) });
     },
   };
 }
