@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
 import { create, toJson } from "@bufbuild/protobuf";
 import { ROOT_CONTEXT } from "@noa/observability";
 import { JobResultSchema, JobSpecSchema, NotificationChannel } from "@noa/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { createInMemoryJobStore } from "../__fixtures__/create-in-memory-job-store.js";
 import { openTestQueues } from "../__fixtures__/open-test-queues.js";
+import { closeWebhookTargets, startWebhookTarget } from "../__fixtures__/start-webhook-target.js";
 import type { JobEvents } from "../job-events.js";
 import type { JobQueues } from "../job-queues.js";
 import type { JsonValue } from "../job-record.js";
@@ -19,29 +17,13 @@ const secret = "whsec_0123456789abcdef0123456789abcdef";
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await closeWebhookTargets();
 });
 
 /** A callback receiver on loopback answering `statuses` in turn (then 200), keeping what it was sent. */
 async function receiver(statuses: number[]) {
-  const received: Array<{ body: string; headers: IncomingHttpHeaders }> = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => {
-      body += chunk.toString("utf8");
-    });
-    req.on("end", () => {
-      received.push({ body, headers: req.headers });
-      res.writeHead(statuses.shift() ?? 200).end();
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  cleanups.push(async () => {
-    server.close();
-    server.closeAllConnections();
-    await once(server, "close");
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/noa`, received };
+  const target = await startWebhookTarget(statuses);
+  return { url: target.url("/hooks/noa"), received: target.requests };
 }
 
 /** The webhook processor over an in-memory store and test queues of its own, with a job of `tenant`. */

@@ -1,66 +1,14 @@
-import { once } from "node:events";
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { NotificationChannel, NotificationJobSchema } from "@noa/proto";
 import { afterEach, describe, expect, it } from "vitest";
+import { closeWebhookTargets, startWebhookTarget } from "../__fixtures__/start-webhook-target.js";
 import type { JobRecord } from "../job-record.js";
 import { verifyWebhook } from "../webhooks/webhook-signature.js";
 import { JobAttemptError } from "./job-attempt-error.js";
 import { type NotificationDeps, runNotificationJob } from "./run-notification-job.js";
 
 const secret = "whsec_0123456789abcdef0123456789abcdef";
-const servers: Array<ReturnType<typeof createServer>> = [];
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.close();
-    server.closeAllConnections();
-    await once(server, "close");
-  }
-});
-
-/**
- * A notification target on loopback that answers 200 (`ok`), never answers (`never`), or answers 200
- * then drips its body for ever (`drip`); `requests` holds what came, `arrived` resolves with the first
- * request, `hungUp` once the caller has closed a connection.
- */
-async function target(answer: "ok" | "never" | "drip") {
-  const requests: Array<{ body: string; headers: IncomingMessage["headers"] }> = [];
-  let hangUp!: () => void;
-  const hungUp = new Promise<void>((resolve) => {
-    hangUp = resolve;
-  });
-  let arrive!: () => void;
-  const arrived = new Promise<void>((resolve) => {
-    arrive = resolve;
-  });
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => {
-      body += chunk.toString("utf8");
-    });
-    req.on("end", () => {
-      requests.push({ body, headers: req.headers });
-      arrive();
-      if (answer === "ok") return res.writeHead(200).end();
-      if (answer === "drip") {
-        res.writeHead(200);
-        const drip = setInterval(() => res.write("."), 50);
-        res.on("close", () => clearInterval(drip));
-      }
-    });
-    res.on("close", () => hangUp());
-  });
-  servers.push(server);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`,
-    requests,
-    arrived,
-    hungUp,
-  };
-}
+afterEach(closeWebhookTargets);
 
 const job = {
   id: "5b0f7a52-8a8e-4a4e-9d55-0c2f0c0f1a01",
@@ -85,10 +33,10 @@ function notify(to: string) {
 
 describe("runNotificationJob over the webhook channel", () => {
   it("POSTs subject, body, job id and the submitting tenant, signed together", async () => {
-    const { url, requests } = await target("ok");
+    const { url, requests } = await startWebhookTarget(200);
     const result = await runNotificationJob({
       job,
-      notification: notify(url),
+      notification: notify(url("/notify")),
       deps: deps(5_000),
       signal: new AbortController().signal,
     });
@@ -112,11 +60,11 @@ describe("runNotificationJob over the webhook channel", () => {
   });
 
   it("stops the POST when the attempt is aborted (CancelJob), freeing the worker slot", async () => {
-    const { url, arrived, hungUp } = await target("never");
+    const { url, arrived, hungUp } = await startWebhookTarget("never");
     const controller = new AbortController();
     const running = runNotificationJob({
       job,
-      notification: notify(url),
+      notification: notify(url("/notify")),
       deps: deps(60_000),
       signal: controller.signal,
     });
@@ -127,10 +75,10 @@ describe("runNotificationJob over the webhook channel", () => {
   });
 
   it("fails the attempt as retryable when the target drips its answer past the timeout", async () => {
-    const { url, hungUp } = await target("drip");
+    const { url, hungUp } = await startWebhookTarget("drip");
     const running = runNotificationJob({
       job,
-      notification: notify(url),
+      notification: notify(url("/notify")),
       deps: deps(300),
       signal: new AbortController().signal,
     });
