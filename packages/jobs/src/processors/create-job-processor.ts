@@ -228,6 +228,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       return;
     }
     await publish(active);
+    const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
     if (attempt > active.maxAttempts) {
       // Its last attempt ran, but its worker could not store how it ended: not run once more.
       const failure = active.error ?? {
@@ -235,13 +236,11 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         message: "the job's last attempt ended without its outcome stored; retry it with RetryJob",
         retryable: true,
       };
-      const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
       if (await deadLetter(bullJob, failure, active.maxAttempts, within, log)) {
         logger.warn(log, "job dead-lettered: its last attempt had already run");
       }
       throw new UnrecoverableError(failure.message);
     }
-    const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
     logger.info(log, "job attempt started");
     running.set(id, { jobId: id, correlationId: active.correlationId, attempt });
     try {
