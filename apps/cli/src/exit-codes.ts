@@ -7,7 +7,7 @@ export const ExitCode = {
   server: 1,
   /** Bad command line, or the server refused the input as invalid (INVALID_ARGUMENT). */
   usage: 2,
-  /** No key, a bad or revoked key, or a key without the needed scope (UNAUTHENTICATED, PERMISSION_DENIED). */
+  /** No key, a bad, revoked or expired key, or a key without the needed scope (UNAUTHENTICATED, PERMISSION_DENIED). */
   auth: 3,
   /** No such model, key or job (NOT_FOUND). */
   notFound: 4,

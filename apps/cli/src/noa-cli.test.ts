@@ -247,6 +247,35 @@ describe("noa keys and noa usage", () => {
     expect(afterRevoke.code).toBe(3);
     expect(afterRevoke.stderr).toMatch(/correlation id: [\w-]+/);
   });
+
+  it("creates a key that expires (--expires), lists its expiry, and refuses one in the past", async () => {
+    const create = [
+      "keys",
+      "create",
+      "--name",
+      "cli expiring",
+      "--tenant",
+      "cli-expiry",
+      "--scope",
+      "models:read",
+    ];
+    const before = Date.now();
+    const created = await noa([...create, "--expires", "2h", "--json"]);
+    expect(created.code).toBe(0);
+    const response = JSON.parse(created.stdout);
+    const expiresAt = Date.parse(response.apiKey.expireTime);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 7_200_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 7_200_000);
+    expect((await noa(["models"], { env: { NOA_API_KEY: response.key } })).code).toBe(0);
+
+    const listed = await noa(["keys", "ls", "--tenant", "cli-expiry"]);
+    expect(listed.stdout).toMatch(/^ID\s+NAME\s+PREFIX\s+TENANT\s+SCOPES\s+CREATED\s+EXPIRES\s+LAST USED/);
+    expect(listed.stdout).toContain(new Date(expiresAt).toISOString().replace("T", " ").slice(0, 19));
+
+    const past = await noa([...create, "--expires", "2020-01-01T00:00:00Z"]);
+    expect(past.stderr).toMatch(/error: expire_time must be in the future: got 2020-01-01T00:00:00\.000Z/);
+    expect(past.code).toBe(2);
+  });
 });
 
 describe("errors: a clear message and an exit code per kind", () => {
@@ -311,6 +340,13 @@ describe("errors: a clear message and an exit code per kind", () => {
       {},
       2,
       /--burst.*from 1 to 4294967295/,
+    ],
+    [
+      "keys create --expires that is no duration or time",
+      [...newKey, "--expires", "soon"],
+      {},
+      2,
+      /'--expires <when>' argument 'soon' is invalid\. expected a duration from now such as 90m, 12h or 30d/,
     ],
     [
       "keys create --tpm beyond uint32",

@@ -76,13 +76,15 @@ describe("createPrismaApiKeyStore on PGlite", () => {
       const admin = await store.create(
         newApiKeyRecord({ scopes: ["admin"], limits: { requestsPerSecond: 0.5 } }),
       );
-      const other = await store.create(newApiKeyRecord({ tenant: "globex" }));
+      const other = await store.create(
+        newApiKeyRecord({ tenant: "globex", expiresAt: new Date("2031-01-01T00:00:00.001Z") }),
+      );
       expect(await store.findByPrefix(admin.prefix)).toEqual(admin);
       expect((await store.list({ includeRevoked: false, limit: 1 })).keys).toEqual([other]);
       await store.touch(other.id, new Date("2030-01-01T00:00:00Z"));
-      expect(await store.hasActiveAdmin()).toBe(true);
+      expect(await store.hasActiveAdmin(new Date())).toBe(true);
       await store.revoke(admin.id, new Date("2030-01-01T00:00:00Z"));
-      expect(await store.hasActiveAdmin()).toBe(false);
+      expect(await store.hasActiveAdmin(new Date())).toBe(false);
       expect((await store.findByPrefix(other.prefix))?.lastUsedAt).toEqual(new Date("2030-01-01T00:00:00Z"));
     } finally {
       await database.close();

@@ -32,6 +32,7 @@ export function createPrismaApiKeyStore(
           requestsPerSecond: input.limits.requestsPerSecond ?? null,
           tokensPerMinute: input.limits.tokensPerMinute ?? null,
           createdAt: new Date(now()),
+          expiresAt: input.expiresAt ?? null,
         },
       });
       return toRecord(row);
@@ -72,9 +73,13 @@ export function createPrismaApiKeyStore(
       await prisma.apiKey.updateMany({ where: { id }, data: { lastUsedAt: at } });
     },
 
-    async hasActiveAdmin() {
+    async hasActiveAdmin(at) {
       const admin = await prisma.apiKey.findFirst({
-        where: { revokedAt: null, scopes: { has: "admin" satisfies Scope } },
+        where: {
+          revokedAt: null,
+          OR: [{ expiresAt: null }, { expiresAt: { gt: at } }],
+          scopes: { has: "admin" satisfies Scope },
+        },
         select: { id: true },
       });
       return admin !== null;
@@ -107,5 +112,6 @@ function toRecord(row: ApiKey): ApiKeyRecord {
     createdAt: row.createdAt,
     lastUsedAt: row.lastUsedAt ?? undefined,
     revokedAt: row.revokedAt ?? undefined,
+    expiresAt: row.expiresAt ?? undefined,
   };
 }

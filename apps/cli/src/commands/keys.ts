@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type ApiKey,
   CreateApiKeyResponseSchema,
@@ -11,6 +12,7 @@ import pc from "picocolors";
 import type { CliContext } from "../cli-context.js";
 import { formatTable } from "../format-table.js";
 import { formatTime } from "../format-time.js";
+import { parseExpiry } from "../parse-expiry.js";
 import { finiteNumber, integerIn, uint32Max } from "../parse-number.js";
 import { printJson } from "../print-json.js";
 
@@ -53,6 +55,7 @@ interface CreateOptions {
   burst?: number;
   rps?: number;
   tpm?: number;
+  expires?: Date;
 }
 
 /** `noa keys [create | ls | revoke ID]` (admin keys only). */
@@ -77,6 +80,12 @@ export function registerKeys(program: Command, context: CliContext): void {
     .option("--burst <n>", "request burst (token bucket size)", integerIn(1, uint32Max))
     .option("--rps <n>", "requests per second", finiteNumber)
     .option("--tpm <n>", "tokens per minute (0: no token limit)", integerIn(0, uint32Max))
+    .option(
+      "--expires <when>",
+      "when the key stops working: a duration from now (90m, 12h, 30d) or an RFC 3339 time " +
+        "(2030-01-01T00:00:00Z); default: never (required when your own key or token expires)",
+      (raw: string) => parseExpiry(raw, Date.now()),
+    )
     .action(async (options: CreateOptions) => {
       const response = await context.client().apiKeys.createApiKey({
         name: options.name,
@@ -88,13 +97,15 @@ export function registerKeys(program: Command, context: CliContext): void {
           requestsPerSecond: options.rps,
           tokensPerMinute: options.tpm,
         },
+        expireTime: options.expires && timestampFromDate(options.expires),
       });
       if (context.options().json) return printJson(context.stdout, CreateApiKeyResponseSchema, response);
       context.stdout.write(`${response.key}\n`);
       context.stderr.write(
         pc.dim(
-          `created key ${response.apiKey?.id} (${response.apiKey?.prefix}) for tenant ${response.apiKey?.tenant}; ` +
-            "store it now: it is not shown again\n",
+          `created key ${response.apiKey?.id} (${response.apiKey?.prefix}) for tenant ${response.apiKey?.tenant}` +
+            (response.apiKey?.expireTime ? `, expiring ${formatTime(response.apiKey.expireTime)} UTC` : "") +
+            "; store it now: it is not shown again\n",
         ),
       );
     });
@@ -128,7 +139,7 @@ export function registerKeys(program: Command, context: CliContext): void {
       }
       context.stdout.write(
         formatTable(
-          ["ID", "NAME", "PREFIX", "TENANT", "SCOPES", "CREATED", "LAST USED", "REVOKED"],
+          ["ID", "NAME", "PREFIX", "TENANT", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "REVOKED"],
           found.map((key) => [
             key.id,
             key.name,
@@ -136,6 +147,7 @@ export function registerKeys(program: Command, context: CliContext): void {
             key.tenant,
             key.scopes.map((scope) => scopeNames.get(scope) ?? String(scope)).join(","),
             formatTime(key.createTime),
+            formatTime(key.expireTime),
             formatTime(key.lastUsedTime),
             formatTime(key.revokeTime),
           ]),

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
+  AccessError,
   type ApiKeyRecord,
   type ApiKeyService as ApiKeys,
   type Authenticator,
@@ -34,10 +35,15 @@ const fromScope: Record<Scope, ProtoScope> = {
   admin: ProtoScope.ADMIN,
 };
 
+// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+const minTimestampSeconds = -62_135_596_800n;
+const maxTimestampSeconds = 253_402_300_799n;
+
 /**
  * ApiKeyService over the access layer's key service; every RPC needs the admin scope, and a new key may not
- * exceed the admin key that creates it (model allow-list, limits; a JWT creates none). A revoked key
- * stops working on this replica at once, on others within the authenticator's cache TTL.
+ * exceed the credential that creates it (model allow-list, limits, and expiry: a JWT's keys must expire by
+ * its `exp`). A revoked key stops working on this replica at once, on others within the authenticator's
+ * cache TTL; an expired one everywhere at its expire_time.
  */
 export function createApiKeyRpcService({
   apiKeys,
@@ -62,6 +68,7 @@ export function createApiKeyRpcService({
           requestsPerSecond: limits?.requestsPerSecond,
           tokensPerMinute: limits?.tokensPerMinute,
         },
+        expiresAt: request.expireTime && expiryOf(request.expireTime),
       });
       return create(CreateApiKeyResponseSchema, { apiKey: toProtoApiKey(record), key });
     },
@@ -103,5 +110,19 @@ function toProtoApiKey(record: ApiKeyRecord): ApiKey {
     createTime: timestampFromDate(record.createdAt),
     lastUsedTime: record.lastUsedAt && timestampFromDate(record.lastUsedAt),
     revokeTime: record.revokedAt && timestampFromDate(record.revokedAt),
+    expireTime: record.expiresAt && timestampFromDate(record.expiresAt),
   });
+}
+
+/** A request's expire_time as a Date, refusing what is no valid Timestamp (a binary message may carry any). */
+function expiryOf(timestamp: Timestamp): Date {
+  const { seconds, nanos } = timestamp;
+  if (seconds < minTimestampSeconds || seconds > maxTimestampSeconds || nanos < 0 || nanos > 999_999_999) {
+    throw new AccessError(
+      "invalid-argument",
+      "expire_time is not a valid google.protobuf.Timestamp (seconds within years 0001 to 9999, nanos " +
+        "from 0 to 999999999): send a time in the future, e.g. 2030-01-01T00:00:00Z",
+    );
+  }
+  return timestampDate(timestamp);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ApiKeyRecord, ApiKeyStore } from "./api-key-store.js";
+import type { ApiKeyStore } from "./api-key-store.js";
 import { generateApiKey } from "./generate-api-key.js";
 
 /** What a store's test gives the contract suite: a new, empty store for every test. */
@@ -9,7 +9,7 @@ export interface ApiKeyStoreSubject {
   close?: () => Promise<void>;
 }
 
-type NewRecord = Omit<ApiKeyRecord, "createdAt" | "lastUsedAt" | "revokedAt">;
+type NewRecord = Parameters<ApiKeyStore["create"]>[0];
 
 /** A valid record to create in a store under test (a fresh generated key's prefix and hash). */
 export function newApiKeyRecord(overrides: Partial<NewRecord> = {}): NewRecord {
@@ -54,8 +54,18 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
       expect(created.createdAt).toBeInstanceOf(Date);
       expect(created.lastUsedAt).toBeUndefined();
       expect(created.revokedAt).toBeUndefined();
+      expect(created.expiresAt).toBeUndefined();
       expect(await store.findByPrefix(input.prefix)).toEqual(created);
       expect(await store.findByPrefix(generateApiKey().prefix)).toBeUndefined();
+    });
+
+    it("keeps a key's expiry to the millisecond, and hands it back from findByPrefix and list", async () => {
+      const expiresAt = new Date("2030-06-01T12:34:56.789Z");
+      const created = await store.create(newApiKeyRecord({ expiresAt }));
+      expect(created.expiresAt).toEqual(expiresAt);
+      expect((await store.findByPrefix(created.prefix))?.expiresAt).toEqual(expiresAt);
+      const [listed] = (await store.list({ includeRevoked: false, limit: 10 })).keys;
+      expect(listed?.expiresAt).toEqual(expiresAt);
     });
 
     it("refuses a second record with the same prefix", async () => {
@@ -122,13 +132,21 @@ export function describeApiKeyStoreContract(name: string, setup: () => Promise<A
     });
 
     it("knows whether an unrevoked admin key exists", async () => {
-      expect(await store.hasActiveAdmin()).toBe(false);
+      const at = new Date();
+      expect(await store.hasActiveAdmin(at)).toBe(false);
       await store.create(newApiKeyRecord({ scopes: ["inference", "jobs"] }));
-      expect(await store.hasActiveAdmin()).toBe(false);
+      expect(await store.hasActiveAdmin(at)).toBe(false);
       const admin = await store.create(newApiKeyRecord({ scopes: ["admin"], tenant: "admin" }));
-      expect(await store.hasActiveAdmin()).toBe(true);
+      expect(await store.hasActiveAdmin(at)).toBe(true);
       await store.revoke(admin.id, new Date());
-      expect(await store.hasActiveAdmin()).toBe(false);
+      expect(await store.hasActiveAdmin(at)).toBe(false);
+    });
+
+    it("counts an admin key as active only until it expires", async () => {
+      const expiresAt = new Date("2030-01-01T00:00:00.000Z");
+      await store.create(newApiKeyRecord({ scopes: ["admin"], tenant: "admin", expiresAt }));
+      expect(await store.hasActiveAdmin(new Date("2029-12-31T23:59:59.999Z"))).toBe(true);
+      expect(await store.hasActiveAdmin(expiresAt)).toBe(false);
     });
   });
 }

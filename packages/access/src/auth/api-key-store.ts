@@ -15,11 +15,16 @@ export interface ApiKeyRecord {
   createdAt: Date;
   lastUsedAt: Date | undefined;
   revokedAt: Date | undefined;
+  /** When the key stops working; undefined: never. */
+  expiresAt: Date | undefined;
 }
 
 /** Persistence of API keys; implemented over Prisma in @noa/db, in memory for unit tests. */
 export interface ApiKeyStore {
-  create(record: Omit<ApiKeyRecord, "createdAt" | "lastUsedAt" | "revokedAt">): Promise<ApiKeyRecord>;
+  /** Stores a new key; the store sets `createdAt`, and an absent `expiresAt` means never. */
+  create(
+    record: Omit<ApiKeyRecord, "createdAt" | "lastUsedAt" | "revokedAt" | "expiresAt"> & { expiresAt?: Date },
+  ): Promise<ApiKeyRecord>;
   findByPrefix(prefix: string): Promise<ApiKeyRecord | undefined>;
   /** Newest first; `cursor` is the previous page's `nextCursor`. */
   list(filter: {
@@ -32,6 +37,6 @@ export interface ApiKeyStore {
   revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined>;
   /** Records use; callers throttle it (at most once a minute per key). */
   touch(id: string, at: Date): Promise<void>;
-  /** Whether any unrevoked key has the admin scope (first-start bootstrap). */
-  hasActiveAdmin(): Promise<boolean>;
+  /** Whether any key with the admin scope is neither revoked nor expired at `at` (first-start bootstrap). */
+  hasActiveAdmin(at: Date): Promise<boolean>;
 }

@@ -43,6 +43,15 @@ describe("createApiKeyService.create", () => {
     expect(stored).not.toContain(key.slice(record.prefix.length + 1));
   });
 
+  it("stores an expiry in the future and hands it back from list", async () => {
+    const { service } = setup();
+    const expiresAt = new Date(clock() + 1);
+    const { record } = await service.create({ ...valid, expiresAt });
+    expect(record.expiresAt).toEqual(expiresAt);
+    expect((await service.list()).keys.map((key) => key.expiresAt)).toEqual([expiresAt]);
+    expect((await service.create(valid)).record.expiresAt).toBeUndefined();
+  });
+
   it.each([
     ["a blank name", { ...valid, name: "  " }, /name is required/],
     ["a blank tenant", { ...valid, tenant: "" }, /tenant is required/],
@@ -59,6 +68,17 @@ describe("createApiKeyService.create", () => {
       "a fractional token limit",
       { ...valid, limits: { tokensPerMinute: 1.5 } },
       /^rate_limit\.tokens_per_minute/,
+    ],
+    [
+      "an expiry in the past",
+      { ...valid, expiresAt: new Date(clock() - 1) },
+      /^expire_time must be in the future: got 2029-12-31T23:59:59\.999Z, and it is now 2030-01-01T00:00:00\.000Z; leave it unset for a key that never expires$/,
+    ],
+    ["an expiry of now", { ...valid, expiresAt: new Date(clock()) }, /^expire_time must be in the future/],
+    [
+      "an expiry that is not a time",
+      { ...valid, expiresAt: new Date("next tuesday") },
+      /^expire_time is not a valid time: send one in the future \(e\.g\. 2030-01-01T00:00:00Z\)/,
     ],
   ])("refuses %s with invalid-argument", async (_, input, message) => {
     const { store, service } = setup();
@@ -129,6 +149,21 @@ describe("createApiKeyService.bootstrapAdmin", () => {
     await service.revoke(first?.record.id ?? "");
     const second = await service.bootstrapAdmin({});
     expect(second?.record.id).not.toBe(first?.record.id);
+  });
+
+  it("creates a new admin key once the only one has expired", async () => {
+    const store = createInMemoryApiKeyStore({ now: clock });
+    const expiring = await createApiKeyService({ store, now: clock }).create({
+      name: "temporary admin",
+      tenant: "admin",
+      scopes: ["admin"],
+      expiresAt: new Date(clock() + 60_000),
+    });
+    const later = (ms: number) => createApiKeyService({ store, now: () => clock() + ms });
+    expect(await later(59_999).bootstrapAdmin({})).toBeUndefined();
+    const bootstrapped = await later(60_000).bootstrapAdmin({});
+    expect(bootstrapped?.record.id).not.toBe(expiring.record.id);
+    expect(bootstrapped?.record.expiresAt).toBeUndefined();
   });
 
   it("registers the master key once, across restarts, storing only its hash", async () => {

@@ -16,6 +16,11 @@ export interface CreateApiKeyInput {
   allowedModels?: readonly string[];
   limits?: KeyLimits;
   /**
+   * When the key stops working; must be a valid time in the future. Absent: never (refused when the creator
+   * itself expires: withinCreator).
+   */
+  expiresAt?: Date;
+  /**
    * Who mints the key (the RPC's caller): the key may not exceed it (withinCreator). Absent only for keys
    * the server makes itself (tests, fixtures); the caller still checks `admin` first.
    */
@@ -57,7 +62,7 @@ export interface ApiKeyService {
 /** Dependencies of {@link createApiKeyService}. */
 export interface ApiKeyServiceOptions {
   store: ApiKeyStore;
-  /** Clock for revocation times (epoch ms). */
+  /** Clock for revocation times, the expiry check at creation and the bootstrap's (epoch ms). */
   now?: () => number;
   logger?: Logger;
 }
@@ -73,9 +78,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
   const { store, logger } = options;
   const now = options.now ?? Date.now;
 
-  async function insert(
-    fields: Omit<ApiKeyRecord, "id" | "prefix" | "hash" | "createdAt" | "lastUsedAt" | "revokedAt">,
-  ) {
+  async function insert(fields: Omit<Parameters<ApiKeyStore["create"]>[0], "id" | "prefix" | "hash">) {
     const { key, prefix, hash } = generateApiKey();
     const record = await store.create({ id: randomUUID(), prefix, hash, ...fields });
     return { record, key };
@@ -118,6 +121,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
       const wanted = {
         allowedModels: parseModels(input.allowedModels ?? []),
         limits: parseLimits(input.limits ?? {}),
+        expiresAt: parseExpiry(input.expiresAt, now()),
       };
       const fields = {
         name: requireText(input.name, "name", maxNameLength),
@@ -132,6 +136,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
           prefix: created.record.prefix,
           tenant: fields.tenant,
           scopes: fields.scopes,
+          expiresAt: fields.expiresAt?.toISOString(),
         },
         "API key created",
       );
@@ -169,7 +174,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions): ApiKeyServic
         await registerMasterKey(configured);
         return undefined;
       }
-      if (await store.hasActiveAdmin()) return undefined;
+      if (await store.hasActiveAdmin(new Date(now()))) return undefined;
       // Replicas starting together on an empty database may each make one; every one is a valid admin key.
       const created = await insert({
         name: "bootstrap admin key",
@@ -240,6 +245,26 @@ function parseModels(models: readonly string[]): string[] {
     throw new AccessError("invalid-argument", "allowed_models must not contain blank entries");
   }
   return [...new Set(trimmed)];
+}
+
+function parseExpiry(expiresAt: Date | undefined, now: number): Date | undefined {
+  if (expiresAt === undefined) return undefined;
+  const at = expiresAt.getTime();
+  if (Number.isNaN(at)) {
+    throw new AccessError(
+      "invalid-argument",
+      "expire_time is not a valid time: send one in the future (e.g. 2030-01-01T00:00:00Z), " +
+        "or leave it unset for a key that never expires",
+    );
+  }
+  if (at <= now) {
+    throw new AccessError(
+      "invalid-argument",
+      `expire_time must be in the future: got ${expiresAt.toISOString()}, and it is now ` +
+        `${new Date(now).toISOString()}; leave it unset for a key that never expires`,
+    );
+  }
+  return new Date(at);
 }
 
 function parseLimits(limits: KeyLimits): KeyLimits {

@@ -41,9 +41,9 @@ function countingStore(inner: ApiKeyStore) {
       calls.touch++;
       return inner.touch(id, at);
     },
-    hasActiveAdmin() {
+    hasActiveAdmin(at) {
       calls.hasActiveAdmin++;
-      return inner.hasActiveAdmin();
+      return inner.hasActiveAdmin(at);
     },
   };
   return { store, calls, total: () => Object.values(calls).reduce((sum, n) => sum + n, 0) };
@@ -139,6 +139,29 @@ describe("createAuthenticator with API keys", () => {
     const error = await refusal(authenticator.authenticate(bearer(created.key)));
     expect(error.message).toMatch(/revoked/);
     expect(calls.findByPrefix).toBe(2);
+  });
+
+  it("refuses a key from its expiry on, saying it expired, without the key", async () => {
+    const { authenticator, service, clock } = await setup();
+    const expiresAt = new Date(clock.now + 60_000);
+    const { key } = await service.create({ name: "short", tenant: "acme", scopes: ["inference"], expiresAt });
+    expect(await authenticator.authenticate(bearer(key))).toMatchObject({ tenant: "acme", expiresAt });
+    clock.now = expiresAt.getTime();
+    const error = await refusal(authenticator.authenticate(bearer(key)));
+    expect(error.message).toBe("the API key expired at 2030-01-01T00:01:00.000Z; ask an admin for a new one");
+    expect(error.message).not.toContain(key.split("_").at(-1));
+  });
+
+  it("never serves a key from the cache past its expiry, however long the cache TTL", async () => {
+    const { authenticator, service, clock, calls } = await setup({ cacheTtlMs: 30_000 });
+    const expiresAt = new Date(clock.now + 10_000);
+    const { key } = await service.create({ name: "short", tenant: "acme", scopes: ["inference"], expiresAt });
+    await authenticator.authenticate(bearer(key));
+    clock.now += 9_999;
+    await authenticator.authenticate(bearer(key));
+    expect(calls.findByPrefix).toBe(1);
+    clock.now += 1;
+    expect((await refusal(authenticator.authenticate(bearer(key)))).message).toMatch(/expired/);
   });
 
   it("forgets a key at once when told (a revocation on this process)", async () => {

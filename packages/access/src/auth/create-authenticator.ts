@@ -12,7 +12,10 @@ export interface AuthenticatorOptions {
   store: ApiKeyStore;
   /** Accepts JWTs as bearer tokens; without it only API keys are accepted. */
   jwt?: JwtVerifier;
-  /** How long a validated key is trusted without asking the store: a revocation takes effect within this. */
+  /**
+   * How long a validated key is trusted without asking the store: a revocation takes effect within this.
+   * Never past the key's expiry, which takes effect on time.
+   */
   cacheTtlMs?: number;
   /** Validated keys kept at most (least recently used go first). */
   cacheSize?: number;
@@ -88,12 +91,22 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (!record || !hashesMatch(record.hash, digest)) return refuse(digest, prefix, invalidKeyMessage);
     if (record.revokedAt)
       return refuse(digest, prefix, "the API key has been revoked; ask an admin for a new one");
+    const at = now();
+    if (record.expiresAt && record.expiresAt.getTime() <= at) {
+      return refuse(
+        digest,
+        prefix,
+        `the API key expired at ${record.expiresAt.toISOString()}; ask an admin for a new one`,
+      );
+    }
     const entry: CachedKey = {
       principal: toPrincipal(record),
       keyId: record.id,
       touchedAt: record.lastUsedAt?.getTime() ?? Number.NEGATIVE_INFINITY,
     };
-    if (cacheTtlMs > 0) valid.set(digest, entry, cacheTtlMs);
+    // The cache trusts a key only until it expires: the next request after that asks the store, and is refused.
+    const ttlMs = record.expiresAt ? Math.min(cacheTtlMs, record.expiresAt.getTime() - at) : cacheTtlMs;
+    if (ttlMs > 0) valid.set(digest, entry, ttlMs);
     touch(entry);
     return entry.principal;
   }
@@ -165,5 +178,6 @@ function toPrincipal(record: ApiKeyRecord): Principal {
     scopes: Object.freeze([...record.scopes]),
     allowedModels: Object.freeze([...record.allowedModels]),
     limits: Object.freeze({ ...record.limits }),
+    ...(record.expiresAt && { expiresAt: new Date(record.expiresAt) }),
   }) as Principal;
 }

@@ -41,6 +41,8 @@ describe("createJwtVerifier with a shared HS256 secret", () => {
       scopes: ["inference", "jobs"],
       allowedModels: ["openai/gpt-4o-mini"],
       limits: {},
+      // Its `exp`, which bounds the expiry of the keys it may create.
+      expiresAt: new Date((nowSec + 300) * 1000),
     });
   });
 

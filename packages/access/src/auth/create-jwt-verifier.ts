@@ -100,6 +100,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         scopes: [...new Set(scopes)],
         allowedModels: modelsClaim === undefined ? [] : [...new Set(readList(payload[modelsClaim]))],
         limits: {},
+        // Required above: bounds the expiry of the keys the token may create.
+        ...(payload.exp !== undefined && { expiresAt: new Date(payload.exp * 1000) }),
       };
     },
   };

@@ -28,6 +28,7 @@ export function createInMemoryApiKeyStore(options: InMemoryApiKeyStoreOptions = 
         createdAt: new Date(now()),
         lastUsedAt: undefined,
         revokedAt: undefined,
+        expiresAt: input.expiresAt,
       });
       byId.set(record.id, { seq: nextSeq++, record });
       idByPrefix.set(record.prefix, record.id);
@@ -70,9 +71,10 @@ export function createInMemoryApiKeyStore(options: InMemoryApiKeyStoreOptions = 
       if (entry) entry.record.lastUsedAt = new Date(at);
     },
 
-    async hasActiveAdmin() {
+    async hasActiveAdmin(at) {
       for (const { record } of byId.values()) {
-        if (record.revokedAt === undefined && record.scopes.includes("admin")) return true;
+        const expired = record.expiresAt !== undefined && record.expiresAt <= at;
+        if (record.revokedAt === undefined && !expired && record.scopes.includes("admin")) return true;
       }
       return false;
     },
@@ -88,5 +90,6 @@ function copy(record: ApiKeyRecord): ApiKeyRecord {
     createdAt: new Date(record.createdAt),
     lastUsedAt: record.lastUsedAt && new Date(record.lastUsedAt),
     revokedAt: record.revokedAt && new Date(record.revokedAt),
+    expiresAt: record.expiresAt && new Date(record.expiresAt),
   };
 }

@@ -25,4 +25,9 @@ export interface Principal {
   /** Model ids or aliases the caller may use; empty means all. */
   allowedModels: string[];
   limits: KeyLimits;
+  /**
+   * When the credential stops working (an API key's expiry, a token's `exp`); absent: never. A key it
+   * creates may not outlive it (withinCreator).
+   */
+  expiresAt?: Date;
 }

@@ -89,12 +89,57 @@ describe("withinCreator", () => {
     });
   });
 
-  it("refuses every key to a token (JWT), which would outlive it", () => {
-    const error = refusal(() =>
-      withinCreator(admin({ kind: "jwt", id: "user-42" }), { allowedModels: [], limits: {} }),
+  const exp = new Date("2030-01-01T00:05:00.000Z");
+  const token = (overrides: Partial<Principal> = {}) =>
+    admin({ kind: "jwt", id: "user-42", expiresAt: exp, ...overrides });
+
+  it("lets a token (JWT) mint a key that expires no later than the token", () => {
+    for (const expiresAt of [new Date(exp.getTime() - 60_000), exp]) {
+      expect(withinCreator(token(), { allowedModels: [], limits: {}, expiresAt }).expiresAt).toEqual(
+        expiresAt,
+      );
+    }
+  });
+
+  it("refuses a token (JWT) a key that never expires or outlives it, naming expire_time", () => {
+    const forever = refusal(() => withinCreator(token(), { allowedModels: [], limits: {} }));
+    expect(forever.code).toBe("permission-denied");
+    expect(forever.message).toBe(
+      "expire_time is required: a token (JWT) may not create API keys that never expire; " +
+        "set expire_time to no later than its own expiry (2030-01-01T00:05:00.000Z)",
     );
-    expect(error.code).toBe("permission-denied");
-    expect(error.message).toMatch(/JWT\) may not create API keys/);
+    const later = new Date(exp.getTime() + 1);
+    const outliving = refusal(() =>
+      withinCreator(token(), { allowedModels: [], limits: {}, expiresAt: later }),
+    );
+    expect(outliving.code).toBe("permission-denied");
+    expect(outliving.message).toBe(
+      "expire_time may not be later than this token (JWT)'s own expiry (2030-01-01T00:05:00.000Z); " +
+        "got 2030-01-01T00:05:00.001Z",
+    );
+    // A token whose expiry is unknown bounds nothing, so it mints nothing.
+    const unknown = refusal(() =>
+      withinCreator(token({ expiresAt: undefined }), { allowedModels: [], limits: {}, expiresAt: exp }),
+    );
+    expect(unknown.message).toMatch(/^a token \(JWT\) without an expiry \(exp\) may not create API keys/);
+  });
+
+  it("keeps a key made by an expiring API key within that key's expiry; a key that never expires gives any", () => {
+    const expiring = admin({ expiresAt: exp });
+    expect(withinCreator(expiring, { allowedModels: [], limits: {}, expiresAt: exp }).expiresAt).toEqual(exp);
+    expect(refusal(() => withinCreator(expiring, { allowedModels: [], limits: {} })).message).toMatch(
+      /^expire_time is required: an API key that expires may not create API keys that never expire/,
+    );
+    const outliving = refusal(() =>
+      withinCreator(expiring, { allowedModels: [], limits: {}, expiresAt: new Date(exp.getTime() + 1) }),
+    );
+    expect(outliving.code).toBe("permission-denied");
+    expect(outliving.message).toMatch(/^expire_time may not be later than this API key's own expiry/);
+    const later = new Date("2040-01-01T00:00:00.000Z");
+    expect(withinCreator(admin(), { allowedModels: [], limits: {}, expiresAt: later }).expiresAt).toEqual(
+      later,
+    );
+    expect(withinCreator(admin(), { allowedModels: [], limits: {} }).expiresAt).toBeUndefined();
   });
 });
 
@@ -120,5 +165,42 @@ describe("createApiKeyService.create with a creator", () => {
       }),
     ).rejects.toMatchObject({ code: "permission-denied" });
     expect((await store.list({ includeRevoked: true, limit: 10 })).keys).toHaveLength(1);
+  });
+
+  it("stores a token's (JWT) key with its expiry, and nothing when it would outlive the token", async () => {
+    const now = Date.parse("2030-01-01T00:00:00.000Z");
+    const store = createInMemoryApiKeyStore({ now: () => now });
+    const service = createApiKeyService({ store, now: () => now });
+    const creator = admin({ kind: "jwt", id: "user-42", expiresAt: new Date(now + 300_000) });
+    const expiresAt = new Date(now + 240_000);
+    const { record } = await service.create({
+      name: "ci",
+      tenant: "acme",
+      scopes: ["inference"],
+      expiresAt,
+      creator,
+    });
+    expect(record.expiresAt).toEqual(expiresAt);
+    await expect(
+      service.create({
+        name: "long",
+        tenant: "acme",
+        scopes: ["inference"],
+        expiresAt: new Date(now + 300_001),
+        creator,
+      }),
+    ).rejects.toMatchObject({
+      code: "permission-denied",
+      message: expect.stringMatching(/^expire_time may not be later/),
+    });
+    await expect(
+      service.create({ name: "forever", tenant: "acme", scopes: ["inference"], creator }),
+    ).rejects.toMatchObject({
+      code: "permission-denied",
+      message: expect.stringMatching(/^expire_time is required/),
+    });
+    expect((await store.list({ includeRevoked: true, limit: 10 })).keys.map((key) => key.name)).toEqual([
+      "ci",
+    ]);
   });
 });

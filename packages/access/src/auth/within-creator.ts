@@ -6,6 +6,8 @@ import type { KeyLimits, Principal } from "./principal.js";
 export interface KeyBounds {
   allowedModels: string[];
   limits: KeyLimits;
+  /** Absent: the key never expires. */
+  expiresAt?: Date | undefined;
 }
 
 const limitFields = [
@@ -17,22 +19,48 @@ const limitFields = [
 /**
  * The bounds of a key `creator` mints: never more than the creator's own. Its allowed models must lie
  * within the creator's allow-list (none asked: the creator's list); each limit the creator has set must
- * not be exceeded (unset: the creator's; a `tokensPerMinute` of 0 means none, so it exceeds any). Refuses
- * with `permission-denied` naming the field. A token (JWT) may not mint keys at all: a key never expires,
- * so it would outlive the token and survive the identity provider taking the token's holder away.
+ * not be exceeded (unset: the creator's; a `tokensPerMinute` of 0 means none, so it exceeds any); it may
+ * not outlive a creator that expires. Refuses with `permission-denied` naming the field. A token (JWT)
+ * always expires, so its keys must too, by its `exp`: a key outliving the token would survive the
+ * identity provider taking the token's holder away.
  */
 export function withinCreator(creator: Principal, wanted: KeyBounds): KeyBounds {
-  if (creator.kind === "jwt") {
-    throw new AccessError(
-      "permission-denied",
-      "a token (JWT) may not create API keys: a key never expires and would outlive the token; " +
-        "create keys with an admin API key",
-    );
-  }
   return {
     allowedModels: modelsWithin(creator, wanted.allowedModels),
     limits: limitsWithin(creator, wanted.limits),
+    expiresAt: expiryWithin(creator, wanted.expiresAt),
   };
+}
+
+function expiryWithin(creator: Principal, wanted: Date | undefined): Date | undefined {
+  const own = creator.expiresAt;
+  if (own === undefined) {
+    // The verifier requires `exp`; a token without one has nothing to bound its keys by.
+    if (creator.kind === "jwt") {
+      throw new AccessError(
+        "permission-denied",
+        "a token (JWT) without an expiry (exp) may not create API keys; create keys with an admin API key",
+      );
+    }
+    return wanted;
+  }
+  const who = creator.kind === "jwt" ? "token (JWT)" : "API key";
+  if (wanted === undefined) {
+    throw new AccessError(
+      "permission-denied",
+      `expire_time is required: ${creator.kind === "jwt" ? "a token (JWT)" : "an API key that expires"} ` +
+        `may not create API keys that never expire; set expire_time to no later than its own expiry ` +
+        `(${own.toISOString()})`,
+    );
+  }
+  if (wanted > own) {
+    throw new AccessError(
+      "permission-denied",
+      `expire_time may not be later than this ${who}'s own expiry (${own.toISOString()}); ` +
+        `got ${wanted.toISOString()}`,
+    );
+  }
+  return wanted;
 }
 
 function modelsWithin(creator: Principal, wanted: string[]): string[] {

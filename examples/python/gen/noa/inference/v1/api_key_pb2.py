@@ -14,31 +14,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1enoa/inference/v1/api_key.proto\x12\x10noa.inference.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n\tRateLimit\x12(\n\rrequest_burst\x18\x01 \x01(\rH\x00R\x0crequestBurst\x88\x01\x01\x12\x33\n\x13requests_per_second\x18\x02 \x01(\x01H\x01R\x11requestsPerSecond\x88\x01\x01\x12/\n\x11tokens_per_minute\x18\x03 \x01(\rH\x02R\x0ftokensPerMinute\x88\x01\x01\x42\x10\n\x0e_request_burstB\x16\n\x14_requests_per_secondB\x14\n\x12_tokens_per_minute\"\xac\x03\n\x06\x41piKey\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x16\n\x06tenant\x18\x04 \x01(\tR\x06tenant\x12/\n\x06scopes\x18\x05 \x03(\x0e\x32\x17.noa.inference.v1.ScopeR\x06scopes\x12%\n\x0e\x61llowed_models\x18\x06 \x03(\tR\rallowedModels\x12:\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1b.noa.inference.v1.RateLimitR\trateLimit\x12;\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12@\n\x0elast_used_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0clastUsedTime\x12;\n\x0brevoke_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrevokeTime\"\xd5\x01\n\x13\x43reateApiKeyRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06tenant\x18\x02 \x01(\tR\x06tenant\x12/\n\x06scopes\x18\x03 \x03(\x0e\x32\x17.noa.inference.v1.ScopeR\x06scopes\x12%\n\x0e\x61llowed_models\x18\x04 \x03(\tR\rallowedModels\x12:\n\nrate_limit\x18\x05 \x01(\x0b\x32\x1b.noa.inference.v1.RateLimitR\trateLimit\"[\n\x14\x43reateApiKeyResponse\x12\x31\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.noa.inference.v1.ApiKeyR\x06\x61piKey\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key\"\x91\x01\n\x12ListApiKeysRequest\x12\x16\n\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\'\n\x0finclude_revoked\x18\x02 \x01(\x08R\x0eincludeRevoked\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"r\n\x13ListApiKeysResponse\x12\x33\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x18.noa.inference.v1.ApiKeyR\x07\x61piKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"I\n\x14RevokeApiKeyResponse\x12\x31\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.noa.inference.v1.ApiKeyR\x06\x61piKey*k\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCOPE_INFERENCE\x10\x01\x12\x15\n\x11SCOPE_MODELS_READ\x10\x02\x12\x0e\n\nSCOPE_JOBS\x10\x03\x12\x0f\n\x0bSCOPE_ADMIN\x10\x04\x32\xa9\x02\n\rApiKeyService\x12]\n\x0c\x43reateApiKey\x12%.noa.inference.v1.CreateApiKeyRequest\x1a&.noa.inference.v1.CreateApiKeyResponse\x12Z\n\x0bListApiKeys\x12$.noa.inference.v1.ListApiKeysRequest\x1a%.noa.inference.v1.ListApiKeysResponse\x12]\n\x0cRevokeApiKey\x12%.noa.inference.v1.RevokeApiKeyRequest\x1a&.noa.inference.v1.RevokeApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1enoa/inference/v1/api_key.proto\x12\x10noa.inference.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n\tRateLimit\x12(\n\rrequest_burst\x18\x01 \x01(\rH\x00R\x0crequestBurst\x88\x01\x01\x12\x33\n\x13requests_per_second\x18\x02 \x01(\x01H\x01R\x11requestsPerSecond\x88\x01\x01\x12/\n\x11tokens_per_minute\x18\x03 \x01(\rH\x02R\x0ftokensPerMinute\x88\x01\x01\x42\x10\n\x0e_request_burstB\x16\n\x14_requests_per_secondB\x14\n\x12_tokens_per_minute\"\xe9\x03\n\x06\x41piKey\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06prefix\x18\x03 \x01(\tR\x06prefix\x12\x16\n\x06tenant\x18\x04 \x01(\tR\x06tenant\x12/\n\x06scopes\x18\x05 \x03(\x0e\x32\x17.noa.inference.v1.ScopeR\x06scopes\x12%\n\x0e\x61llowed_models\x18\x06 \x03(\tR\rallowedModels\x12:\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1b.noa.inference.v1.RateLimitR\trateLimit\x12;\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12@\n\x0elast_used_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0clastUsedTime\x12;\n\x0brevoke_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nrevokeTime\x12;\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\x92\x02\n\x13\x43reateApiKeyRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06tenant\x18\x02 \x01(\tR\x06tenant\x12/\n\x06scopes\x18\x03 \x03(\x0e\x32\x17.noa.inference.v1.ScopeR\x06scopes\x12%\n\x0e\x61llowed_models\x18\x04 \x03(\tR\rallowedModels\x12:\n\nrate_limit\x18\x05 \x01(\x0b\x32\x1b.noa.inference.v1.RateLimitR\trateLimit\x12;\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"[\n\x14\x43reateApiKeyResponse\x12\x31\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.noa.inference.v1.ApiKeyR\x06\x61piKey\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key\"\x91\x01\n\x12ListApiKeysRequest\x12\x16\n\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\'\n\x0finclude_revoked\x18\x02 \x01(\x08R\x0eincludeRevoked\x12\x1b\n\tpage_size\x18\x03 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x04 \x01(\tR\tpageToken\"r\n\x13ListApiKeysResponse\x12\x33\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x18.noa.inference.v1.ApiKeyR\x07\x61piKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"I\n\x14RevokeApiKeyResponse\x12\x31\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x18.noa.inference.v1.ApiKeyR\x06\x61piKey*k\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCOPE_INFERENCE\x10\x01\x12\x15\n\x11SCOPE_MODELS_READ\x10\x02\x12\x0e\n\nSCOPE_JOBS\x10\x03\x12\x0f\n\x0bSCOPE_ADMIN\x10\x04\x32\xa9\x02\n\rApiKeyService\x12]\n\x0c\x43reateApiKey\x12%.noa.inference.v1.CreateApiKeyRequest\x1a&.noa.inference.v1.CreateApiKeyResponse\x12Z\n\x0bListApiKeys\x12$.noa.inference.v1.ListApiKeysRequest\x1a%.noa.inference.v1.ListApiKeysResponse\x12]\n\x0cRevokeApiKey\x12%.noa.inference.v1.RevokeApiKeyRequest\x1a&.noa.inference.v1.RevokeApiKeyResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'noa.inference.v1.api_key_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _SCOPE._serialized_start=1425
-  _SCOPE._serialized_end=1532
+  _SCOPE._serialized_start=1547
+  _SCOPE._serialized_end=1654
   _RATELIMIT._serialized_start=86
   _RATELIMIT._serialized_end=305
   _APIKEY._serialized_start=308
-  _APIKEY._serialized_end=736
-  _CREATEAPIKEYREQUEST._serialized_start=739
-  _CREATEAPIKEYREQUEST._serialized_end=952
-  _CREATEAPIKEYRESPONSE._serialized_start=954
-  _CREATEAPIKEYRESPONSE._serialized_end=1045
-  _LISTAPIKEYSREQUEST._serialized_start=1048
-  _LISTAPIKEYSREQUEST._serialized_end=1193
-  _LISTAPIKEYSRESPONSE._serialized_start=1195
-  _LISTAPIKEYSRESPONSE._serialized_end=1309
-  _REVOKEAPIKEYREQUEST._serialized_start=1311
-  _REVOKEAPIKEYREQUEST._serialized_end=1348
-  _REVOKEAPIKEYRESPONSE._serialized_start=1350
-  _REVOKEAPIKEYRESPONSE._serialized_end=1423
-  _APIKEYSERVICE._serialized_start=1535
-  _APIKEYSERVICE._serialized_end=1832
+  _APIKEY._serialized_end=797
+  _CREATEAPIKEYREQUEST._serialized_start=800
+  _CREATEAPIKEYREQUEST._serialized_end=1074
+  _CREATEAPIKEYRESPONSE._serialized_start=1076
+  _CREATEAPIKEYRESPONSE._serialized_end=1167
+  _LISTAPIKEYSREQUEST._serialized_start=1170
+  _LISTAPIKEYSREQUEST._serialized_end=1315
+  _LISTAPIKEYSRESPONSE._serialized_start=1317
+  _LISTAPIKEYSRESPONSE._serialized_end=1431
+  _REVOKEAPIKEYREQUEST._serialized_start=1433
+  _REVOKEAPIKEYREQUEST._serialized_end=1470
+  _REVOKEAPIKEYRESPONSE._serialized_start=1472
+  _REVOKEAPIKEYRESPONSE._serialized_end=1545
+  _APIKEYSERVICE._serialized_start=1657
+  _APIKEYSERVICE._serialized_end=1954
 # @@protoc_insertion_point(module_scope)

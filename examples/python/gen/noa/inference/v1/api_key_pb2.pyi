@@ -13,9 +13,10 @@ SCOPE_MODELS_READ: Scope
 SCOPE_UNSPECIFIED: Scope
 
 class ApiKey(_message.Message):
-    __slots__ = ["allowed_models", "create_time", "id", "last_used_time", "name", "prefix", "rate_limit", "revoke_time", "scopes", "tenant"]
+    __slots__ = ["allowed_models", "create_time", "expire_time", "id", "last_used_time", "name", "prefix", "rate_limit", "revoke_time", "scopes", "tenant"]
     ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     LAST_USED_TIME_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +27,7 @@ class ApiKey(_message.Message):
     TENANT_FIELD_NUMBER: _ClassVar[int]
     allowed_models: _containers.RepeatedScalarFieldContainer[str]
     create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
     id: str
     last_used_time: _timestamp_pb2.Timestamp
     name: str
@@ -34,21 +36,23 @@ class ApiKey(_message.Message):
     revoke_time: _timestamp_pb2.Timestamp
     scopes: _containers.RepeatedScalarFieldContainer[Scope]
     tenant: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., prefix: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., allowed_models: _Optional[_Iterable[str]] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., prefix: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., allowed_models: _Optional[_Iterable[str]] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateApiKeyRequest(_message.Message):
-    __slots__ = ["allowed_models", "name", "rate_limit", "scopes", "tenant"]
+    __slots__ = ["allowed_models", "expire_time", "name", "rate_limit", "scopes", "tenant"]
     ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     allowed_models: _containers.RepeatedScalarFieldContainer[str]
+    expire_time: _timestamp_pb2.Timestamp
     name: str
     rate_limit: RateLimit
     scopes: _containers.RepeatedScalarFieldContainer[Scope]
     tenant: str
-    def __init__(self, name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., allowed_models: _Optional[_Iterable[str]] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., tenant: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[Scope, str]]] = ..., allowed_models: _Optional[_Iterable[str]] = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateApiKeyResponse(_message.Message):
     __slots__ = ["api_key", "key"]

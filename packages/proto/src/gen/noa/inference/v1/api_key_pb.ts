@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file noa/inference/v1/api_key.proto.
  */
 export const file_noa_inference_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ub2EvaW5mZXJlbmNlL3YxL2FwaV9rZXkucHJvdG8SEG5vYS5pbmZlcmVuY2UudjEiqQEKCVJhdGVMaW1pdBIaCg1yZXF1ZXN0X2J1cnN0GAEgASgNSACIAQESIAoTcmVxdWVzdHNfcGVyX3NlY29uZBgCIAEoAUgBiAEBEh4KEXRva2Vuc19wZXJfbWludXRlGAMgASgNSAKIAQFCEAoOX3JlcXVlc3RfYnVyc3RCFgoUX3JlcXVlc3RzX3Blcl9zZWNvbmRCFAoSX3Rva2Vuc19wZXJfbWludXRlIsoCCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSDgoGdGVuYW50GAQgASgJEicKBnNjb3BlcxgFIAMoDjIXLm5vYS5pbmZlcmVuY2UudjEuU2NvcGUSFgoOYWxsb3dlZF9tb2RlbHMYBiADKAkSLwoKcmF0ZV9saW1pdBgHIAEoCzIbLm5vYS5pbmZlcmVuY2UudjEuUmF0ZUxpbWl0Ei8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqUBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSDgoGdGVuYW50GAIgASgJEicKBnNjb3BlcxgDIAMoDjIXLm5vYS5pbmZlcmVuY2UudjEuU2NvcGUSFgoOYWxsb3dlZF9tb2RlbHMYBCADKAkSLwoKcmF0ZV9saW1pdBgFIAEoCzIbLm5vYS5pbmZlcmVuY2UudjEuUmF0ZUxpbWl0Ik4KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5ub2EuaW5mZXJlbmNlLnYxLkFwaUtleRILCgNrZXkYAiABKAkiZAoSTGlzdEFwaUtleXNSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIXCg9pbmNsdWRlX3Jldm9rZWQYAiABKAgSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiWgoTTGlzdEFwaUtleXNSZXNwb25zZRIqCghhcGlfa2V5cxgBIAMoCzIYLm5vYS5pbmZlcmVuY2UudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIkEKFFJldm9rZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5ub2EuaW5mZXJlbmNlLnYxLkFwaUtleSprCgVTY29wZRIVChFTQ09QRV9VTlNQRUNJRklFRBAAEhMKD1NDT1BFX0lORkVSRU5DRRABEhUKEVNDT1BFX01PREVMU19SRUFEEAISDgoKU0NPUEVfSk9CUxADEg8KC1NDT1BFX0FETUlOEAQyqQIKDUFwaUtleVNlcnZpY2USXQoMQ3JlYXRlQXBpS2V5EiUubm9hLmluZmVyZW5jZS52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYubm9hLmluZmVyZW5jZS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJaCgtMaXN0QXBpS2V5cxIkLm5vYS5pbmZlcmVuY2UudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUubm9hLmluZmVyZW5jZS52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlEl0KDFJldm9rZUFwaUtleRIlLm5vYS5pbmZlcmVuY2UudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLm5vYS5pbmZlcmVuY2UudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5ub2EvaW5mZXJlbmNlL3YxL2FwaV9rZXkucHJvdG8SEG5vYS5pbmZlcmVuY2UudjEiqQEKCVJhdGVMaW1pdBIaCg1yZXF1ZXN0X2J1cnN0GAEgASgNSACIAQESIAoTcmVxdWVzdHNfcGVyX3NlY29uZBgCIAEoAUgBiAEBEh4KEXRva2Vuc19wZXJfbWludXRlGAMgASgNSAKIAQFCEAoOX3JlcXVlc3RfYnVyc3RCFgoUX3JlcXVlc3RzX3Blcl9zZWNvbmRCFAoSX3Rva2Vuc19wZXJfbWludXRlIvsCCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZwcmVmaXgYAyABKAkSDgoGdGVuYW50GAQgASgJEicKBnNjb3BlcxgFIAMoDjIXLm5vYS5pbmZlcmVuY2UudjEuU2NvcGUSFgoOYWxsb3dlZF9tb2RlbHMYBiADKAkSLwoKcmF0ZV9saW1pdBgHIAEoCzIbLm5vYS5pbmZlcmVuY2UudjEuUmF0ZUxpbWl0Ei8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLWAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnRlbmFudBgCIAEoCRInCgZzY29wZXMYAyADKA4yFy5ub2EuaW5mZXJlbmNlLnYxLlNjb3BlEhYKDmFsbG93ZWRfbW9kZWxzGAQgAygJEi8KCnJhdGVfbGltaXQYBSABKAsyGy5ub2EuaW5mZXJlbmNlLnYxLlJhdGVMaW1pdBIvCgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTgoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USKQoHYXBpX2tleRgBIAEoCzIYLm5vYS5pbmZlcmVuY2UudjEuQXBpS2V5EgsKA2tleRgCIAEoCSJkChJMaXN0QXBpS2V5c1JlcXVlc3QSDgoGdGVuYW50GAEgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJaChNMaXN0QXBpS2V5c1Jlc3BvbnNlEioKCGFwaV9rZXlzGAEgAygLMhgubm9hLmluZmVyZW5jZS52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiQQoUUmV2b2tlQXBpS2V5UmVzcG9uc2USKQoHYXBpX2tleRgBIAEoCzIYLm5vYS5pbmZlcmVuY2UudjEuQXBpS2V5KmsKBVNjb3BlEhUKEVNDT1BFX1VOU1BFQ0lGSUVEEAASEwoPU0NPUEVfSU5GRVJFTkNFEAESFQoRU0NPUEVfTU9ERUxTX1JFQUQQAhIOCgpTQ09QRV9KT0JTEAMSDwoLU0NPUEVfQURNSU4QBDKpAgoNQXBpS2V5U2VydmljZRJdCgxDcmVhdGVBcGlLZXkSJS5ub2EuaW5mZXJlbmNlLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5ub2EuaW5mZXJlbmNlLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEloKC0xpc3RBcGlLZXlzEiQubm9hLmluZmVyZW5jZS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5ub2EuaW5mZXJlbmNlLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USXQoMUmV2b2tlQXBpS2V5EiUubm9hLmluZmVyZW5jZS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYubm9hLmluZmVyZW5jZS52MS5SZXZva2VBcGlLZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * RateLimit caps what a key may use; unset fields take the server's defaults.
@@ -152,6 +152,14 @@ export type ApiKey = Message<"noa.inference.v1.ApiKey"> & {
    * @generated from field: google.protobuf.Timestamp revoke_time = 10;
    */
   revokeTime?: Timestamp | undefined;
+
+  /**
+   * When the key stops working (UNAUTHENTICATED from then on); unset: it never expires. An expired key
+   * is still listed, like any key not revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 11;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -229,6 +237,14 @@ export type ApiKeyJson = {
    * @generated from field: google.protobuf.Timestamp revoke_time = 10;
    */
   revokeTime?: TimestampJson;
+
+  /**
+   * When the key stops working (UNAUTHENTICATED from then on); unset: it never expires. An expired key
+   * is still listed, like any key not revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 11;
+   */
+  expireTime?: TimestampJson;
 };
 
 /**
@@ -278,6 +294,15 @@ export type CreateApiKeyRequest = Message<"noa.inference.v1.CreateApiKeyRequest"
    * @generated from field: noa.inference.v1.RateLimit rate_limit = 5;
    */
   rateLimit?: RateLimit | undefined;
+
+  /**
+   * When the key stops working; must be in the future. Unset: never. A key may not outlive the
+   * credential that creates it: a JWT (its `exp`) or an API key that itself expires must set it, to no
+   * later than its own expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 6;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -320,6 +345,15 @@ export type CreateApiKeyRequestJson = {
    * @generated from field: noa.inference.v1.RateLimit rate_limit = 5;
    */
   rateLimit?: RateLimitJson;
+
+  /**
+   * When the key stops working; must be in the future. Unset: never. A key may not outlive the
+   * credential that creates it: a JWT (its `exp`) or an API key that itself expires must set it, to no
+   * later than its own expiry.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 6;
+   */
+  expireTime?: TimestampJson;
 };
 
 /**
