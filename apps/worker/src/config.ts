@@ -22,7 +22,7 @@ export interface WorkerConfig {
   stalledIntervalMs: number;
   /** NOA_WORKER_MAX_STALLED_COUNT: how many dead workers a job survives before it is dead-lettered. */
   maxStalledCount: number;
-  /** NOA_JOBS_SWEEP_INTERVAL_MS: how often queued jobs the queue lost are looked for; 0: never. */
+  /** NOA_JOBS_SWEEP_INTERVAL_MS: how often stranded jobs (queued, retrying or active, lost by the queue) are looked for; 0: never. */
   sweepIntervalMs: number;
   shutdownGraceMs: number;
   /** NOA_WEBHOOK_SECRET; undefined: read (or create once) `<dataDir>/webhook-secret`. */

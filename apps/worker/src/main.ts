@@ -22,7 +22,7 @@ import {
   createRedisOutageLog,
   createWebhookProcessor,
   redisAddressOf,
-  startQueuedJobSweeper,
+  startStrandedJobSweeper,
 } from "@noa/jobs";
 import {
   createLogger,
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   // minute past its time and still not on the queue was lost, not slow to arrive).
   const sweeper =
     config.sweepIntervalMs > 0
-      ? startQueuedJobSweeper({
+      ? startStrandedJobSweeper({
           store,
           queues,
           events,

@@ -14,7 +14,7 @@ import { createJobQueues } from "./job-queues.js";
 import type { JsonValue } from "./job-record.js";
 import { createJobProcessor } from "./processors/create-job-processor.js";
 import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
-import { startQueuedJobSweeper } from "./start-queued-job-sweeper.js";
+import { startStrandedJobSweeper } from "./start-stranded-job-sweeper.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -374,7 +374,7 @@ describe("createJobWorkers when the database fails the write that ends an attemp
     expect(logs.map((line) => line.msg)).not.toContain("job completed");
 
     // The database takes writes again: the workers' sweep finishes the job from what BullMQ kept.
-    const sweeper = startQueuedJobSweeper({
+    const sweeper = startStrandedJobSweeper({
       store,
       queues,
       events,

@@ -49,10 +49,10 @@ export type { NotificationDeps, NotificationSender } from "./processors/run-noti
 export { maxExportRecords, type UsageExportSource } from "./processors/run-usage-export-job.js";
 export { redisAddressOf } from "./redis-address-of.js";
 export {
-  type QueuedJobSweeper,
-  type QueuedJobSweeperOptions,
-  startQueuedJobSweeper,
-} from "./start-queued-job-sweeper.js";
+  type StrandedJobSweeper,
+  type StrandedJobSweeperOptions,
+  startStrandedJobSweeper,
+} from "./start-stranded-job-sweeper.js";
 export {
   fromProtoPriority,
   fromProtoState,

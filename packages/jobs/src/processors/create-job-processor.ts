@@ -68,7 +68,7 @@ export interface RunningAttempt {
  * is left cancelled; on shutdown a running job is released back to the queue, not failed. The write that
  * ends an attempt is tried again for a few seconds when the database fails; when it still fails, the job
  * stays active in the database (a completed one's result is kept in BullMQ) and the workers' sweep
- * repairs it, see startQueuedJobSweeper.
+ * repairs it, see startStrandedJobSweeper.
  */
 export function createJobProcessor(deps: JobProcessorDeps) {
   const { store, queues, events, logger, backoff } = deps;

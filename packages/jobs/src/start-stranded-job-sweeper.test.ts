@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createInMemoryJobStore } from "./__fixtures__/create-in-memory-job-store.js";
 import { openTestQueues } from "./__fixtures__/open-test-queues.js";
 import type { JobRecord } from "./job-record.js";
-import { startQueuedJobSweeper } from "./start-queued-job-sweeper.js";
+import { startStrandedJobSweeper } from "./start-stranded-job-sweeper.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -37,7 +37,7 @@ function queuedJob(id: string, updatedAt: Date): JobRecord {
   };
 }
 
-describe("startQueuedJobSweeper on a real Redis", () => {
+describe("startStrandedJobSweeper on a real Redis", () => {
   it("queues again the stale queued jobs BullMQ lost, leaves the ones it holds, and asks only for jobs past the grace period", async () => {
     const { queues, close } = openTestQueues();
     cleanups.push(close);
@@ -47,7 +47,7 @@ describe("startQueuedJobSweeper on a real Redis", () => {
     const lost = queuedJob("lost", new Date(now - 90_000));
     await queues.enqueue(held);
     const warnings: unknown[] = [];
-    const sweeper = startQueuedJobSweeper({
+    const sweeper = startStrandedJobSweeper({
       store: {
         listStrandedBefore: async (before, limit) => {
           asked.push({ before, limit });
@@ -79,7 +79,7 @@ describe("startQueuedJobSweeper on a real Redis", () => {
   });
 });
 
-describe("startQueuedJobSweeper after Redis came back empty", () => {
+describe("startStrandedJobSweeper after Redis came back empty", () => {
   it("queues again retrying jobs past their next attempt time and active jobs no worker runs, counting the lost attempt; leaves the jobs BullMQ holds", async () => {
     const { queues, close } = openTestQueues();
     cleanups.push(close);
@@ -102,7 +102,7 @@ describe("startQueuedJobSweeper after Redis came back empty", () => {
     const running = await stored("active", 1);
     await queues.enqueue(running);
     const changed: string[] = [];
-    const sweeper = startQueuedJobSweeper({
+    const sweeper = startStrandedJobSweeper({
       store,
       queues,
       events: { publish: async (event) => void changed.push(event.id) },

@@ -8,7 +8,7 @@ import { unstoredResultOf } from "./processors/unstored-result.js";
 import { enqueueWebhook } from "./webhooks/enqueue-webhook.js";
 
 /** How often, and how old a stranded job must be before the sweep looks for it on the queue. */
-export interface QueuedJobSweeperOptions {
+export interface StrandedJobSweeperOptions {
   store: Pick<JobStore, "listStrandedBefore" | "update">;
   queues: JobQueues;
   /** Told of a job the sweep changed (WatchJob). */
@@ -22,7 +22,7 @@ export interface QueuedJobSweeperOptions {
   now?: () => number;
 }
 
-export interface QueuedJobSweeper {
+export interface StrandedJobSweeper {
   /** One sweep now: how many jobs it put back on the queue or finished. */
   sweep(): Promise<number>;
   stop(): void;
@@ -41,7 +41,7 @@ const heldStates = new Set(["waiting", "waiting-children", "prioritized", "delay
  * without running the job again. Several workers sweeping at once do no harm: an add with an id BullMQ
  * holds is a no-op, and each change is a compare-and-set.
  */
-export function startQueuedJobSweeper(options: QueuedJobSweeperOptions): QueuedJobSweeper {
+export function startStrandedJobSweeper(options: StrandedJobSweeperOptions): StrandedJobSweeper {
   const { store, queues, events, logger, intervalMs, graceMs, batchSize = 500, now = Date.now } = options;
   let running: Promise<number> | undefined;
 
