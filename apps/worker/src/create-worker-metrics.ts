@@ -27,7 +27,7 @@ export function createWorkerMetrics({
   createSpansDroppedCounter({ registers, tracing });
   const attempts = new FoldedCounter({
     name: "noa_jobs_total",
-    help: "Job attempts by type and outcome (completed, failed, retrying, dead_lettered, cancelled, released)",
+    help: "Job attempts by type and outcome (completed, failed, retrying, dead_lettered, cancelled, released, lock_lost)",
     labelNames: ["type", "outcome"],
     registers,
   });

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { create, toJson } from "@bufbuild/protobuf";
+import type { UsageRecord } from "@noa/access";
 import { JobSpecSchema, Role } from "@noa/proto";
 import type { CallOptions, LanguageModel, ModelRegistry, StreamPart } from "@noa/providers";
 import { Redis } from "ioredis";
@@ -10,7 +11,7 @@ import { defaultJobBackoff } from "./backoff-delay.js";
 import { createJobWorkers } from "./create-job-workers.js";
 import { createRedisOutageLog } from "./create-redis-outage-log.js";
 import { createJobEvents } from "./job-events.js";
-import { createJobQueues } from "./job-queues.js";
+import { createJobQueues, queueNames } from "./job-queues.js";
 import type { JsonValue } from "./job-record.js";
 import { createJobProcessor } from "./processors/create-job-processor.js";
 import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
@@ -56,7 +57,11 @@ function scriptedModel(options: { promptTokens: number; tokens: number; stall?: 
   };
 }
 
-/** The job and webhook workers of one process with their real processors, on a queue prefix of their own. */
+/**
+ * The job and webhook workers of one process with their real processors, on a queue prefix of their own
+ * (or another process's `prefix` and `store`, for a second worker process); `usage` holds what their
+ * ledger recorded.
+ */
 function startWorkers(options: {
   model?: LanguageModel;
   /** What the registry says of the model's context (0: unknown, as for remote models). */
@@ -65,13 +70,18 @@ function startWorkers(options: {
   redisUrl?: string;
   chargeTokens?: () => Promise<void>;
   observer?: { attempt(outcome: string): void };
+  /** How long a job's lock lasts without renewal, and how often workers look for expired ones (30 s each). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  prefix?: string;
+  store?: ReturnType<typeof createInMemoryJobStore>;
 }) {
   const logs: LogLine[] = [];
   const at = (level: string) => (fields: object | string, msg?: string) =>
     logs.push(typeof fields === "string" ? { level, msg: fields } : { level, msg, ...fields });
   const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   const url = options.redisUrl ?? redisUrl;
-  const prefix = `noa-test-${randomBytes(5).toString("hex")}`;
+  const prefix = options.prefix ?? `noa-test-${randomBytes(5).toString("hex")}`;
   const connection = new Redis(url, { maxRetriesPerRequest: null });
   const subscriber = new Redis(url, { maxRetriesPerRequest: null });
   const redisOutage = createRedisOutageLog({ logger, address: "test-redis" });
@@ -79,7 +89,8 @@ function startWorkers(options: {
   redisOutage.watch(subscriber, "job events");
   const queues = createJobQueues({ connection, prefix, logger });
   const events = createJobEvents({ publisher: connection, subscriber, prefix });
-  const store = createInMemoryJobStore();
+  const store = options.store ?? createInMemoryJobStore();
+  const usage: UsageRecord[] = [];
   const model = options.model ?? scriptedModel({ promptTokens: 1, tokens: 1 });
   const registry: ModelRegistry = {
     listModels: async () => [],
@@ -107,7 +118,7 @@ function startWorkers(options: {
       logger,
       registry,
       accounting: {
-        ledger: { record() {} },
+        ledger: { record: (record) => usage.push(record) },
         prices: { costOf: () => 0 },
         rateLimiter: { chargeTokens: options.chargeTokens ?? (async () => {}) },
         logger,
@@ -129,8 +140,8 @@ function startWorkers(options: {
     options: {
       concurrency: 2,
       ratePerSecond: 0,
-      lockDurationMs: 30_000,
-      stalledIntervalMs: 30_000,
+      lockDurationMs: options.lockDurationMs ?? 30_000,
+      stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
       maxStalledCount: 1,
       webhookConcurrency: 1,
       backoff: defaultJobBackoff,
@@ -178,7 +189,7 @@ function startWorkers(options: {
     return job;
   }
 
-  return { workers, store, queues, events, logs, submit };
+  return { workers, store, queues, events, logs, usage, prefix, submit };
 }
 
 describe("createJobWorkers running inference jobs on a real Redis", () => {
@@ -200,6 +211,26 @@ describe("createJobWorkers running inference jobs on a real Redis", () => {
     expect(moving).toEqual([...moving].sort((a, b) => a - b));
     expect(Math.max(...moving)).toBeLessThan(1);
     expect(Math.max(...moving)).toBeGreaterThanOrEqual(0.8);
+    expect((await store.get(job.id))?.progress).toBe(1);
+  });
+
+  it("shows a remote model's job without max_tokens moving too (its context unknown): an estimate that rises with every tenth and reaches 100 % only once done", async () => {
+    const { store, submit } = startWorkers({
+      model: scriptedModel({ promptTokens: 12, tokens: 600 }),
+      contextLength: 0,
+    });
+    const job = await submit({}, "corr-progress-remote");
+
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"));
+    const moving = store.history
+      .filter((stored) => stored.id === job.id && stored.state === "active")
+      .map((stored) => stored.progress)
+      .filter((progress) => progress > 0);
+    expect(moving.length).toBeGreaterThanOrEqual(5);
+    expect(moving).toEqual([...moving].sort((a, b) => a - b));
+    expect(Math.max(...moving)).toBeLessThan(1);
+    // Half way at 256 tokens: 600 tokens are past 60 %.
+    expect(Math.max(...moving)).toBeGreaterThanOrEqual(0.6);
     expect((await store.get(job.id))?.progress).toBe(1);
   });
 
@@ -314,6 +345,153 @@ describe("createJobWorkers while Redis is unreachable", () => {
   });
 });
 
+/**
+ * A model whose first call is a long generation (a token every 20 ms for 10 s, unless its signal aborts)
+ * and whose later calls answer "quick" at once; `calls` tells, per call, the tokens it sent and whether it
+ * was aborted and has ended.
+ */
+function longFirstCallModel(): LanguageModel & {
+  calls: Array<{ sent: number; aborted: boolean; ended: boolean }>;
+} {
+  const calls: Array<{ sent: number; aborted: boolean; ended: boolean }> = [];
+  async function* stream({ signal, onUsage }: CallOptions): AsyncGenerator<StreamPart> {
+    const call = { sent: 0, aborted: false, ended: false };
+    const long = calls.push(call) === 1;
+    onUsage?.({ promptTokens: 4, completionTokens: 0 });
+    for (; call.sent < (long ? 500 : 1) && !signal?.aborted; call.sent++) {
+      if (long) await new Promise((resolve) => setTimeout(resolve, 20));
+      yield { type: "text-delta", text: long ? "slow " : "quick" };
+    }
+    call.aborted = signal?.aborted ?? false;
+    call.ended = true;
+    yield {
+      type: "finish",
+      finishReason: call.aborted ? "cancelled" : "stop",
+      usage: { promptTokens: 4, completionTokens: call.sent },
+    };
+  }
+  return {
+    provider: "local",
+    modelId: "scripted",
+    calls,
+    stream,
+    generate: () => Promise.reject(new Error("the job runs stream")),
+  };
+}
+
+/** The test Redis behind a loopback proxy a test stops (Redis unreachable) and starts again. */
+async function proxiedRedis() {
+  const target = new URL(redisUrl);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+  cleanups.push(() => proxy.close());
+  return { proxy, url: `redis://127.0.0.1:${proxy.port}` };
+}
+
+describe("createJobWorkers when Redis is unreachable for longer than a job's lock", () => {
+  it("stops the running attempt (its generation aborted, its outcome not stored, one warning naming the job); the run that takes the job over completes it, once, and is the one charged", async () => {
+    const { proxy, url } = await proxiedRedis();
+    const model = longFirstCallModel();
+    const { store, logs, usage, prefix, submit } = startWorkers({
+      model,
+      redisUrl: url,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    // Workers close only once Redis answers: whatever happens, it is back before they are closed.
+    cleanups.push(() => proxy.start());
+    const job = await submit({ maxTokens: 1_000 }, "corr-lock-lost");
+    await vi.waitFor(() => expect(model.calls[0]?.sent).toBeGreaterThan(0));
+
+    // Redis is unreachable until the job's lock has expired there, then back.
+    await proxy.stop();
+    const redis = new Redis(redisUrl);
+    cleanups.push(async () => redis.disconnect());
+    await vi.waitFor(
+      async () => expect(await redis.exists(`${prefix}:${queueNames.jobs}:${job.id}:lock`)).toBe(0),
+      { timeout: 10_000 },
+    );
+    await proxy.start();
+
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"), {
+      timeout: 20_000,
+    });
+    // However the first run ends (aborted, or its 10 s generation done), it has ended before the checks.
+    await vi.waitFor(() => expect(model.calls[0]?.ended).toBe(true), { timeout: 20_000 });
+    expect(model.calls.map((call) => call.aborted)).toEqual([true, false]);
+    const completed = await store.get(job.id);
+    expect(completed).toMatchObject({
+      state: "completed",
+      attempts: 2,
+      result: { inference: { text: "quick", finishReason: "FINISH_REASON_STOP" } },
+    });
+    expect(store.history.filter((stored) => stored.state === "completed")).toHaveLength(1);
+    // The completion is charged once; the stopped run as a cancelled call, for the tokens it had made.
+    expect(usage.map((record) => [record.status, record.completionTokens])).toEqual(
+      expect.arrayContaining([
+        ["cancelled", model.calls[0]?.sent],
+        ["ok", 1],
+      ]),
+    );
+    expect(usage).toHaveLength(2);
+    expect(logs.filter((line) => line.msg === "job completed")).toHaveLength(1);
+    expect(
+      logs
+        .filter((line) => line.level === "warn")
+        .map(({ jobId, correlationId, attempt, msg }) => ({
+          jobId,
+          correlationId,
+          attempt,
+          msg,
+        })),
+    ).toEqual([
+      {
+        jobId: job.id,
+        correlationId: "corr-lock-lost",
+        attempt: 1,
+        msg: expect.stringMatching(/^job attempt stopped: this worker lost the job's lock/),
+      },
+    ]);
+    expect(logs.filter((line) => line.msg === "worker error")).toEqual([]);
+  });
+});
+
+describe("createJobWorkers when a worker dies mid-attempt", () => {
+  it("counts the run it never finished: the worker that takes the job over runs attempt 2", async () => {
+    const { proxy, url } = await proxiedRedis();
+    // A worker that starts the job, then can no longer reach Redis: to the others, it died.
+    const dying = startWorkers({
+      model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
+      redisUrl: url,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    cleanups.push(() => proxy.start());
+    // Not shut down gracefully, as it is dead: BullMQ would wait for its blocking connection, which after
+    // a long outage may be between two reconnection attempts, and never ends then.
+    cleanups.push(() => Promise.all([dying.workers.jobs.close(true), dying.workers.webhooks.close(true)]));
+    const job = await dying.submit({ maxTokens: 100 }, "corr-killed");
+    await vi.waitFor(async () => expect((await dying.store.get(job.id))?.state).toBe("active"));
+    await proxy.stop();
+
+    const { store } = startWorkers({
+      prefix: dying.prefix,
+      store: dying.store,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"), {
+      timeout: 20_000,
+    });
+    // What a watcher read: attempt 1 running, then attempt 2 (the first never ended), then done.
+    expect(
+      store.history
+        .filter((stored) => stored.id === job.id && stored.state !== "queued")
+        .map(({ state, attempts }) => `${state} ${attempts}`)
+        .filter((line, index, lines) => line !== lines[index - 1]),
+    ).toEqual(["active 1", "active 2", "completed 2"]);
+  });
+});
+
 /** A model that counts its generations (each would be charged to the submitter). */
 function countingModel(): LanguageModel & { runs: number } {
   const model = scriptedModel({ promptTokens: 1, tokens: 2 });
@@ -392,6 +570,43 @@ describe("createJobWorkers when the database fails the write that ends an attemp
     });
     expect(await queues.webhooks.getJob(`${job.id}-${completed?.finishedAt?.getTime()}`)).toBeDefined();
     expect(model.runs).toBe(1);
+  });
+
+  it("dead-letters a job the sweep queued again after its last attempt could not be stored, without running or counting it once more", async () => {
+    let runs = 0;
+    const failing: LanguageModel = {
+      ...scriptedModel({ promptTokens: 1, tokens: 0 }),
+      // biome-ignore lint/correctness/useYield: a stream that fails before its first part
+      async *stream() {
+        runs++;
+        throw new Error("the model crashed");
+      },
+    };
+    const { store, queues, events, logs, submit } = startWorkers({ model: failing });
+    store.failUpdates({ to: "dead_lettered", times: 4 });
+    const job = await submit({ maxTokens: 1 }, "corr-last-unstored");
+    await vi.waitFor(() =>
+      expect(logs.map((line) => line.msg)).toContainEqual(
+        expect.stringMatching(/^job outcome could not be stored/),
+      ),
+    );
+    await vi.waitFor(async () => expect(await queues.jobs.getJobState(job.id)).not.toBe("active"));
+    expect(await store.get(job.id)).toMatchObject({ state: "active", attempts: 1 });
+
+    const sweeper = startStrandedJobSweeper({
+      store,
+      queues,
+      events,
+      logger: quiet,
+      intervalMs: 3_600_000,
+      graceMs: 0,
+    });
+    cleanups.push(async () => sweeper.stop());
+    expect(await sweeper.sweep()).toBe(1);
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("dead_lettered"));
+    expect(await store.get(job.id)).toMatchObject({ attempts: 1, maxAttempts: 1 });
+    expect((await queues.deadLetter.getJob(job.id))?.data).toMatchObject({ attempts: 1 });
+    expect(runs).toBe(1);
   });
 
   it("logs an attempt BullMQ fails because of an error the processor did not handle", async () => {

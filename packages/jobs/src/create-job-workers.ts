@@ -1,6 +1,7 @@
-import { UnrecoverableError, Worker } from "bullmq";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type BackoffPolicy, backoffDelay } from "./backoff-delay.js";
+import { createLockLeases } from "./create-lock-leases.js";
 import type { RedisOutageLog } from "./create-redis-outage-log.js";
 import type { JobEvents } from "./job-events.js";
 import { type QueuedJobData, queueNames } from "./job-queues.js";
@@ -37,8 +38,10 @@ export interface JobWorkers {
 
 /**
  * Starts the job and webhook workers on `connection` (which needs `maxRetriesPerRequest: null`) and
- * listens for CancelJob to stop a job this process is running. Their connection failures go to
- * `redisOutage` (told once per outage, however often BullMQ reconnects); other worker errors are logged.
+ * listens for CancelJob to stop a job this process is running. A job attempt whose lock this process lost
+ * (Redis unreachable for longer than `lockDurationMs`) is stopped before another run can take the job
+ * (createLockLeases). Connection failures go to `redisOutage` (told once per outage, however often BullMQ
+ * reconnects); other worker errors are logged.
  */
 export function createJobWorkers(deps: {
   connection: Redis;
@@ -52,7 +55,13 @@ export function createJobWorkers(deps: {
   options: JobWorkerOptions;
 }): JobWorkers {
   const { connection, prefix, events, logger, options } = deps;
-  const jobs = new Worker<QueuedJobData>(queueNames.jobs, deps.processJob, {
+  const leases = createLockLeases({ lockDurationMs: options.lockDurationMs });
+  const processJob = (job: Job<QueuedJobData>, token?: string, signal?: AbortSignal) =>
+    leases.hold(
+      { jobId: job.id ?? job.data.jobId, lockedAt: job.processedOn ?? Date.now(), signal },
+      (held) => deps.processJob(job, token, held),
+    );
+  const jobs = new Worker<QueuedJobData>(queueNames.jobs, processJob, {
     connection,
     prefix,
     concurrency: options.concurrency,
@@ -71,6 +80,15 @@ export function createJobWorkers(deps: {
     concurrency: options.webhookConcurrency,
     lockDuration: options.lockDurationMs,
     stalledInterval: options.stalledIntervalMs,
+  });
+  // A renewal that finds a job's lock gone stops its attempt. BullMQ also emits an 'error' per such job:
+  // the processor's warning about the stopped attempt is the one line about it (that Error has no code
+  // or class to tell it by, only its message).
+  const lockErrors = new Set<string>();
+  jobs.on("locksRenewed", ({ jobIds }) => leases.renewed(jobIds));
+  jobs.on("lockRenewalFailed", (jobIds) => {
+    for (const id of jobIds) lockErrors.add(`could not renew lock for job ${id}`);
+    leases.lost(jobIds);
   });
   jobs.on("failed", (job, error) => {
     // BullMQ fails a job that stalled too often without running the processor: the store must learn of it.
@@ -91,6 +109,7 @@ export function createJobWorkers(deps: {
   });
   for (const worker of [jobs, webhooks]) {
     worker.on("error", (error) => {
+      if (lockErrors.delete(error.message)) return;
       if (!deps.redisOutage.failed(error)) logger.error({ err: error, queue: worker.name }, "worker error");
     });
     // Its blocking connection may be the one that failed: its reconnection ends the outage too.

@@ -18,8 +18,11 @@ import { runUsageExportJob, type UsageExportSource } from "./run-usage-export-jo
 import type { UnstoredResult } from "./unstored-result.js";
 import { writeAttemptOutcome } from "./write-attempt-outcome.js";
 
-/** Why the worker aborted a running job (the abort reason it passes to BullMQ's cancelJob). */
-export const abortReasons = { cancelled: "cancelled", shutdown: "shutdown" } as const;
+/**
+ * Why the worker aborted a running job: CancelJob, shutdown (both passed to BullMQ's cancelJob), or the
+ * worker lost the job's lock (createLockLeases), so the job runs again elsewhere.
+ */
+export const abortReasons = { cancelled: "cancelled", shutdown: "shutdown", lockLost: "lock-lost" } as const;
 
 /** An attempt failed and will be retried after `delayMs` (read by the worker's backoffStrategy). */
 export class RetryLaterError extends Error {
@@ -59,22 +62,33 @@ export interface RunningAttempt {
 }
 
 /**
+ * Which run of its job an attempt is, and which of the job's `maxAttempts` it uses: every run started
+ * counts as a run (WatchJob's `attempts`), but a run BullMQ's stalled-job check started again, after its
+ * worker died or lost the job's lock, uses none (`maxStalledCount` bounds those).
+ */
+interface AttemptCount {
+  run: number;
+  ofMaxAttempts: number;
+}
+
+/**
  * The BullMQ processor of the job queue. The database is the system of record: each attempt marks the
  * job active, runs it by type with the attempt's abort signal, then stores the result (completed), the
  * error with the next attempt time (retrying, then BullMQ waits that long), a non-retryable error
  * (failed, UnrecoverableError: no more attempts), or the last attempt's error (dead-lettered: a copy
  * goes to the dead-letter queue). Every change is published for WatchJob, and a final state queues the
  * callback as a separate step, so a failing webhook never runs the job again. A job cancelled meanwhile
- * is left cancelled; on shutdown a running job is released back to the queue, not failed. The write that
- * ends an attempt is tried again for a few seconds when the database fails; when it still fails, the job
- * stays active in the database (a completed one's result is kept in BullMQ) and the workers' sweep
- * repairs it, see startStrandedJobSweeper.
+ * is left cancelled; on shutdown a running job is released back to the queue, not failed; an attempt
+ * whose worker lost the job's lock stops and writes nothing: the run that takes the job over counts it
+ * and stores the outcome that stands. The write that ends an attempt is tried again for a few seconds
+ * when the database fails; when it still fails, the job stays active in the database (a completed one's
+ * result is kept in BullMQ) and the workers' sweep repairs it, see startStrandedJobSweeper.
  */
 export function createJobProcessor(deps: JobProcessorDeps) {
   const { store, queues, events, logger, backoff } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
-  const running = new Map<string, RunningAttempt>();
+  const running = new Set<RunningAttempt>();
 
   async function publish(job: JobRecord | undefined): Promise<void> {
     if (job) await events.publish({ kind: "changed", id: job.id });
@@ -200,18 +214,22 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     const id = bullJob.data.jobId;
     const before = await store.get(id);
     const runnable: JobStateName[] = ["queued", "retrying", "active"];
-    // BullMQ counts the attempts of its own job only; one the sweep queued again (Redis lost it, or its
-    // worker could not store the outcome) continues the record's count. An active record is this BullMQ
-    // attempt run again after its worker stalled; a released one went back to queued uncounted.
-    const attempt =
-      before === undefined
-        ? bullJob.attemptsMade + 1
-        : Math.max(bullJob.attemptsMade + 1, before.attempts + (before.state === "active" ? 0 : 1));
+    // Counted as it starts, so a run that never ended (its worker was killed, or stopped when it lost the
+    // job's lock) is counted too: an active record is that run's, and this one is the next. BullMQ counts
+    // its own job's attempts only; one the sweep queued again (Redis lost it, or its worker could not store
+    // the outcome) continues the record's count. A run released on shutdown went back to queued uncounted.
+    const run = Math.max(bullJob.attemptsMade + 1, (before?.attempts ?? 0) + 1);
+    const count: AttemptCount = {
+      run,
+      ofMaxAttempts: Math.max(bullJob.attemptsMade + 1, run - bullJob.stalledCounter),
+    };
+    // Its last attempt ran, but its worker could not store how it ended: not run (nor counted) once more.
+    const exhausted = before !== undefined && count.ofMaxAttempts > before.maxAttempts;
     const active =
       before && runnable.includes(before.state)
         ? await store.update(id, [before.state], {
             state: "active",
-            attempts: Math.min(attempt, before.maxAttempts),
+            attempts: exhausted ? before.attempts : run,
             progress: 0,
             nextAttemptAt: null,
             updatedAt: new Date(now()),
@@ -228,25 +246,25 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       return;
     }
     await publish(active);
-    const log = { jobId: id, type: active.type, attempt, correlationId: active.correlationId };
-    if (attempt > active.maxAttempts) {
-      // Its last attempt ran, but its worker could not store how it ended: not run once more.
+    const log = { jobId: id, type: active.type, attempt: run, correlationId: active.correlationId };
+    if (exhausted) {
       const failure = active.error ?? {
         code: "ABORTED",
         message: "the job's last attempt ended without its outcome stored; retry it with RetryJob",
         retryable: true,
       };
-      if (await deadLetter(bullJob, failure, active.maxAttempts, within, log)) {
+      if (await deadLetter(bullJob, failure, active.attempts, within, log)) {
         logger.warn(log, "job dead-lettered: its last attempt had already run");
       }
       throw new UnrecoverableError(failure.message);
     }
     logger.info(log, "job attempt started");
-    running.set(id, { jobId: id, correlationId: active.correlationId, attempt });
+    const attempt: RunningAttempt = { jobId: id, correlationId: active.correlationId, attempt: run };
+    running.add(attempt);
     try {
-      return await settleAttempt(bullJob, active, attempt, log, within, token, signal);
+      return await settleAttempt(bullJob, active, count, log, within, token, signal);
     } finally {
-      running.delete(id);
+      running.delete(attempt);
     }
   }
 
@@ -275,7 +293,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
   async function settleAttempt(
     bullJob: Job<QueuedJobData>,
     active: JobRecord,
-    attempt: number,
+    count: AttemptCount,
     log: { jobId: string; correlationId: string },
     within: Context,
     token?: string,
@@ -297,7 +315,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       result = await run(active, aborted, within);
     } catch (error) {
       if (aborted.aborted) {
-        await release(bullJob, token, aborted.reason, log, observe);
+        await release(bullJob, token, aborted.reason, count, log, observe);
         return undefined;
       }
       const failure = classifyJobError(error);
@@ -321,8 +339,8 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         } else if (failed === undefined) cancelledMeanwhile(log, observe);
         throw new UnrecoverableError(failure.message);
       }
-      if (attempt < active.maxAttempts) {
-        const delayMs = backoffDelay(attempt, backoff, random);
+      if (count.ofMaxAttempts < active.maxAttempts) {
+        const delayMs = backoffDelay(count.ofMaxAttempts, backoff, random);
         const retrying = await writeOrLeaveActive(log, () =>
           writeOutcome(id, ["active"], log, {
             state: "retrying",
@@ -342,13 +360,15 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         }
         throw new RetryLaterError(failure, delayMs);
       }
-      const parked = await writeOrLeaveActive(log, () => deadLetter(bullJob, failure, attempt, within, log));
+      const parked = await writeOrLeaveActive(log, () =>
+        deadLetter(bullJob, failure, count.run, within, log),
+      );
       if (parked) logger.warn(log, "job dead-lettered after its last attempt");
       else if (parked === undefined) cancelledMeanwhile(log, observe);
       throw new UnrecoverableError(failure.message);
     }
     if (aborted.aborted) {
-      await release(bullJob, token, aborted.reason, log, observe);
+      await release(bullJob, token, aborted.reason, count, log, observe);
       return undefined;
     }
     const at = new Date(now());
@@ -429,14 +449,28 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     running: (): RunningAttempt[] => [...running.values()],
   });
 
-  /** After an abort: a cancelled job stays cancelled; on shutdown the job goes back to the queue for another worker. */
+  /**
+   * After an abort: a cancelled job stays cancelled; on shutdown the job goes back to the queue for another
+   * worker; a job whose lock this worker lost is another run's now, and left to it.
+   */
   async function release(
     bullJob: Job<QueuedJobData>,
     token: string | undefined,
     reason: unknown,
+    count: AttemptCount,
     log: object,
     observe: (outcome: JobOutcome) => void,
   ) {
+    if (reason === abortReasons.lockLost) {
+      // Its record is left as it is (active): the run that takes the job over counts this one and stores
+      // the outcome that stands. BullMQ, told WaitingError, leaves the job alone (its lock is not ours).
+      logger.warn(
+        log,
+        "job attempt stopped: this worker lost the job's lock (Redis unreachable for longer than the lock lasts?); the job runs again, and that run's outcome is the one stored",
+      );
+      observe("lock_lost");
+      throw new WaitingError();
+    }
     if (reason !== abortReasons.shutdown) {
       logger.info(log, "job cancelled while running");
       observe("cancelled");
@@ -447,7 +481,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       // Handed back uncounted: BullMQ does not count it either.
       await store.update(bullJob.data.jobId, ["active"], {
         state: "queued",
-        attempts: bullJob.attemptsMade,
+        attempts: count.run - 1,
         progress: 0,
         updatedAt: at,
       }),

@@ -47,11 +47,17 @@ const finishReasons: Record<FinishReason, ProtoFinishReason> = {
 };
 
 /**
+ * Progress of an answer with no known limit (a remote model's, without max_tokens): an estimate, half way
+ * at this many tokens, that keeps rising with each token and reaches 100 % only when the job completes.
+ */
+const openEndedHalfwayTokens = 256;
+
+/**
  * `ai-inference`: streams the completion through the registry (router: retries, breakers, fallback) with
  * the job's signal, reports progress as tokens / the most the answer may hold (max_tokens; without it,
- * the room the prompt leaves in the model's context, when the model's context length is known), and
- * writes a usage record for the attempt whatever its outcome. The result is the CompleteResponse a
- * synchronous Complete would have returned.
+ * the room the prompt leaves in the model's context, when the model's context length is known; else
+ * tokens / (tokens + 256), an estimate), and writes a usage record for the attempt whatever its outcome.
+ * The result is the CompleteResponse a synchronous Complete would have returned.
  */
 export async function runInferenceJob(options: {
   job: JobRecord;
@@ -123,7 +129,7 @@ export async function runInferenceJob(options: {
     const model = registry.languageModel(request.model);
     modelTarget = `${model.provider}/${model.modelId}`;
     // Without max_tokens an answer still ends when the context is full (llama.cpp stops there): that
-    // room is the limit in force. Unknown (0) for remote models and aliases: progress stays 0 until done.
+    // room is the limit in force. Unknown (0) for remote models and aliases: progress is an estimate.
     const contextLength =
       request.maxTokens === undefined
         ? await registry.getModel(request.model).then(
@@ -151,7 +157,9 @@ export async function runInferenceJob(options: {
         text += part.text;
         delivered++;
         const most = limit();
-        if (most > 0) onProgress(Math.min(1, delivered / most));
+        onProgress(
+          most > 0 ? Math.min(1, delivered / most) : delivered / (delivered + openEndedHalfwayTokens),
+        );
         continue;
       }
       const costUsd = record(part.finishReason === "cancelled" ? "cancelled" : "ok", part.usage);

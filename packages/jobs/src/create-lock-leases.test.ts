@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createLockLeases } from "./create-lock-leases.js";
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** An attempt that runs until its signal aborts, as a long generation does; `stopped` says why it ended. */
+function longAttempt() {
+  let stopped: unknown;
+  const run = (signal: AbortSignal) =>
+    new Promise<string>((resolve) =>
+      signal.addEventListener("abort", () => {
+        stopped = signal.reason;
+        resolve("stopped");
+      }),
+    );
+  return { run, stopped: () => stopped };
+}
+
+describe("createLockLeases", () => {
+  it("stops an attempt whose lock was not renewed for the lock's duration (Redis unreachable), and not before", async () => {
+    const leases = createLockLeases({ lockDurationMs: 1_000 });
+    const attempt = longAttempt();
+    const ended = leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, attempt.run);
+
+    await vi.advanceTimersByTimeAsync(999);
+    expect(attempt.stopped()).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await ended).toBe("stopped");
+    expect(attempt.stopped()).toBe("lock-lost");
+  });
+
+  it("keeps an attempt whose lock BullMQ renews running, each renewal lasting the lock's duration", async () => {
+    const leases = createLockLeases({ lockDurationMs: 1_000 });
+    const attempt = longAttempt();
+    void leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, attempt.run);
+
+    for (let renewal = 0; renewal < 5; renewal++) {
+      await vi.advanceTimersByTimeAsync(500);
+      leases.renewed(["job-1", "another-job"]);
+    }
+    await vi.advanceTimersByTimeAsync(999);
+    expect(attempt.stopped()).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(attempt.stopped()).toBe("lock-lost");
+  });
+
+  it("counts the lease from when BullMQ took the lock", async () => {
+    const leases = createLockLeases({ lockDurationMs: 1_000 });
+    const attempt = longAttempt();
+    void leases.hold({ jobId: "job-1", lockedAt: Date.now() - 600, signal: undefined }, attempt.run);
+
+    await vi.advanceTimersByTimeAsync(400);
+    expect(attempt.stopped()).toBe("lock-lost");
+  });
+
+  it("stops the attempts of the jobs whose lock BullMQ found lost, and only those", async () => {
+    const leases = createLockLeases({ lockDurationMs: 60_000 });
+    const lost = longAttempt();
+    const kept = longAttempt();
+    void leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, lost.run);
+    void leases.hold({ jobId: "job-2", lockedAt: Date.now(), signal: undefined }, kept.run);
+
+    leases.lost(["job-1"]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect([lost.stopped(), kept.stopped()]).toEqual(["lock-lost", undefined]);
+  });
+
+  it("stops an attempt still running when the same job starts again in this process (its lock is the new one's)", async () => {
+    const leases = createLockLeases({ lockDurationMs: 60_000 });
+    const first = longAttempt();
+    const second = longAttempt();
+    void leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, first.run);
+    void leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, second.run);
+
+    await vi.advanceTimersByTimeAsync(0);
+    expect([first.stopped(), second.stopped()]).toEqual(["lock-lost", undefined]);
+  });
+
+  it("passes BullMQ's abort (CancelJob, shutdown) on with its reason, and leaves no timer once the attempt ended", async () => {
+    const leases = createLockLeases({ lockDurationMs: 60_000 });
+    const attempt = longAttempt();
+    const bullmq = new AbortController();
+    const ended = leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: bullmq.signal }, attempt.run);
+
+    bullmq.abort("cancelled");
+    expect(await ended).toBe("stopped");
+    expect(attempt.stopped()).toBe("cancelled");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
