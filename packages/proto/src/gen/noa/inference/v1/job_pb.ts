@@ -603,7 +603,8 @@ export type Job = Message<"noa.inference.v1.Job"> & {
   state: JobState;
 
   /**
-   * Progress of the running attempt in [0, 1] (for inference: tokens generated / max_tokens).
+   * Progress of the running attempt in [0, 1] (for inference: tokens generated / max_tokens, or an
+   * estimate when the answer has no known limit).
    *
    * @generated from field: double progress = 5;
    */
@@ -729,7 +730,8 @@ export type JobJson = {
   state?: JobStateJson;
 
   /**
-   * Progress of the running attempt in [0, 1] (for inference: tokens generated / max_tokens).
+   * Progress of the running attempt in [0, 1] (for inference: tokens generated / max_tokens, or an
+   * estimate when the answer has no known limit).
    *
    * @generated from field: double progress = 5;
    */
