@@ -1,23 +1,10 @@
 import { randomUUID } from "node:crypto";
-import {
-  AccessError,
-  type Principal,
-  type RateLimitAllowed,
-  type RateLimiter,
-  type UsageRecord,
-} from "@noa/access";
+import type { Principal, RateLimitAllowed, RateLimiter, UsageRecord } from "@noa/access";
 import type { Context } from "@noa/observability";
 import type { Usage } from "@noa/providers";
 import type { Logger } from "pino";
+import { RateLimitExceededError } from "./rate-limit-exceeded-error.js";
 import { admitInSpan } from "./traced.js";
-
-/** Where the caller's request bucket stands after admitting a call (for `x-ratelimit-*` headers). */
-export interface RateLimitState {
-  limit: number;
-  remaining: number;
-  /** Milliseconds until the bucket is full again. */
-  resetMs: number;
-}
 
 /** Everything that accounts for a call: limits before it, the ledger and token budget after it. */
 export interface AccountingDeps {
@@ -50,10 +37,11 @@ export function limitKeyOf(principal: Principal): string {
 }
 
 /**
- * Takes one request from the caller's bucket, or throws RESOURCE_EXHAUSTED with the retry delay when the
- * bucket is empty or, for a call that runs a model (`checkTokens`: a completion, a job submission), when
- * the key's token budget is spent. Each face calls it once per authenticated call, right after
- * authentication, so every call counts, even one refused later.
+ * Takes one request from the caller's bucket, or throws RESOURCE_EXHAUSTED (RateLimitExceededError, with
+ * the retry delay) when the bucket is empty or, for a call that runs a model (`checkTokens`: a completion, a
+ * job submission), when the key's token budget is spent. Each face calls it once per authenticated call,
+ * right after authentication, so every call counts, even one refused later; the admission it returns is
+ * what the call's `x-ratelimit-*` headers say (setRateLimitHeaders).
  */
 export async function admitCall(
   rateLimiter: RateLimiter,
@@ -68,20 +56,13 @@ export async function admitCall(
     options,
     traceContext,
   );
-  if (!verdict.allowed) {
-    const seconds = Math.ceil(verdict.retryAfterMs / 1000);
-    throw new AccessError(
-      "resource-exhausted",
-      `${verdict.reason === "tokens" ? "token" : "request"} rate limit of this key reached; retry in ${seconds} s`,
-      { retryAfterMs: verdict.retryAfterMs },
-    );
-  }
+  if (!verdict.allowed) throw new RateLimitExceededError(verdict);
   return verdict;
 }
 
 /**
- * Begins the accounting of a call its face has admitted (`admitted`: admitCall with `checkTokens`, no second
- * check) and returns `settle`, which prices the call, writes its usage record (off the request path)
+ * Begins the accounting of a call its face has admitted (`admitted`: admitCall's proof, with `checkTokens`; no
+ * second check) and returns `settle`, which prices the call, writes its usage record (off the request path)
  * and charges its real token count to the caller's token budget. `settle` runs exactly once per call.
  * A call the cache answered is recorded with its tokens and tier, costs 0 and charges no token budget
  * (no provider spent them); it was still admitted against the request rate.
@@ -89,15 +70,14 @@ export async function admitCall(
 export function beginCall(
   deps: AccountingDeps,
   call: { principal: Principal; modelRequested: string; correlationId: string; admitted: RateLimitAllowed },
-): { rateLimit: RateLimitState; settle(outcome: CallOutcome): number } {
-  const { principal, admitted: verdict } = call;
+): { settle(outcome: CallOutcome): number } {
+  const { principal } = call;
   const limitKey = limitKeyOf(principal);
   const id = randomUUID();
   const started = performance.now();
   const createdAt = new Date();
   let settled = false;
   return {
-    rateLimit: { limit: verdict.limit, remaining: verdict.remaining, resetMs: verdict.resetMs },
     settle({ status, errorCode, usage, servedBy, cacheTier }) {
       if (settled) return 0;
       settled = true;

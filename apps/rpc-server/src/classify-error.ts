@@ -73,6 +73,14 @@ export function codeName(error: unknown): string {
   return codeNames[classifyError(error).code];
 }
 
+/**
+ * An RPC's outcome as its log line, its span and its metrics (`noa_rpc_requests_total{code}`, which the
+ * deploy/ dashboards and alerts query) all spell it: `ok`, or its code's snake_case name (codeNames).
+ */
+export function outcomeName(code: Code | undefined): string {
+  return code === undefined ? "ok" : codeNames[code];
+}
+
 /** Each code's snake_case name, as the ledger, the logs and OpenAI-style error bodies spell it. */
 export const codeNames: Readonly<Record<Code, string>> = {
   [Code.Canceled]: "canceled",

@@ -17,7 +17,7 @@ import {
   withCoalescing,
 } from "@noa/providers";
 import type { Logger } from "pino";
-import { type AccountingDeps, beginCall, type RateLimitState } from "./call-accounting.js";
+import { type AccountingDeps, beginCall } from "./call-accounting.js";
 import { codeName } from "./classify-error.js";
 import { cacheTierSpans } from "./traced.js";
 
@@ -70,8 +70,6 @@ export type CompletionEvent = { type: "text"; text: string } | ({ type: "finish"
 
 /** One admitted call: either generate or stream it, once. */
 export interface CompletionCall {
-  /** The caller's request bucket after this call was admitted. */
-  rateLimit: RateLimitState;
   /** How the cache handled the call so far (known before the first part); undefined without a cache. */
   cache(): CacheEvent | undefined;
   generate(): Promise<{ text: string } & CompletionFinish>;
@@ -193,7 +191,6 @@ export function createCompletionService({
         });
 
       return {
-        rateLimit: call.rateLimit,
         cache: () => cacheEvent,
         async generate() {
           try {

@@ -9,7 +9,7 @@ import {
 } from "@noa/observability";
 import type { AttemptEvent, ModelRegistry } from "@noa/providers";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import { codeNames } from "./classify-error.js";
+import { outcomeName } from "./classify-error.js";
 
 const circuitStateValues = { closed: 0, "half-open": 1, open: 2 } as const;
 /** The seed design's buckets for request durations, 10 ms to 10 s. */
@@ -229,7 +229,7 @@ export function createMetrics({
       }
     },
     rpcRequest({ service, method, protocol, code, seconds }) {
-      rpcRequests.inc([service, method, protocol, code === undefined ? "ok" : codeNames[code]]);
+      rpcRequests.inc([service, method, protocol, outcomeName(code)]);
       rpcDuration.observe([service, method, protocol], seconds);
       if (code !== undefined) {
         httpErrors.inc([categoryOfCode(code)]);

@@ -24,6 +24,13 @@ export function correlationIdOf(request: {
   return id;
 }
 
+/**
+ * Set by the request interceptor as it takes a call. From then on the call's errors are NOA's own
+ * (toConnectError) and its log line is the interceptor's; a call without it was refused by Connect before
+ * any interceptor ran (createRpcHandler answers those).
+ */
+export const interceptedKey = createContextKey<boolean>(false, { description: "intercepted" });
+
 /** The call's trace context (its server span), set by the request interceptor; handlers pass it on. */
 export const traceContextKey = createContextKey<Context>(ROOT_CONTEXT, { description: "trace context" });
 

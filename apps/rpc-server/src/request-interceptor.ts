@@ -8,14 +8,19 @@ import {
   startSpan,
 } from "@noa/observability";
 import type { Logger } from "pino";
+import { outcomeName } from "./classify-error.js";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { correlationIdKey, requestedModelKey, traceContextKey } from "./request-context.js";
+import { protocolOf } from "./protocol-of.js";
+import { correlationIdKey, interceptedKey, requestedModelKey, traceContextKey } from "./request-context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
  * Wraps every RPC (the server has already put its correlation id on the response): maps whatever the
  * handler throws to a ConnectError once (also for errors raised mid-stream), and writes one log line per
- * call when it ends, with its outcome and duration, also counted in `metrics` when given.
+ * call when it ends, with its outcome and duration, also counted in `metrics` when given. The line, the
+ * metric and the span spell the outcome alike (outcomeName: `ok`, `not_found`…). It must be the first
+ * interceptor: it marks the call as taken (interceptedKey), and a call it never saw was refused by
+ * Connect (createRpcHandler answers, logs and counts those).
  */
 export function createRequestInterceptor({
   logger,
@@ -25,6 +30,7 @@ export function createRequestInterceptor({
   metrics?: Pick<GatewayMetrics, "rpcRequest">;
 }): Interceptor {
   return (next) => async (request) => {
+    request.contextValues.set(interceptedKey, true);
     const correlationId = request.contextValues.get(correlationIdKey);
     const started = performance.now();
     const requested = request.stream ? undefined : (request.message as { model?: unknown }).model;
@@ -48,12 +54,14 @@ export function createRequestInterceptor({
     request.contextValues.set(traceContextKey, within);
     const finish = (code: Code | undefined, extra?: RequestLineFields) => {
       const ms = performance.now() - started;
-      span.setAttribute("rpc.connect_rpc.error_code", code === undefined ? "ok" : Code[code]);
+      // One spelling of the outcome for the span, the log line and the metric (outcomeName).
+      const outcome = outcomeName(code);
+      span.setAttribute("rpc.connect_rpc.error_code", outcome);
       if (code !== undefined && code !== Code.Canceled)
-        span.setStatus({ code: SpanStatusCode.ERROR, message: Code[code] });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
       span.end();
       // Not `{ ...line, code, ms }`: on Node 20 each key a literal adds after a spread costs ~1 µs.
-      const fields = Object.assign({}, line, { code: code === undefined ? "ok" : Code[code], ms: round(ms) });
+      const fields = Object.assign({}, line, { code: outcome, ms: round(ms) });
       logRequestLine(logger, Object.assign(fields, extra), "rpc");
       metrics?.rpcRequest({
         service: request.service.typeName,
@@ -170,12 +178,6 @@ function answerFields(message: unknown): RequestLineFields {
     completionTokens: answer.usage.completionTokens,
     cached: answer.cached ?? false,
   };
-}
-
-function protocolOf(contentType: string | null): string {
-  if (contentType?.startsWith("application/grpc-web")) return "grpc-web";
-  if (contentType?.startsWith("application/grpc")) return "grpc";
-  return "connect";
 }
 
 function round(ms: number): number {

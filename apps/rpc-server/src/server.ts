@@ -1,10 +1,7 @@
 import { setMaxListeners } from "node:events";
-import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { ApiKeyService as ApiKeys, Authenticator, UsageStore } from "@noa/access";
 import type { JobService as Jobs } from "@noa/jobs";
 import { correlationIdHeader, instrumentModelRegistry, type ReadinessReport } from "@noa/observability";
@@ -28,13 +25,14 @@ import { createAuthInterceptor } from "./auth-interceptor.js";
 import type { AccountingDeps } from "./call-accounting.js";
 import { type CompletionCacheDeps, createCompletionService } from "./completion-service.js";
 import type { GatewayMetrics } from "./create-metrics.js";
+import { createRpcHandler } from "./create-rpc-handler.js";
 import { createHealthStatus, ServingStatus } from "./health-status.js";
 import { type CorsOrigins, createCors } from "./http/create-cors.js";
 import { createNotFoundHandler } from "./http/create-not-found-handler.js";
 import { createOpsHandler } from "./http/create-ops-handler.js";
 import { setSecurityHeaders } from "./http/security-headers.js";
 import { createOnePortServer } from "./one-port-server.js";
-import { correlationIdKey, correlationIdOf } from "./request-context.js";
+import { correlationIdOf } from "./request-context.js";
 import { createRequestInterceptor } from "./request-interceptor.js";
 import { createRestHandler } from "./rest/create-rest-handler.js";
 import { createApiKeyRpcService } from "./services/api-key-service.js";
@@ -178,7 +176,7 @@ export function build({
   const cors = createCors(corsOrigins);
   // What the router serves, so that an unknown procedure's answer can say whether its service is known.
   const routed = new Set<DescService>();
-  const handler = connectNodeAdapter({
+  const handler = createRpcHandler({
     routes(router) {
       router.service(InferenceService, createInferenceService({ completions }));
       router.service(ModelService, createModelService({ registry }));
@@ -215,15 +213,14 @@ export function build({
         spendingTokens: [...InferenceService.methods, JobService.method.submitJob],
       }),
     ],
-    contextValues: (request) => createContextValues().set(correlationIdKey, correlationIdOf(request)),
     shutdownSignal: shutdown.signal,
     readMaxBytes,
-    fallback(request, response) {
-      // Connect's response type narrows `write`'s callback; it is node's http or http2 response all the same.
-      const res = response as ServerResponse | Http2ServerResponse;
+    fallback(request, res) {
       if (rest(request, res) || ops.handle(request, res)) return;
       notFound(request, res);
     },
+    logger,
+    metrics,
   });
   const notFound = createNotFoundHandler({ services: [...routed], logger, metrics });
   const server = createOnePortServer(

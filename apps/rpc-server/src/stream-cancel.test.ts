@@ -49,7 +49,7 @@ describe.each(Object.keys(transports))("cancelling StreamComplete over %s", (nam
       for (const id of ids) {
         const line = server.logs.find((entry) => entry.msg === "rpc" && entry.correlationId === id);
         expect(line, `log line of ${id}`).toBeDefined();
-        expect(line?.code).toBe("Canceled");
+        expect(line?.code).toBe("canceled");
       }
     });
     await vi.waitFor(() => {

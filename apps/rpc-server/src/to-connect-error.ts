@@ -6,12 +6,15 @@ import { RetryInfoSchema } from "@noa/proto/google/rpc";
 import type { Logger } from "pino";
 import { classifyError } from "./classify-error.js";
 import { logFailure } from "./log-failure.js";
+import { RateLimitExceededError } from "./rate-limit-exceeded-error.js";
+import { setRateLimitHeaders } from "./rate-limit-headers.js";
 
 /**
  * The Connect face's one mapping from anything a handler throws to what an RPC client sees, over the
  * shared classification (classifyError). Provider failures and bugs are logged with their cause. Every
  * error carries the correlation id in its message (the server puts it on every response as
- * `x-correlation-id`).
+ * `x-correlation-id`); a rate-limit refusal carries `retry-after-ms` and the spent budget's `x-ratelimit-*`
+ * as metadata.
  */
 export function toConnectError(
   error: unknown,
@@ -41,5 +44,7 @@ export function toConnectError(
     });
     metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
   }
+  // The budget that refused, spent: the same `x-ratelimit-*` headers as the REST face's 429.
+  if (error instanceof RateLimitExceededError) setRateLimitHeaders(metadata, error.standing, error.budget);
   return new ConnectError(`${message} (correlation id: ${correlationId})`, code, metadata, details, error);
 }

@@ -1,17 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { cors as connectCors } from "@connectrpc/connect";
+import { rateLimitHeaderNames } from "../rate-limit-headers.js";
 
 /** Which browser origins may call: every origin, or these exact ones (`https://app.example.com`). */
 export type CorsOrigins = "*" | readonly string[];
 
-/** Response headers a browser script may read: Connect's and gRPC-Web's, NOA's ids and retry delays. */
+/** Response headers a browser script may read: Connect's and gRPC-Web's, NOA's ids, retry delays and rate limits. */
 const exposedHeaders = [
   ...connectCors.exposedHeaders,
   "x-correlation-id",
   "x-request-id",
   "retry-after",
   "retry-after-ms",
+  ...rateLimitHeaderNames,
 ].join(", ");
 const allowedMethods = [...connectCors.allowedMethods, "OPTIONS"].join(", ");
 /** Preflight results are cached by browsers for this long (seconds; Chromium caps it at 7200). */

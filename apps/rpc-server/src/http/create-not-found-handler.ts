@@ -8,6 +8,7 @@ import { elapsedMs } from "@noa/observability";
 import { ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
+import { encodeGrpcMessage } from "../encode-grpc-message.js";
 import { correlationIdOf } from "../request-context.js";
 import { RestRequestError } from "../rest/rest-request-error.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
@@ -116,12 +117,11 @@ function sendUnimplemented(req: Request, res: Response, protocol: RpcProtocol, m
   if (protocol === "grpc" || protocol === "grpc-web") {
     // Trailers-only: the status goes in the headers, and with nothing written before end(), Node sends
     // them with END_STREAM over HTTP/2, as gRPC clients expect; gRPC-Web reads them from the headers.
-    // grpc-message as the gRPC spec percent-encodes it, not as Connect's setTrailerStatus does
-    // (encodeURIComponent, which grpc-js leaves partly encoded when it reads the status from headers).
+    // grpc-message as the gRPC spec percent-encodes it (encodeGrpcMessage).
     res.statusCode = 200;
     res.setHeader("content-type", req.headers["content-type"] ?? "application/grpc");
     res.setHeader("grpc-status", String(error.code));
-    res.setHeader("grpc-message", percentEncode(message));
+    res.setHeader("grpc-message", encodeGrpcMessage(message));
     res.end();
     return;
   }
@@ -144,18 +144,6 @@ function sendUnimplemented(req: Request, res: Response, protocol: RpcProtocol, m
     "content-length": envelope.byteLength,
   });
   res.end(envelope);
-}
-
-/** gRPC's Percent-Encoded grpc-message: UTF-8 bytes outside printable ASCII, and `%`, as %XX. */
-function percentEncode(text: string): string {
-  let encoded = "";
-  for (const byte of Buffer.from(text)) {
-    encoded +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return encoded;
 }
 
 /** A client-chosen string, cut to maxQuoted characters. */

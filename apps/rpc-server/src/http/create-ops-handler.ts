@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { admitCall } from "../call-accounting.js";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { type HealthStatus, ServingStatus } from "../health-status.js";
+import { setRateLimitHeaders } from "../rate-limit-headers.js";
 import { correlationIdOf } from "../request-context.js";
 import { RestRequestError } from "../rest/rest-request-error.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
@@ -115,7 +116,7 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
     "/health/detailed": {
       probe: false,
       async serve(req, res) {
-        const principal = await authenticate(req);
+        const principal = await authenticate(req, res);
         requireScope(principal, "admin");
         const [report, models, extra] = await Promise.all([
           readiness?.(),
@@ -144,7 +145,7 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
     "/status": {
       probe: false,
       async serve(req, res) {
-        await authenticate(req);
+        await authenticate(req, res);
         send(req, res, 200, { node: process.version, ...status });
       },
     },
@@ -169,10 +170,13 @@ export function createOpsHandler(deps: OpsHandlerDeps): {
   };
   routes["/ready"] = routes["/health/ready"] as OpsRoute;
 
-  /** The caller, once it has taken a request from its bucket (429 with `retry-after` when it is empty). */
-  async function authenticate(req: Request): Promise<Principal> {
+  /**
+   * The caller, once it has taken a request from its bucket (429 with `retry-after` when it is empty);
+   * the answer says where the bucket stands (`x-ratelimit-*-requests`), as the REST face's do.
+   */
+  async function authenticate(req: Request, res: Response): Promise<Principal> {
     const principal = await authenticator.authenticate(credentialsOf(req));
-    await admitCall(rateLimiter, principal, ROOT_CONTEXT, { checkTokens: false });
+    setRateLimitHeaders(res, await admitCall(rateLimiter, principal, ROOT_CONTEXT, { checkTokens: false }));
     return principal;
   }
 

@@ -17,6 +17,7 @@ import { admitCall } from "../call-accounting.js";
 import type { CompletionService } from "../completion-service.js";
 import type { GatewayMetrics } from "../create-metrics.js";
 import { credentialsOf } from "../http/credentials-of.js";
+import { setRateLimitHeaders } from "../rate-limit-headers.js";
 import { authenticateInSpan } from "../traced.js";
 import { discardRequestBody } from "./discard-request-body.js";
 import { createJobRoutes, jobRouteList } from "./jobs.js";
@@ -75,7 +76,8 @@ const routeList = "POST /v1/chat/completions, POST /v1/completions, GET /v1/mode
  * The OpenAI-compatible REST face on the server's one port: routes `/v1/*` and returns false for any
  * other path (so the caller can serve its own or 404). Each request gets a correlation id, is
  * authenticated like an RPC (Bearer or x-api-key) and takes one request from the caller's bucket (429 with
- * `retry-after` when it is empty), runs through the completion service, answers errors
+ * `retry-after` when it is empty; every answer after it says where the bucket stands in OpenAI's
+ * `x-ratelimit-*-requests`), runs through the completion service, answers errors
  * in OpenAI's shape (toOpenAIError) and writes one log line when it ends.
  */
 export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Response) => boolean {
@@ -180,6 +182,8 @@ export function createRestHandler(deps: RestHandlerDeps): (req: Request, res: Re
       const admitted = await admitCall(rateLimiter, principal, within, {
         checkTokens: spendingTokens.has(`${method} ${route.template}`),
       });
+      // Set once, here, for every answer from now on, errors included; a 429's come with it (toOpenAIError).
+      setRateLimitHeaders(res, admitted);
       await action(exchange, principal, param, admitted);
     } catch (error) {
       if (!exchange.clientGone() && !res.headersSent) {

@@ -96,10 +96,6 @@ export async function serveCompletion({
     traceContext: exchange.traceContext,
     admitted,
   });
-  // OpenAI's names; the reset is a duration, as OpenAI sends it.
-  exchange.res.setHeader("x-ratelimit-limit-requests", String(call.rateLimit.limit));
-  exchange.res.setHeader("x-ratelimit-remaining-requests", String(call.rateLimit.remaining));
-  exchange.res.setHeader("x-ratelimit-reset-requests", `${Math.ceil(call.rateLimit.resetMs / 1000)}s`);
   const meta: AnswerMeta = {
     id: `${format.idPrefix}${correlationId}`,
     created: Math.floor(Date.now() / 1000),

@@ -9,6 +9,7 @@ import {
 } from "@noa/providers";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { RateLimitExceededError } from "../rate-limit-exceeded-error.js";
 import { RestRequestError } from "./rest-request-error.js";
 import { toOpenAIError } from "./to-openai-error.js";
 
@@ -72,6 +73,32 @@ describe("toOpenAIError", () => {
       context,
     );
     expect(headers).toEqual({ "retry-after": "2", "retry-after-ms": "1200" });
+  });
+
+  it("says which budget refused in x-ratelimit-* headers: spent, and when the next request is admitted", () => {
+    const refused = (reason: "requests" | "tokens", limit: number) =>
+      toOpenAIError(
+        new RateLimitExceededError({ allowed: false, reason, limit, retryAfterMs: 2_500 }),
+        context,
+      );
+    expect(refused("requests", 10)).toMatchObject({
+      status: 429,
+      headers: {
+        "retry-after": "3",
+        "x-ratelimit-limit-requests": "10",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "3s",
+      },
+    });
+    // The token budget (tokens per minute) is OpenAI's `-tokens` headers; the request bucket was not read.
+    const tokens = refused("tokens", 20_000);
+    expect(tokens.headers).toMatchObject({
+      "x-ratelimit-limit-tokens": "20000",
+      "x-ratelimit-remaining-tokens": "0",
+      "x-ratelimit-reset-tokens": "3s",
+    });
+    expect(tokens.headers).not.toHaveProperty("x-ratelimit-remaining-requests");
+    expect(tokens.body.error.message).toMatch(/^token rate limit of this key reached; retry in 3 s/);
   });
 
   it("tells REST clients where to list models", () => {

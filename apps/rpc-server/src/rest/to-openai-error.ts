@@ -12,6 +12,8 @@ import {
 import type { Logger } from "pino";
 import { classifyError, codeNames } from "../classify-error.js";
 import { logFailure } from "../log-failure.js";
+import { RateLimitExceededError } from "../rate-limit-exceeded-error.js";
+import { rateLimitHeaders } from "../rate-limit-headers.js";
 import { RestRequestError } from "./rest-request-error.js";
 
 /** OpenAI's error body: https://platform.openai.com/docs/guides/error-codes */
@@ -65,7 +67,8 @@ function typeOf(status: number): string {
 /**
  * The REST face's one mapping from anything a handler throws to an HTTP status and OpenAI's error body
  * (DESIGN.md's HTTP column), over the classification the Connect face uses too (classifyError). Every
- * message ends with the correlation id; 429s carry `Retry-After` (seconds) and `retry-after-ms`; provider
+ * message ends with the correlation id; 429s carry `Retry-After` (seconds), `retry-after-ms` and the spent
+ * budget's `x-ratelimit-*` (remaining 0, reset when the next request is admitted); provider
  * failures and bugs are logged with their cause and shown only as a generic message. `param` is the
  * field a refusal names (a google.rpc.BadRequest detail's first field), and `promptParam` (default
  * `messages`) for a prompt beyond the model's context, which is OpenAI's `context_length_exceeded`.
@@ -124,6 +127,10 @@ export function toOpenAIError(
     if (error instanceof AccessError && error.retryAfterMs !== undefined) {
       headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
       headers["retry-after-ms"] = String(Math.ceil(error.retryAfterMs));
+    }
+    // The budget that refused, spent (remaining 0), as admitted requests' headers say where it stands.
+    if (error instanceof RateLimitExceededError) {
+      Object.assign(headers, rateLimitHeaders(error.standing, error.budget));
     }
   }
   return {
