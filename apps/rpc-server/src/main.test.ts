@@ -7,7 +7,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "@noa/db/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { baseAppEnv, startScriptNodeFlags } from "./__fixtures__/spawn-app-process.js";
+import { baseAppEnv, spawnAppProcess, startScriptNodeFlags } from "./__fixtures__/spawn-app-process.js";
+import { freePort, startPrivateRedis } from "./__fixtures__/start-private-redis.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -52,5 +53,43 @@ describe("rpc-server's main", () => {
     clearTimeout(timer);
     expect(stderr).toContain("EADDRINUSE");
     expect(code, "killed after 30 s: it did not exit by itself").toBe(1);
+  });
+
+  it("ends soon after its grace period when SIGTERM comes while Redis is unreachable, saying why, instead of waiting for Redis for ever", {
+    timeout: 60_000,
+  }, async () => {
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.close());
+    const database = await createTestDatabase();
+    cleanups.push(() => database.close());
+    const dataDir = await mkdtemp(path.join(tmpdir(), "noa-main-"));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const server = await spawnAppProcess({
+      name: "rpc-server",
+      kind: "rpc-server",
+      env: {
+        ...baseAppEnv(),
+        PORT: String(await freePort()),
+        DATABASE_URL: database.url,
+        REDIS_URL: redis.url,
+        NOA_DATA_DIR: dataDir,
+        NOA_MODELS_DIR: dataDir,
+        NOA_SHUTDOWN_GRACE_MS: "1000",
+      },
+    });
+    cleanups.push(() => server.stop());
+
+    await redis.stop();
+    const stoppedAt = performance.now();
+    server.child.kill("SIGTERM");
+    // The grace period (1 s) and a 5 s margin.
+    expect(await server.exited).toBe(1);
+    expect(performance.now() - stoppedAt).toBeLessThan(15_000);
+    expect(server.logs).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
+      }),
+    );
   });
 });

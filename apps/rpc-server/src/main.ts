@@ -190,9 +190,22 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
+    // Closing what talks to Redis waits for Redis: while it is unreachable that never ends. The process
+    // still ends, soon after the grace period, saying why.
+    const deadlineMs = config.shutdownGraceMs + shutdownMarginMs;
+    const deadline = setTimeout(() => {
+      logger.error(
+        { deadlineMs },
+        "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
+      );
+      logger.flush();
+      process.exit(1);
+    }, deadlineMs);
+    deadline.unref();
     await server.close({ graceMs: config.shutdownGraceMs });
-    await jobs.close();
+    // The usage ledger first: its records go to PostgreSQL, whatever Redis is doing.
     await ledger.close();
+    await jobs.close();
     await cache.close();
     await registry.close();
     await breakerEvents.close();
@@ -200,12 +213,16 @@ async function main(): Promise<void> {
     redis.disconnect();
     await database.close();
     await tracing.shutdown().catch(() => {});
+    clearTimeout(deadline);
     logger.info("stopped");
     logger.flush();
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
 }
+
+/** What closing may take beyond the grace period before the process gives up and exits. */
+const shutdownMarginMs = 5_000;
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
