@@ -12,7 +12,7 @@ const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 20_
 const executablePath = findChromium();
 if (!executablePath) {
   console.warn(
-    "playground browser tests SKIPPED: no Chromium found (apt-get install -y chromium, or set CHROMIUM_PATH)",
+    "playground browser tests SKIPPED: no Chromium found (apt-get install -y chromium, or set NOA_CHROMIUM)",
   );
 }
 

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 
-/** Where Debian's (and other distributions') Chromium is installed; `CHROMIUM_PATH` wins. */
+/** Where Debian's (and other distributions') Chromium is installed; `NOA_CHROMIUM` wins. */
 const candidates = [
-  process.env.CHROMIUM_PATH,
+  process.env.NOA_CHROMIUM,
   "/usr/bin/chromium",
   "/usr/bin/chromium-browser",
   "/usr/bin/google-chrome",
