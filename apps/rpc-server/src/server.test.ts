@@ -170,6 +170,16 @@ describe("a client that shares none of our code (@grpc/grpc-js + @grpc/proto-loa
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(error.details).toContain("max_tokens");
   });
+
+  it("reads an error's message as written, punctuation and all (grpc-js decodes grpc-message with decodeURI)", async () => {
+    const error = await new Promise<grpc.ServiceError>((resolve) =>
+      client.Complete({ ...request, model: "nope/x-1, é" }, (e) => e && resolve(e)),
+    );
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+    expect(error.details).toMatch(
+      /^model "nope\/x-1, é" does not exist; .* \(correlation id: [0-9a-f-]{36}\)$/,
+    );
+  });
 });
 
 describe("Connect JSON from curl", () => {
