@@ -697,6 +697,7 @@ describe("REST /v1/jobs", () => {
     const noSpec = await rest(key, "POST", "/v1/jobs", {});
     expect(noSpec.status).toBe(400);
     expect(noSpec.json.error.message).toMatch(/^spec is required/);
+    expect(noSpec.json.error.param).toBe("spec");
     // A refusal names its field in `param`, as the completions endpoints do.
     const privateCallback = await rest(key, "POST", "/v1/jobs", {
       spec: { inference: { model, messages: [{ role: "ROLE_USER", content: "Hi" }] } },

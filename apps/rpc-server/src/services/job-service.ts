@@ -89,9 +89,12 @@ export async function submitJob(
     deps.registry.languageModel(model);
   }
   if (!request.spec) {
-    throw new ConnectError(
-      "spec is required: set exactly one of inference (ai-inference), notification or usage_export (data-processing)",
-      Code.InvalidArgument,
+    throw toJobConnectError(
+      new JobError(
+        "invalid-argument",
+        "spec is required: set exactly one of inference (ai-inference), notification or usage_export (data-processing)",
+        { field: "spec" },
+      ),
     );
   }
   return mapped(() =>
