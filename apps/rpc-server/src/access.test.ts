@@ -248,7 +248,7 @@ describe("keys minted by a limited admin", () => {
     expect(listed.apiKeys.filter((key) => key.name === "wider")).toEqual([]);
   });
 
-  it("are refused to a JWT, whose admin scope would otherwise outlive the token", async () => {
+  it("that never expire are refused to a JWT, whose admin scope would otherwise outlive the token", async () => {
     const secret = "a-shared-secret-of-at-least-32-bytes!";
     const server = await start({
       jwt: createJwtVerifier({ issuer: "https://idp.example", audience: "noa", secret }),
