@@ -265,6 +265,23 @@ describe("refusals Connect makes before NOA's handlers run", () => {
     const count = (text: string) => Number(sample.exec(text)?.[1] ?? 0);
     expect(count(await server.scrape()) - count(before)).toBe(1);
   });
+
+  it("take a client that leaves while its request is read as a cancel: no error logged, nothing answered", async () => {
+    const errorsBefore = server.logs.filter((entry) => Number(entry.level) >= 50).length;
+    const { port } = new URL(server.baseUrl);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write(
+      `POST ${complete} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+        'x-correlation-id: left-mid-body\r\ncontent-length: 1000\r\n\r\n{"model":',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await expect
+      .poll(() => server.logs.find((entry) => entry.msg === "rpc" && entry.correlationId === "left-mid-body"))
+      .toMatchObject({ protocol: "connect", code: "canceled" });
+    expect(server.logs.filter((entry) => Number(entry.level) >= 50).length).toBe(errorsBefore);
+  });
 });
 
 describe("x-ratelimit-* headers on RPC answers", () => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { type Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
   Code,
   ConnectError,
@@ -89,11 +89,12 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: Request, res
       httpVersion: req.httpVersion,
       contentType: req.headers["content-type"] ?? "",
     };
-    const { response, code } = await mapConnectRefusal(refusal, call, {
-      correlationId,
-      logger,
-      compressions,
-    });
+    // A client that went away while Connect read its request: Connect's "internal error" is its leaving,
+    // no bug of NOA's, and nobody is left to answer.
+    const gone = res instanceof Http2ServerResponse ? res.stream.destroyed : res.destroyed;
+    const { response, code } = gone
+      ? { response: undefined, code: Code.Canceled }
+      : await mapConnectRefusal(refusal, call, { correlationId, logger, compressions });
     const ms = performance.now() - startedAt;
     logRequestLine(
       logger,
@@ -113,7 +114,7 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: Request, res
       code,
       seconds: ms / 1000,
     });
-    await universalResponseToNodeResponse(response, res);
+    if (response) await universalResponseToNodeResponse(response, res);
   }
 
   /** The answer could not be written whole: the client went away (Aborted), or a bug, which is logged. */
