@@ -8,6 +8,7 @@ import { Health } from "@noa/proto/grpc/health/v1";
 import { Redis } from "ioredis";
 import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { connectErrorOf as errorOf } from "./__fixtures__/connect-error-of.js";
 import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
 import { startTestServer, type TestServer } from "./__fixtures__/start-test-server.js";
 
@@ -46,15 +47,6 @@ function clients(server: TestServer, auth?: Interceptor) {
     usage: createClient(UsageService, transport),
     health: createClient(Health, transport),
   };
-}
-
-async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call should have failed");
 }
 
 async function newKey(

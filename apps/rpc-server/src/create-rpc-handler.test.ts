@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import net from "node:net";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { Code, createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -8,6 +8,7 @@ import {
 } from "@connectrpc/connect-node";
 import { InferenceService, ModelService, Role } from "@noa/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectErrorOf as errorOf } from "./__fixtures__/connect-error-of.js";
 import { type FakeServer, startFakeServer } from "./__fixtures__/start-fake-server.js";
 
 const complete = "/noa.inference.v1.InferenceService/Complete";
@@ -15,15 +16,6 @@ const readMaxBytes = 2048;
 
 /** What no answer may carry: stack frames, module paths, runtime error names. */
 const internal = /\n\s+at |node_modules|\.ts:\d+|TypeError|ReferenceError/;
-
-async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call should have failed");
-}
 
 /** One request written as raw bytes over HTTP/1.x; resolves with all the server sent before closing. */
 function rawHttp1(port: number, text: string): Promise<string> {

@@ -10,6 +10,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "@noa/proto/grpc/healt
 import { createModelRegistry } from "@noa/providers";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { connectErrorOf as errorOf } from "./__fixtures__/connect-error-of.js";
 import { createTestAccess, withKey } from "./__fixtures__/create-test-access.js";
 import { createFakeProvider } from "./__fixtures__/fake-provider.js";
 import { build, type RpcServer } from "./server.js";
@@ -57,15 +58,6 @@ async function drain(stream: AsyncIterable<StreamCompleteResponse>) {
   } catch (error) {
     return { received, error: ConnectError.from(error) };
   }
-}
-
-async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call should have failed");
 }
 
 describe("deadlines", () => {

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { TimestampSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { createAuthenticator, createJwtVerifier, type JwtVerifier } from "@noa/access";
 import { createPrismaApiKeyStore } from "@noa/db";
@@ -8,6 +8,7 @@ import { createTestDatabase } from "@noa/db/testing";
 import { ApiKeyService, ModelService, Scope } from "@noa/proto";
 import { SignJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
+import { connectErrorOf as errorOf } from "../__fixtures__/connect-error-of.js";
 import { createTestAccess, withKey } from "../__fixtures__/create-test-access.js";
 import { startTestServer, type TestServer } from "../__fixtures__/start-test-server.js";
 
@@ -49,15 +50,6 @@ const grpc = (server: TestServer, auth: Interceptor) =>
   clients(createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [auth] }));
 const connect = (server: TestServer, auth: Interceptor) =>
   clients(createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", interceptors: [auth] }));
-
-async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call should have failed");
-}
 
 /** A time `ms` from now, to the millisecond (what PostgreSQL keeps). */
 const fromNow = (ms: number) => new Date(Date.now() + ms);
