@@ -1,4 +1,4 @@
-import { getEventListeners } from "node:events";
+import { getEventListeners, setMaxListeners } from "node:events";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  */
 describe("unary gRPC calls through the patched Connect handler", () => {
   const shutdown = new AbortController();
+  // Every call in flight listens to it, as to the server's (server.ts allows any number too).
+  setMaxListeners(0, shutdown.signal);
   const callSignals: AbortSignal[] = [];
   let server: http2.Http2Server;
   const sessions = new Set<http2.ServerHttp2Session>();
