@@ -1,5 +1,6 @@
 import http2 from "node:http2";
 import net from "node:net";
+import { gzipSync } from "node:zlib";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -256,6 +257,51 @@ describe("refusals Connect makes before NOA's handlers run", () => {
       /^noa_rpc_requests_total\{service="noa\.inference\.v1\.InferenceService",method="Complete",protocol="connect",code="invalid_argument"\} (\d+)$/m;
     const count = (text: string) => Number(sample.exec(text)?.[1] ?? 0);
     expect(count(await server.scrape()) - count(before)).toBe(1);
+  });
+
+  it("refuse a compressed body cut short as the client's INVALID_ARGUMENT, with no error logged", async () => {
+    const errorsBefore = server.logs.filter((entry) => Number(entry.level) >= 50).length;
+    const gzipped = gzipSync(JSON.stringify({ model: "fake/short", messages: [{ content: "hi" }] }));
+    const cut = gzipped.subarray(0, gzipped.length - 4);
+    const connectCut = await fetch(`${server.baseUrl}${complete}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+        "x-correlation-id": "cut-gzip",
+      },
+      body: cut,
+    });
+    const grpc = await rawGrpc(
+      server.baseUrl,
+      { "grpc-encoding": "gzip", "x-correlation-id": "cut-gzip-grpc" },
+      frame(cut, 1),
+    );
+    // A stream reads its message after authentication, inside NOA's interceptors.
+    const stream = await fetch(`${server.baseUrl}/noa.inference.v1.InferenceService/StreamComplete`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/connect+json",
+        "connect-content-encoding": "gzip",
+        authorization: `Bearer ${server.adminKey}`,
+        "x-correlation-id": "cut-gzip-stream",
+      },
+      body: frame(cut, 1),
+    });
+    const streamEnd = Buffer.from(await stream.arrayBuffer())
+      .subarray(5)
+      .toString();
+
+    expect([connectCut.status, ((await connectCut.json()) as { code: string }).code]).toEqual([
+      400,
+      "invalid_argument",
+    ]);
+    expect(grpc.trailers["grpc-status"]).toBe(String(Code.InvalidArgument));
+    expect(decodeURIComponent(String(grpc.trailers["grpc-message"]))).toMatch(
+      /not valid gzip data \(correlation id: cut-gzip-grpc\)$/,
+    );
+    expect(JSON.parse(streamEnd)).toMatchObject({ error: { code: "invalid_argument" } });
+    expect(server.logs.filter((entry) => Number(entry.level) >= 50).length).toBe(errorsBefore);
   });
 
   it("take a client that leaves while its request is read as a cancel: no error logged, nothing answered", async () => {

@@ -9,14 +9,10 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import {
-  compressionBrotli,
-  compressionGzip,
-  universalRequestFromNodeRequest,
-  universalResponseToNodeResponse,
-} from "@connectrpc/connect-node";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { logRequestLine } from "@noa/observability";
 import type { Logger } from "pino";
+import { acceptedCompressions as compressions } from "./accepted-compressions.js";
 import { admissionKey } from "./auth-interceptor.js";
 import { outcomeName } from "./classify-error.js";
 import type { GatewayMetrics } from "./create-metrics.js";
@@ -42,9 +38,6 @@ export interface RpcHandlerOptions {
   logger: Logger;
   metrics?: Pick<GatewayMetrics, "rpcRequest">;
 }
-
-/** The encodings accepted and answered with, as connectNodeAdapter's defaults. */
-const compressions = [compressionGzip, compressionBrotli];
 
 /**
  * The RPC face on Node's http and http2 servers: Connect's router (gRPC, gRPC-Web and Connect), as
