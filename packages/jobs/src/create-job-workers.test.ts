@@ -346,16 +346,16 @@ describe("createJobWorkers while Redis is unreachable", () => {
 });
 
 /**
- * A model whose first call is a long generation (a token every 20 ms for 10 s, unless its signal aborts)
- * and whose later calls answer "quick" at once; `calls` tells, per call, the tokens it sent and whether it
- * was aborted and has ended.
+ * A model whose first call is a long generation (a token every 20 ms for 10 s, unless its signal aborts,
+ * then the 300 tokens it had buffered at once) and whose later calls answer "quick" at once; `calls`
+ * tells, per call, the tokens it sent (by the abort, and in all) and whether it was aborted and has ended.
  */
 function longFirstCallModel(): LanguageModel & {
-  calls: Array<{ sent: number; aborted: boolean; ended: boolean }>;
+  calls: Array<{ sent: number; sentByAbort: number; aborted: boolean; ended: boolean }>;
 } {
-  const calls: Array<{ sent: number; aborted: boolean; ended: boolean }> = [];
+  const calls: Array<{ sent: number; sentByAbort: number; aborted: boolean; ended: boolean }> = [];
   async function* stream({ signal, onUsage }: CallOptions): AsyncGenerator<StreamPart> {
-    const call = { sent: 0, aborted: false, ended: false };
+    const call = { sent: 0, sentByAbort: 0, aborted: false, ended: false };
     const long = calls.push(call) === 1;
     onUsage?.({ promptTokens: 4, completionTokens: 0 });
     for (; call.sent < (long ? 500 : 1) && !signal?.aborted; call.sent++) {
@@ -363,6 +363,10 @@ function longFirstCallModel(): LanguageModel & {
       yield { type: "text-delta", text: long ? "slow " : "quick" };
     }
     call.aborted = signal?.aborted ?? false;
+    call.sentByAbort = call.sent;
+    for (let buffered = 0; call.aborted && buffered < 300; buffered++, call.sent++) {
+      yield { type: "text-delta", text: "buffered " };
+    }
     call.ended = true;
     yield {
       type: "finish",
@@ -418,6 +422,13 @@ describe("createJobWorkers when Redis is unreachable for longer than a job's loc
     // However the first run ends (aborted, or its 10 s generation done), it has ended before the checks.
     await vi.waitFor(() => expect(model.calls[0]?.ended).toBe(true), { timeout: 20_000 });
     expect(model.calls.map((call) => call.aborted)).toEqual([true, false]);
+    // The stopped run's progress ends where its abort found it: what its provider had buffered is not stored.
+    const stoppedRunProgress = store.history
+      .filter((stored) => stored.id === job.id && stored.attempts === 1)
+      .map((stored) => stored.progress);
+    expect(Math.max(...stoppedRunProgress)).toBeLessThanOrEqual(
+      ((model.calls[0]?.sentByAbort ?? 0) + 1) / 1_000,
+    );
     const completed = await store.get(job.id);
     expect(completed).toMatchObject({
       state: "completed",
@@ -453,6 +464,89 @@ describe("createJobWorkers when Redis is unreachable for longer than a job's loc
     ]);
     expect(logs.filter((line) => line.msg === "worker error")).toEqual([]);
   });
+
+  it("still logs a lock BullMQ could not renew for a job no attempt here runs (nothing else tells of it)", async () => {
+    const { workers, logs } = startWorkers({});
+    await workers.jobs.waitUntilReady();
+    // As BullMQ's renewal reports it: the event, then an Error whose message is all there is to go by.
+    workers.jobs.emit("lockRenewalFailed", ["not-running-here"]);
+    workers.jobs.emit("error", new Error("could not renew lock for job not-running-here"));
+
+    expect(
+      logs
+        .filter((line) => line.msg === "worker error")
+        .map((line) => (line as { err?: Error }).err?.message),
+    ).toEqual(["could not renew lock for job not-running-here"]);
+  });
+});
+
+/**
+ * A model whose first call streams until aborted and then takes 3 s more to stop (a provider slow to hear
+ * the abort), and whose second streams for 4 s; `calls` tells whether each has ended.
+ */
+function slowToStopModel(): LanguageModel & { calls: Array<{ ended: boolean }> } {
+  const calls: Array<{ ended: boolean }> = [];
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function* stream({ signal }: CallOptions): AsyncGenerator<StreamPart> {
+    const call = { ended: false };
+    const first = calls.push(call) === 1;
+    let sent = 0;
+    for (const until = Date.now() + 4_000; first || Date.now() < until; sent++) {
+      if (signal?.aborted) {
+        if (first) await pause(3_000);
+        break;
+      }
+      await pause(20);
+      yield { type: "text-delta", text: "slow " };
+    }
+    call.ended = true;
+    yield {
+      type: "finish",
+      finishReason: signal?.aborted ? "cancelled" : "stop",
+      usage: { promptTokens: 4, completionTokens: sent },
+    };
+  }
+  return {
+    provider: "local",
+    modelId: "scripted",
+    calls,
+    stream,
+    generate: () => Promise.reject(new Error("the job runs stream")),
+  };
+}
+
+describe("createJobWorkers taking a job over in the process whose attempt lost its lock", () => {
+  it("keeps the new attempt's lock renewed after the stopped attempt ends (BullMQ tracks locks by job id): the job completes", async () => {
+    const { proxy, url } = await proxiedRedis();
+    const model = slowToStopModel();
+    const { store, logs, prefix, submit } = startWorkers({
+      model,
+      redisUrl: url,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    cleanups.push(() => proxy.start());
+    const job = await submit({ maxTokens: 1_000 }, "corr-taken-over-here");
+    await vi.waitFor(() => expect(model.calls).toHaveLength(1));
+
+    await proxy.stop();
+    const redis = new Redis(redisUrl);
+    cleanups.push(async () => redis.disconnect());
+    await vi.waitFor(
+      async () => expect(await redis.exists(`${prefix}:${queueNames.jobs}:${job.id}:lock`)).toBe(0),
+      { timeout: 10_000 },
+    );
+    await proxy.start();
+
+    await vi.waitFor(() => expect(model.calls[1]?.ended).toBe(true), { timeout: 20_000 });
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"), {
+      timeout: 5_000,
+    });
+    expect(model.calls[0]?.ended).toBe(true);
+    expect(logs.filter((line) => line.level === "warn").map((line) => [line.attempt, line.msg])).toEqual([
+      [1, expect.stringMatching(/^job attempt stopped: this worker lost the job's lock/)],
+    ]);
+  }, 30_000);
 });
 
 describe("createJobWorkers when a worker dies mid-attempt", () => {

@@ -82,13 +82,12 @@ export function createJobWorkers(deps: {
     stalledInterval: options.stalledIntervalMs,
   });
   // A renewal that finds a job's lock gone stops its attempt. BullMQ also emits an 'error' per such job:
-  // the processor's warning about the stopped attempt is the one line about it (that Error has no code
-  // or class to tell it by, only its message).
+  // for an attempt running here, the processor's warning about the stopped attempt is the one line about
+  // it (that Error has no code or class to tell it by, only its message); any other is logged.
   const lockErrors = new Set<string>();
   jobs.on("locksRenewed", ({ jobIds }) => leases.renewed(jobIds));
   jobs.on("lockRenewalFailed", (jobIds) => {
-    for (const id of jobIds) lockErrors.add(`could not renew lock for job ${id}`);
-    leases.lost(jobIds);
+    for (const id of leases.lost(jobIds)) lockErrors.add(`could not renew lock for job ${id}`);
   });
   jobs.on("failed", (job, error) => {
     // BullMQ fails a job that stalled too often without running the processor: the store must learn of it.
@@ -109,7 +108,7 @@ export function createJobWorkers(deps: {
   });
   for (const worker of [jobs, webhooks]) {
     worker.on("error", (error) => {
-      if (lockErrors.delete(error.message)) return;
+      if (worker === jobs && lockErrors.delete(error.message)) return;
       if (!deps.redisOutage.failed(error)) logger.error({ err: error, queue: worker.name }, "worker error");
     });
     // Its blocking connection may be the one that failed: its reconnection ends the outage too.

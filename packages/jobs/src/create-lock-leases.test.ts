@@ -58,6 +58,26 @@ describe("createLockLeases", () => {
     expect(attempt.stopped()).toBe("lock-lost");
   });
 
+  it("gives a job taken with a stale timestamp (its command queued through an outage) until BullMQ's first renewal answers", async () => {
+    const leases = createLockLeases({ lockDurationMs: 1_200 });
+    const renewedInTime = longAttempt();
+    const neverRenewed = longAttempt();
+    const lockedAt = Date.now() - 5_000;
+    void leases.hold({ jobId: "job-1", lockedAt, signal: undefined }, renewedInTime.run);
+    void leases.hold({ jobId: "job-2", lockedAt, signal: undefined }, neverRenewed.run);
+
+    // BullMQ's renewal tick comes within a quarter of the lock (300 ms) and renews job-1.
+    await vi.advanceTimersByTimeAsync(300);
+    expect([renewedInTime.stopped(), neverRenewed.stopped()]).toEqual([undefined, undefined]);
+    leases.renewed(["job-1"]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect([renewedInTime.stopped(), neverRenewed.stopped()]).toEqual([undefined, "lock-lost"]);
+    await vi.advanceTimersByTimeAsync(1_099);
+    expect(renewedInTime.stopped()).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(renewedInTime.stopped()).toBe("lock-lost");
+  });
+
   it("stops the attempts of the jobs whose lock BullMQ found lost, and only those", async () => {
     const leases = createLockLeases({ lockDurationMs: 60_000 });
     const lost = longAttempt();
@@ -65,9 +85,20 @@ describe("createLockLeases", () => {
     void leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, lost.run);
     void leases.hold({ jobId: "job-2", lockedAt: Date.now(), signal: undefined }, kept.run);
 
-    leases.lost(["job-1"]);
+    expect(leases.lost(["job-1", "not-running-here"])).toEqual(["job-1"]);
     await vi.advanceTimersByTimeAsync(0);
     expect([lost.stopped(), kept.stopped()]).toEqual(["lock-lost", undefined]);
+  });
+
+  it("knows a job whose attempt already stopped for its lost lock when a renewal sent before then fails late", async () => {
+    const leases = createLockLeases({ lockDurationMs: 1_000 });
+    const attempt = longAttempt();
+    const ended = leases.hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, attempt.run);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await ended).toBe("stopped");
+
+    expect(leases.lost(["job-1"])).toEqual(["job-1"]);
+    expect(leases.lost(["job-1"])).toEqual([]);
   });
 
   it("stops an attempt still running when the same job starts again in this process (its lock is the new one's)", async () => {
@@ -79,6 +110,29 @@ describe("createLockLeases", () => {
 
     await vi.advanceTimersByTimeAsync(0);
     expect([first.stopped(), second.stopped()]).toEqual(["lock-lost", undefined]);
+  });
+
+  it("returns a stopped attempt only after the later attempt of its job here (BullMQ tracks a job's lock by id: the first return untracks both)", async () => {
+    const leases = createLockLeases({ lockDurationMs: 60_000 });
+    const returned: string[] = [];
+    // The first attempt does not stop at once when its signal aborts (a job type without a signal, a
+    // provider slow to hear it): it ends 1 s later.
+    const first = leases
+      .hold({ jobId: "job-1", lockedAt: Date.now(), signal: undefined }, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      })
+      .then(() => returned.push("first"));
+    const second = longAttempt();
+    const secondEnds = new AbortController();
+    const ended = leases
+      .hold({ jobId: "job-1", lockedAt: Date.now(), signal: secondEnds.signal }, second.run)
+      .then(() => returned.push("second"));
+
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(returned).toEqual([]);
+    secondEnds.abort("shutdown");
+    await Promise.all([first, ended]);
+    expect(returned).toEqual(["second", "first"]);
   });
 
   it("passes BullMQ's abort (CancelJob, shutdown) on with its reason, and leaves no timer once the attempt ended", async () => {

@@ -106,8 +106,9 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     let reported = 0;
     const onProgress = (progress: number) => {
       // Stored in steps of a tenth: watchers see movement without a write per token; 1 is stored with
-      // the result.
-      if (progress >= 1 || progress - reported < 0.1) return;
+      // the result. Not once the attempt is stopped: what a provider still had buffered is not progress,
+      // and after a lost lock the record (still active) may be the next run's.
+      if (signal.aborted || progress >= 1 || progress - reported < 0.1) return;
       reported = progress;
       store
         .update(job.id, ["active"], { progress, updatedAt: new Date(now()) })
