@@ -80,6 +80,11 @@ describe("createApiKeyService.create", () => {
       { ...valid, expiresAt: new Date("next tuesday") },
       /^expire_time is not a valid time: send one in the future \(e\.g\. 2030-01-01T00:00:00Z\)/,
     ],
+    [
+      "an expiry past year 9999 (no database timestamp holds it)",
+      { ...valid, expiresAt: new Date("+010000-01-01T00:00:00.000Z") },
+      /^expire_time must be no later than 9999-12-31T23:59:59\.999Z: got \+010000-01-01T00:00:00\.000Z/,
+    ],
   ])("refuses %s with invalid-argument", async (_, input, message) => {
     const { store, service } = setup();
     const error = await service.create(input).catch((caught: unknown) => caught);

@@ -264,8 +264,19 @@ function parseExpiry(expiresAt: Date | undefined, now: number): Date | undefined
         `${new Date(now).toISOString()}; leave it unset for a key that never expires`,
     );
   }
+  if (at > latestExpiry) {
+    // Past what a database timestamp (and a google.protobuf.Timestamp) holds: the store would fail.
+    throw new AccessError(
+      "invalid-argument",
+      `expire_time must be no later than ${new Date(latestExpiry).toISOString()}: got ` +
+        `${expiresAt.toISOString()}; leave it unset for a key that never expires`,
+    );
+  }
   return new Date(at);
 }
+
+/** The latest expiry a key may have: the end of year 9999, as in google.protobuf.Timestamp. */
+const latestExpiry = Date.parse("9999-12-31T23:59:59.999Z");
 
 function parseLimits(limits: KeyLimits): KeyLimits {
   const parsed: KeyLimits = {};
