@@ -17,6 +17,7 @@ import {
   createReadiness,
   DependencyDown,
   secretsFromEnv,
+  startShutdownDeadline,
   startTracing,
 } from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
@@ -193,15 +194,7 @@ async function main(): Promise<void> {
     // Closing what talks to Redis waits for Redis: while it is unreachable that never ends. The process
     // still ends, soon after the grace period, saying why.
     const deadlineMs = config.shutdownGraceMs + shutdownMarginMs;
-    const deadline = setTimeout(() => {
-      logger.error(
-        { deadlineMs },
-        "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
-      );
-      logger.flush();
-      process.exit(1);
-    }, deadlineMs);
-    deadline.unref();
+    const finished = startShutdownDeadline(logger, deadlineMs);
     await server.close({ graceMs: config.shutdownGraceMs });
     // The usage ledger first: its records go to PostgreSQL, whatever Redis is doing.
     await ledger.close();
@@ -213,7 +206,7 @@ async function main(): Promise<void> {
     redis.disconnect();
     await database.close();
     await tracing.shutdown().catch(() => {});
-    clearTimeout(deadline);
+    finished();
     logger.info("stopped");
     logger.flush();
   };

@@ -29,6 +29,7 @@ import {
   createReadiness,
   instrumentModelRegistry,
   secretsFromEnv,
+  startShutdownDeadline,
   startTracing,
 } from "@noa/observability";
 import { createGatewayRegistry, createRedisBreakerEvents } from "@noa/providers";
@@ -227,15 +228,7 @@ async function main(): Promise<void> {
     // longest webhook delivery still running and a margin, the process ends anyway; jobs it held are
     // released by BullMQ's stalled-job check.
     const deadlineMs = config.shutdownGraceMs + config.webhookTimeoutMs + shutdownMarginMs;
-    const deadline = setTimeout(() => {
-      logger.error(
-        { deadlineMs },
-        "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
-      );
-      logger.flush();
-      process.exit(1);
-    }, deadlineMs);
-    deadline.unref();
+    const finished = startShutdownDeadline(logger, deadlineMs);
     sweeper?.stop();
     await workers.close({ graceMs: config.shutdownGraceMs });
     await dashboard?.close();
@@ -249,7 +242,7 @@ async function main(): Promise<void> {
     subscriber.disconnect();
     await database.close();
     await tracing.shutdown().catch(() => {});
-    clearTimeout(deadline);
+    finished();
     logger.info("stopped");
     logger.flush();
   };

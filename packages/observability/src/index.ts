@@ -16,6 +16,7 @@ export { instrumentModelRegistry, type ModelCallObserver } from "./instrument-mo
 export { logRequestLine, type RequestLineFields } from "./log-request-line.js";
 export { maskSensitiveText, passesLuhn } from "./mask-sensitive-text.js";
 export { secretsFromEnv } from "./secrets-from-env.js";
+export { startShutdownDeadline } from "./start-shutdown-deadline.js";
 export {
   type Context,
   extractTraceContext,
