@@ -11,7 +11,6 @@ import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connect
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { Logger } from "pino";
-import { encodeGrpcMessage } from "./encode-grpc-message.js";
 import type { RpcProtocol } from "./protocol-of.js";
 import { toConnectError } from "./to-connect-error.js";
 
@@ -174,13 +173,13 @@ function bareAnswer(
 ): UniversalServerResponse {
   const answerHeader = new Headers(header);
   if (status === 405) answerHeader.set("allow", call.allowedMethods.join(", "));
-  for (const [name, value] of error.metadata) answerHeader.set(name, value);
   if (call.protocol !== "connect") {
     answerHeader.set("content-type", call.contentType);
-    answerHeader.set("grpc-status", String(error.code));
-    answerHeader.set("grpc-message", encodeGrpcMessage(error.rawMessage));
+    // The error's metadata, grpc-status and grpc-message (percent-encoded as the gRPC spec says).
+    setTrailerStatus(answerHeader, error);
     return { status, header: answerHeader };
   }
+  for (const [name, value] of error.metadata) answerHeader.set(name, value);
   const json = errorToJsonBytes(error, undefined);
   answerHeader.set("content-type", "application/json");
   answerHeader.set("content-length", String(json.byteLength));

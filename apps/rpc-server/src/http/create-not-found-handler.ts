@@ -4,11 +4,11 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { elapsedMs } from "@noa/observability";
 import { ServerReflection } from "@noa/proto/grpc/reflection/v1";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "../create-metrics.js";
-import { encodeGrpcMessage } from "../encode-grpc-message.js";
 import { correlationIdOf } from "../request-context.js";
 import { RestRequestError } from "../rest/rest-request-error.js";
 import { toOpenAIError } from "../rest/to-openai-error.js";
@@ -117,11 +117,12 @@ function sendUnimplemented(req: Request, res: Response, protocol: RpcProtocol, m
   if (protocol === "grpc" || protocol === "grpc-web") {
     // Trailers-only: the status goes in the headers, and with nothing written before end(), Node sends
     // them with END_STREAM over HTTP/2, as gRPC clients expect; gRPC-Web reads them from the headers.
-    // grpc-message as the gRPC spec percent-encodes it (encodeGrpcMessage).
+    // Connect's setTrailerStatus writes grpc-status and grpc-message (percent-encoded as the gRPC spec says).
     res.statusCode = 200;
     res.setHeader("content-type", req.headers["content-type"] ?? "application/grpc");
-    res.setHeader("grpc-status", String(error.code));
-    res.setHeader("grpc-message", encodeGrpcMessage(message));
+    const status = new Headers();
+    setTrailerStatus(status, error);
+    for (const [name, value] of status) res.setHeader(name, value);
     res.end();
     return;
   }
