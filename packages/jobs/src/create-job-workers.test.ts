@@ -12,7 +12,7 @@ import { createJobWorkers } from "./create-job-workers.js";
 import { createRedisOutageLog } from "./create-redis-outage-log.js";
 import { createJobEvents } from "./job-events.js";
 import { createJobQueues, queueNames } from "./job-queues.js";
-import type { JsonValue } from "./job-record.js";
+import type { JobRecord, JsonValue } from "./job-record.js";
 import { createJobProcessor } from "./processors/create-job-processor.js";
 import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
 import { startStrandedJobSweeper } from "./start-stranded-job-sweeper.js";
@@ -192,6 +192,14 @@ function startWorkers(options: {
   return { workers, store, queues, events, logs, usage, prefix, submit };
 }
 
+/** The progress a watcher read while the job ran: every stored value above 0 while it was active. */
+function progressWhileActive(store: { history: JobRecord[] }, id: string): number[] {
+  return store.history
+    .filter((stored) => stored.id === id && stored.state === "active")
+    .map((stored) => stored.progress)
+    .filter((progress) => progress > 0);
+}
+
 describe("createJobWorkers running inference jobs on a real Redis", () => {
   it("shows a job without max_tokens moving while it runs: tokens / the room its prompt leaves in the model's context", async () => {
     // 12 prompt tokens in a context of 212: the answer can hold 200 tokens, as llama.cpp stops there.
@@ -202,10 +210,7 @@ describe("createJobWorkers running inference jobs on a real Redis", () => {
     const job = await submit({}, "corr-progress");
 
     await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"));
-    const whileActive = store.history
-      .filter((stored) => stored.id === job.id && stored.state === "active")
-      .map((stored) => stored.progress);
-    const moving = whileActive.filter((progress) => progress > 0);
+    const moving = progressWhileActive(store, job.id);
     // What a watcher reads while the job runs: steps of about a tenth, rising, below 100 %.
     expect(moving.length).toBeGreaterThanOrEqual(5);
     expect(moving).toEqual([...moving].sort((a, b) => a - b));
@@ -222,10 +227,7 @@ describe("createJobWorkers running inference jobs on a real Redis", () => {
     const job = await submit({}, "corr-progress-remote");
 
     await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"));
-    const moving = store.history
-      .filter((stored) => stored.id === job.id && stored.state === "active")
-      .map((stored) => stored.progress)
-      .filter((progress) => progress > 0);
+    const moving = progressWhileActive(store, job.id);
     expect(moving.length).toBeGreaterThanOrEqual(5);
     expect(moving).toEqual([...moving].sort((a, b) => a - b));
     expect(Math.max(...moving)).toBeLessThan(1);
