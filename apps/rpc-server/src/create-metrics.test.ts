@@ -79,3 +79,16 @@ describe("http_requests_total", () => {
     expect(text).not.toContain("BREW");
   });
 });
+
+describe("unparsedRequest", () => {
+  it("counts a request refused before any route as route unparsed, and its error by category", async () => {
+    const metrics = createMetrics({ registry: createModelRegistry({ providers: [] }) });
+    metrics.unparsedRequest(408);
+    metrics.unparsedRequest(431);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('http_requests_total{method="other",route="unparsed",status="408"} 1');
+    expect(text).toContain('http_requests_total{method="other",route="unparsed",status="431"} 1');
+    expect(text).toContain('http_errors_total{category="timeout"} 1');
+    expect(text).toContain('http_errors_total{category="invalid_request"} 1');
+  });
+});

@@ -40,6 +40,12 @@ export interface GatewayMetrics {
   /** Scraped at GET /metrics. */
   readonly registry: Registry;
   httpRequest(event: HttpRequestEvent): void;
+  /**
+   * An HTTP/1.1 request Node's server refused (400, 413, 431) or stopped waiting for (408) before it was
+   * read whole, answered by createClientErrorHandler: counted in `http_requests_total` (method `other`,
+   * route `unparsed`) and `http_errors_total`, not timed (when it began is not known).
+   */
+  unparsedRequest(status: number): void;
   rpcRequest(event: RpcRequestEvent): void;
   /** One try of one provider target (routing wrappers' AttemptEvent). */
   providerAttempt(event: AttemptEvent): void;
@@ -227,6 +233,10 @@ export function createMetrics({
         httpErrors.inc([categoryOfStatus(status)]);
         if (status === 429) rateLimited.inc([]);
       }
+    },
+    unparsedRequest(status) {
+      httpRequests.inc(["other", "unparsed", String(status)]);
+      httpErrors.inc([categoryOfStatus(status)]);
     },
     rpcRequest({ service, method, protocol, code, seconds }) {
       rpcRequests.inc([service, method, protocol, outcomeName(code)]);

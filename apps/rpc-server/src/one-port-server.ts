@@ -1,6 +1,12 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { Duplex } from "node:stream";
+import { correlationIdHeader } from "@noa/observability";
+import type { Logger } from "pino";
+import type { GatewayMetrics } from "./create-metrics.js";
+import { createClientErrorHandler } from "./http/create-client-error-handler.js";
+import { correlationIdOf } from "./request-context.js";
 
 type Handler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -22,7 +28,8 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * Node 20's `http2.createServer({ allowHTTP1: true })` only speaks HTTP/1.1 after TLS ALPN, so a plain
  * TCP listener sniffs the first bytes: connections that open with the HTTP/2 preface go to an http2
  * server, the rest to an http server, both running the same handler (gRPC needs h2c; curl, browsers
- * and gRPC-Web usually arrive over HTTP/1.1).
+ * and gRPC-Web usually arrive over HTTP/1.1). What Node's HTTP/1.1 parser refuses or stops waiting for
+ * never reaches the handler: createClientErrorHandler answers it, with a correlation id as every answer.
  */
 export function createOnePortServer(
   handler: Handler,
@@ -32,9 +39,13 @@ export function createOnePortServer(
      * and HTTP/2 alike; 0: no limit on the body (headers and an HTTP/2 session's first stream still get 60 s).
      */
     requestTimeoutMs?: number;
-  } = {},
+    /** Where the requests answered before the handler (malformed, too slow, headers too large) are logged. */
+    logger: Logger;
+    /** Counts those requests. */
+    metrics?: Pick<GatewayMetrics, "unparsedRequest">;
+  },
 ): OnePortServer {
-  const { requestTimeoutMs = 300_000 } = options;
+  const { requestTimeoutMs = 300_000, logger, metrics } = options;
   const headersTimeoutMs = requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000;
   // Only receiving the request is timed: a long streamed answer is bounded by the model's own timeouts.
   const http1Server = http.createServer(
@@ -48,6 +59,19 @@ export function createOnePortServer(
       ),
     },
     handler,
+  );
+  http1Server.on(
+    "clientError",
+    createClientErrorHandler({
+      logger,
+      metrics,
+      limits: { requestTimeoutMs, headersTimeoutMs, maxHeaderBytes: http.maxHeaderSize },
+      // The response in progress on the connection: where Node's own socketOnError looks (an HTTP/1.1
+      // socket's `_httpMessage`, set while a response is assigned to it), read rather than tracked
+      // per request on the hot path.
+      responseOn: (socket) =>
+        (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage ?? undefined,
+    }),
   );
   // The same limits for HTTP/2, which Node does not enforce there: a session must open its first stream,
   // and each request must arrive whole, within them.
@@ -132,8 +156,9 @@ export function createOnePortServer(
 
 /**
  * An HTTP/2 request whose body has not fully arrived `timeoutMs` after its headers, and which has no
- * answer yet, is answered 408 (as Node answers HTTP/1.1) and its stream then reset with NO_ERROR, which
- * tells the client to stop sending (RFC 9113 §8.1); the handler's read of the body ends with it.
+ * answer yet, is answered 408 (as HTTP/1.1 is) with its correlation id, in the header and the body, and its
+ * stream then reset with NO_ERROR, which tells the client to stop sending (RFC 9113 §8.1); the handler's
+ * read of the body ends with it.
  */
 function withHttp2RequestTimeout(handler: Handler, timeoutMs: number): Handler {
   return (req, res) => {
@@ -144,8 +169,14 @@ function withHttp2RequestTimeout(handler: Handler, timeoutMs: number): Handler {
         // Only a request still arriving is timed: once the client has sent it all (END_STREAM, whether
         // the handler read it to the end or not) or an answer has begun, the call runs its course.
         if (stream.closed || stream.state.remoteClose || response.headersSent) return;
-        response.writeHead(408, { "content-type": "text/plain; charset=utf-8" });
-        response.end("the request was not received in time\n");
+        const correlationId = correlationIdOf(req);
+        response.writeHead(408, {
+          "content-type": "text/plain; charset=utf-8",
+          [correlationIdHeader]: correlationId,
+        });
+        response.end(
+          `the request was not received within ${timeoutMs} ms (NOA_REQUEST_TIMEOUT_MS); send it faster (correlation id: ${correlationId})\n`,
+        );
         stream.close(http2.constants.NGHTTP2_NO_ERROR);
       }, timeoutMs);
       const clear = () => clearTimeout(timer);

@@ -270,6 +270,23 @@ describe("the OpenAI REST face", () => {
     expect(answer).toMatch(/did not arrive within 300 ms/);
   });
 
+  it("answers a client too slow to send its headers with 408 naming a new correlation id, and logs it", async () => {
+    const { port, logs } = await start({ requestTimeoutMs: 300 });
+    const socket = connect(port, "127.0.0.1");
+    socket.write("GET /v1/models HTTP/1.1\r\nhost: x\r\nx-slow: ");
+    let answer = "";
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    const correlationId = /\r\nx-correlation-id: ([\w-]+)\r\n/.exec(answer)?.[1];
+    expect(correlationId).toBeDefined();
+    expect(answer).toMatch(
+      new RegExp(`NOA_REQUEST_TIMEOUT_MS\\); send it faster \\(correlation id: ${correlationId}\\)\n$`),
+    );
+    expect(logs.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ msg: "http", correlationId, route: "unparsed", status: 408 }),
+    );
+  });
+
   it("times only the receiving of a request: a gRPC stream answered for longer than the limit goes on", async () => {
     const { inference } = await start({ requestTimeoutMs: 300 });
     const abort = new AbortController();

@@ -231,7 +231,7 @@ export function build({
       if (cors(request, response)) return;
       handler(request, response);
     },
-    { requestTimeoutMs },
+    { requestTimeoutMs, logger, metrics },
   );
   metrics?.observe({ connections: () => server.connections() });
 
