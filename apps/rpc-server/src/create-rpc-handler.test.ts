@@ -320,6 +320,66 @@ describe("refusals Connect makes before NOA's handlers run", () => {
       .toMatchObject({ protocol: "connect", code: "canceled" });
     expect(server.logs.filter((entry) => Number(entry.level) >= 50).length).toBe(errorsBefore);
   });
+
+  // Node's HTTP/2 client (under grpc-js and Connect for Node) cancels a stream whose request it has not
+  // ended yet by ending it, then resetting it (RST_STREAM CANCEL) in its next write: the server sees a
+  // request that ends cut short, and the reset only after.
+  it("take a gRPC client that cancels mid-message as a cancel, and one that ends mid-message as INVALID_ARGUMENT", async () => {
+    const errorsBefore = server.logs.filter((entry) => Number(entry.level) >= 50).length;
+    const before = await server.scrape();
+    const session = http2.connect(server.baseUrl);
+    session.on("error", () => {});
+    /** A gRPC call that sends 8 of the 15 bytes its envelope promises, then `leave`s. */
+    const cutShort = async (id: string, leave: (stream: http2.ClientHttp2Stream) => void) => {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": complete,
+        "content-type": "application/grpc",
+        te: "trailers",
+        "x-correlation-id": id,
+      });
+      const answer = { headers: {} as http2.IncomingHttpHeaders, trailers: {} as http2.IncomingHttpHeaders };
+      stream.on("response", (headers) => Object.assign(answer.headers, headers));
+      stream.on("trailers", (trailers) => Object.assign(answer.trailers, trailers));
+      stream.on("error", () => {});
+      stream.resume();
+      await new Promise((resolve) => stream.write(frame(new Uint8Array(10)).subarray(0, 8), resolve));
+      leave(stream);
+      await new Promise((resolve) => stream.once("close", resolve));
+      return answer;
+    };
+    const ids = ["cancel-mid-message-1", "cancel-mid-message-2", "cancel-mid-message-3"];
+    for (const id of ids) await cutShort(id, (stream) => stream.close(http2.constants.NGHTTP2_CANCEL));
+    const ended = await cutShort("end-mid-message", (stream) => stream.end());
+    session.close();
+
+    const lineOf = (id: string) =>
+      server.logs.find((entry) => entry.msg === "rpc" && entry.correlationId === id);
+    for (const id of ids) {
+      await expect
+        .poll(() => lineOf(id), { message: id })
+        .toMatchObject({ protocol: "grpc", code: "canceled" });
+    }
+    expect(ended.headers["x-correlation-id"]).toBe("end-mid-message");
+    expect(Number(ended.trailers["grpc-status"])).toBe(Code.InvalidArgument);
+    expect(decodeURIComponent(String(ended.trailers["grpc-message"]))).toMatch(
+      /\(correlation id: end-mid-message\)$/,
+    );
+    await expect
+      .poll(() => lineOf("end-mid-message"))
+      .toMatchObject({ protocol: "grpc", code: "invalid_argument" });
+    const count = (text: string, code: string) =>
+      Number(
+        new RegExp(
+          `^noa_rpc_requests_total\\{service="noa\\.inference\\.v1\\.InferenceService",method="Complete",protocol="grpc",code="${code}"\\} (\\d+)$`,
+          "m",
+        ).exec(text)?.[1] ?? 0,
+      );
+    const after = await server.scrape();
+    expect(count(after, "canceled") - count(before, "canceled")).toBe(ids.length);
+    expect(count(after, "invalid_argument") - count(before, "invalid_argument")).toBe(1);
+    expect(server.logs.filter((entry) => Number(entry.level) >= 50).length).toBe(errorsBefore);
+  });
 });
 
 describe("x-ratelimit-* headers on RPC answers", () => {

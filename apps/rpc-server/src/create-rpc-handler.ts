@@ -14,6 +14,7 @@ import { logRequestLine } from "@noa/observability";
 import type { Logger } from "pino";
 import { acceptedCompressions as compressions } from "./accepted-compressions.js";
 import { admissionKey } from "./auth-interceptor.js";
+import { canceledByClient } from "./canceled-by-client.js";
 import { outcomeName } from "./classify-error.js";
 import type { GatewayMetrics } from "./create-metrics.js";
 import { mapConnectRefusal, type RefusedCall } from "./map-connect-refusal.js";
@@ -47,7 +48,8 @@ export interface RpcHandlerOptions {
  *   encoding header) is answered as NOA answers any error, with the correlation id (mapConnectRefusal),
  *   and logged and counted as the interceptor logs and counts every other call (an `rpc` line,
  *   `noa_rpc_requests_total`). So is a request Connect cannot take at all (HTTP/1.0 without `Host`), which
- *   connectNodeAdapter throws on outside any promise, ending the process.
+ *   connectNodeAdapter throws on outside any promise, ending the process. A client that leaves while its
+ *   request is read, or cancels mid-message (canceledByClient), is counted `canceled`.
  * - Every call that took a request from the caller's bucket answers, success or error, with where the
  *   bucket stands (`x-ratelimit-*-requests`, as the REST face); a refused one's error carries it (toConnectError).
  * - The call's context carries its correlation id from the start (correlationIdKey).
@@ -89,25 +91,35 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: Request, res
       ? { response: undefined, code: Code.Canceled }
       : await mapConnectRefusal(refusal, call, { correlationId, logger, compressions });
     const ms = performance.now() - startedAt;
-    logRequestLine(
-      logger,
-      {
-        correlationId,
-        procedure: call.procedure,
+    // Written at once: only the call's line and metric may wait, on the stream's close (below).
+    const answered = response ? universalResponseToNodeResponse(response, res) : undefined;
+    const logged = (async () => {
+      // An HTTP/2 client cancelling mid-message ends its request before it resets the stream: Connect
+      // refused an envelope cut short (INVALID_ARGUMENT), but the client left, as the reset then says.
+      const outcome =
+        !gone && res instanceof Http2ServerResponse && (await canceledByClient(res.stream))
+          ? Code.Canceled
+          : code;
+      logRequestLine(
+        logger,
+        {
+          correlationId,
+          procedure: call.procedure,
+          protocol: call.protocol,
+          code: outcomeName(outcome),
+          ms: Math.round(ms * 10) / 10,
+        },
+        "rpc",
+      );
+      metrics?.rpcRequest({
+        service: handler.service.typeName,
+        method: handler.method.name,
         protocol: call.protocol,
-        code: outcomeName(code),
-        ms: Math.round(ms * 10) / 10,
-      },
-      "rpc",
-    );
-    metrics?.rpcRequest({
-      service: handler.service.typeName,
-      method: handler.method.name,
-      protocol: call.protocol,
-      code,
-      seconds: ms / 1000,
-    });
-    if (response) await universalResponseToNodeResponse(response, res);
+        code: outcome,
+        seconds: ms / 1000,
+      });
+    })();
+    await Promise.all([answered, logged]);
   }
 
   /** The answer could not be written whole: the client went away (Aborted), or a bug, which is logged. */
