@@ -268,7 +268,10 @@ function writeSpan(writer: ProtoWriter, span: RecordedSpan): void {
   writer.varint(span.kind + 1);
   writeTimeMs(writer, 7, span.startMs);
   writeTimeMs(writer, 8, span.endTimeMs);
-  writeAttributes(writer, span.attributes, 9);
+  const { attributeKeys, attributeValues } = span;
+  for (let index = 0; index < attributeKeys.length; index++) {
+    writeKeyValue(writer, 9, attributeKeys[index] as string, attributeValues[index]);
+  }
   writer.tag(10, 0);
   writer.varint(span.droppedAttributesCount);
   for (const event of span.events) {
@@ -334,17 +337,26 @@ function writeTimeMs(writer: ProtoWriter, field: number, ms: number): void {
 /** Attributes as repeated KeyValue under `field`. */
 function writeAttributes(writer: ProtoWriter, attributes: Attributes, field: number): void {
   for (const key in attributes) {
-    if (!Object.hasOwn(attributes, key)) continue;
-    writer.tag(field, 2);
-    const at = writer.begin();
-    writer.tag(1, 2);
-    writer.string(key);
-    writer.tag(2, 2);
-    const valueAt = writer.begin();
-    writeAnyValue(writer, attributes[key]);
-    writer.end(valueAt);
-    writer.end(at);
+    if (Object.hasOwn(attributes, key)) writeKeyValue(writer, field, key, attributes[key]);
   }
+}
+
+/** One KeyValue under `field`. */
+function writeKeyValue(
+  writer: ProtoWriter,
+  field: number,
+  key: string,
+  value: AttributeValue | null | undefined,
+): void {
+  writer.tag(field, 2);
+  const at = writer.begin();
+  writer.tag(1, 2);
+  writer.string(key);
+  writer.tag(2, 2);
+  const valueAt = writer.begin();
+  writeAnyValue(writer, value);
+  writer.end(valueAt);
+  writer.end(at);
 }
 
 const minInt64 = -(2 ** 63);

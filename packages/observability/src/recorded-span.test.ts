@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, TraceFlags } from "@opentelemetry/api";
-import { hrTimeToMilliseconds } from "@opentelemetry/core";
+import { hrTimeToMilliseconds, timeInputToHrTime } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { describe, expect, it } from "vitest";
 import { spanIdsOf } from "./__fixtures__/span-ids-of.js";
@@ -90,5 +90,18 @@ describe("RecordedSpan", () => {
     const later = recorded().span;
     later.end([1_700_000_001, 500_000_000]);
     expect(hrTimeToMilliseconds(later.duration)).toBeCloseTo(1_376.5, 3);
+  });
+
+  it("reads a number as the SDK does: performance.now()'s when small, else epoch milliseconds", () => {
+    const relative = recorded().span;
+    const now = performance.now();
+    relative.end(now);
+    expect(relative.endTimeMs).toBeCloseTo(performance.timeOrigin + now, 3);
+    expect(hrTimeToMilliseconds(relative.endTime)).toBeCloseTo(hrTimeToMilliseconds(timeInputToHrTime(now)), 3);
+    const absolute = recorded().span;
+    absolute.addEvent("at", 1_700_000_000_500);
+    absolute.end(1_700_000_001_000);
+    expect(absolute.endTimeMs).toBe(1_700_000_001_000);
+    expect(hrTimeToMilliseconds(absolute.events[0]?.time ?? [0, 0])).toBeCloseTo(1_700_000_000_500, 3);
   });
 });

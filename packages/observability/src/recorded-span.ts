@@ -40,28 +40,44 @@ export interface SpanSink {
   end(span: RecordedSpan): void;
 }
 
+/** When performance's clock started, in epoch milliseconds (a getter that calls into Node each time). */
+const timeOrigin = performance.timeOrigin;
+
 /** Now, in epoch milliseconds with sub-millisecond precision (performance's clock, anchored once). */
-export const nowMs = (): number => performance.timeOrigin + performance.now();
+export const nowMs = (): number => timeOrigin + performance.now();
+
+/**
+ * A TimeInput in epoch milliseconds, as the SDK reads it (timeInputToHrTime): a number below half the
+ * time origin is performance.now()'s, a larger one epoch milliseconds; numbers are read without making
+ * HrTimes.
+ */
+function epochMsOf(time: TimeInput): number {
+  if (typeof time === "number") return time < timeOrigin / 2 ? timeOrigin + time : time;
+  return hrTimeToMilliseconds(timeInputToHrTime(time));
+}
 
 /**
  * A sampled span: what the OpenTelemetry SDK's span records (name, kind, parent, times, attributes,
  * events, links, status, with the SDK's rules for limits, status and what happens after the end), kept
  * in plain fields, its times as epoch milliseconds and its ids as numbers (`ids`) until something asks
- * for them in the API's forms (HrTime, hex). It is a ReadableSpan, so the SDK's span processors and
+ * for them in the API's forms (HrTime, hex), and its attributes as two arrays, keys and values, until
+ * something asks for them as an object. It is a ReadableSpan, so the SDK's span processors and
  * exporters take it as it is. NOA makes these itself rather than through the SDK's tracer, which does
  * generic work every span pays for (per-span closures and clock anchoring, attribute sanitizing of every
  * option, hex ids written for every span and checked by regular expressions for every child,
  * diagnostics and span metrics).
  */
 export class RecordedSpan implements Span, ReadableSpan {
-  readonly attributes: Attributes = {};
+  /** The attributes' keys, in the order they were first set (what an object would keep). */
+  readonly attributeKeys: string[] = [];
+  /** The value of each key in attributeKeys, at the same index. */
+  readonly attributeValues: AttributeValue[] = [];
   readonly links: Link[] = [];
   readonly events: TimedEvent[] = [];
   status: SpanStatus = { code: SpanStatusCode.UNSET };
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
   droppedLinksCount = 0;
-  private attributeCount = 0;
   /** Epoch ms; -1 until the span ends. */
   private endMs = -1;
   private context: SpanContext | undefined;
@@ -113,6 +129,15 @@ export class RecordedSpan implements Span, ReadableSpan {
     return this.endMs >= 0;
   }
 
+  /** The attributes as the API's object (made on each read: NOA's own exporter reads the arrays). */
+  get attributes(): Attributes {
+    const attributes: Attributes = {};
+    for (let index = 0; index < this.attributeKeys.length; index++) {
+      attributes[this.attributeKeys[index] as string] = this.attributeValues[index];
+    }
+    return attributes;
+  }
+
   get resource(): Resource {
     return this.sink.resource;
   }
@@ -127,13 +152,17 @@ export class RecordedSpan implements Span, ReadableSpan {
 
   setAttribute(key: string, value: AttributeValue | undefined): this {
     if (value == null || this.endMs >= 0 || key.length === 0 || !isAttributeValue(value)) return this;
-    const isNew = !Object.hasOwn(this.attributes, key);
-    if (isNew && this.attributeCount >= this.sink.attributeCountLimit) {
+    const keys = this.attributeKeys;
+    // A span has a handful of attributes: a scan beats a keyed store into an object per span.
+    const at = keys.indexOf(key);
+    if (at !== -1) {
+      this.attributeValues[at] = this.truncated(value);
+    } else if (keys.length >= this.sink.attributeCountLimit) {
       this.droppedAttributesCount++;
-      return this;
+    } else {
+      keys.push(key);
+      this.attributeValues.push(this.truncated(value));
     }
-    this.attributes[key] = this.truncated(value);
-    if (isNew) this.attributeCount++;
     return this;
   }
 
@@ -167,7 +196,7 @@ export class RecordedSpan implements Span, ReadableSpan {
         count++;
       }
     }
-    const eventMs = at === undefined ? nowMs() : hrTimeToMilliseconds(timeInputToHrTime(at));
+    const eventMs = at === undefined ? nowMs() : epochMsOf(at);
     this.events.push({ name, attributes, time: millisToHrTime(eventMs), droppedAttributesCount });
     return this;
   }
@@ -201,7 +230,7 @@ export class RecordedSpan implements Span, ReadableSpan {
   /** Ends the span (now, or at `endTime`, never before its start) and hands it to the sink; once. */
   end(endTime?: TimeInput): void {
     if (this.endMs >= 0) return;
-    const at = endTime === undefined ? nowMs() : hrTimeToMilliseconds(timeInputToHrTime(endTime));
+    const at = endTime === undefined ? nowMs() : epochMsOf(endTime);
     this.endMs = Math.max(at, this.startMs);
     this.sink.end(this);
   }
