@@ -122,6 +122,38 @@ describe("createPgJobStore on PostgreSQL", () => {
     expect((await store.get(job.id))?.state).toBe("cancelled");
   });
 
+  it("changes a job only while its attempts are still the expected ones: a run's late write misses the run that took it over", async () => {
+    const { job } = await store.create(newJob());
+    const at = new Date("2030-01-01T00:01:00Z");
+    await store.update(job.id, ["queued"], { state: "active", attempts: 1, updatedAt: at });
+    // The second run starts while the first one's outcome is on its way.
+    await store.update(job.id, ["active"], { state: "active", attempts: 2, progress: 0, updatedAt: at });
+    const late = {
+      state: "completed",
+      result: { run: 1 },
+      progress: 1,
+      finishedAt: at,
+      updatedAt: at,
+    } as const;
+    expect(await store.update(job.id, ["active"], late, { expectedAttempts: 1 })).toBeUndefined();
+    expect(
+      await store.update(job.id, ["active"], { progress: 0.5, updatedAt: at }, { expectedAttempts: 1 }),
+    ).toBeUndefined();
+    expect(await store.get(job.id)).toMatchObject({
+      state: "active",
+      attempts: 2,
+      progress: 0,
+      result: undefined,
+    });
+    const completed = await store.update(
+      job.id,
+      ["active"],
+      { ...late, result: { run: 2 } },
+      { expectedAttempts: 2 },
+    );
+    expect(completed).toMatchObject({ state: "completed", attempts: 2, result: { run: 2 } });
+  });
+
   it("stores and clears results, errors and retry times", async () => {
     const { job } = await store.create(newJob());
     const at = new Date("2030-01-01T00:01:00Z");

@@ -63,7 +63,8 @@ const columns = `
  * per query here (docs/benchmarks.md, Jobs), so each operation is one statement: idempotency rests on
  * the unique (tenant, idempotency_key) index (`ON CONFLICT DO NOTHING`), so concurrent submissions
  * with one key make one job; state changes are compare-and-set on the current state (`UPDATE … WHERE
- * state = ANY(…) RETURNING`), so a cancelled job is never completed after all.
+ * state = ANY(…) RETURNING`), so a cancelled job is never completed after all, and, when asked, on its
+ * attempts, so a run's late write never lands on the record of a run that took the job over.
  */
 export function createPgJobStore(pool: pg.Pool): JobStore {
   async function one(sql: string, values: unknown[]): Promise<JobRecord | undefined> {
@@ -133,15 +134,15 @@ export function createPgJobStore(pool: pg.Pool): JobStore {
       return rows.map(toRecord);
     },
 
-    update(id, from, patch) {
+    update(id, from, patch, condition) {
       const { assignments, values } = toAssignments(patch);
       return one(
         `WITH j AS (
            UPDATE jobs SET ${assignments.join(", ")}
-            WHERE id = $1 AND state = ANY($2::job_state[])
+            WHERE id = $1 AND state = ANY($2::job_state[]) AND ($3::integer IS NULL OR attempts = $3::integer)
            RETURNING *)
          SELECT ${columns} FROM j`,
-        [id, [...from], ...values],
+        [id, [...from], condition?.expectedAttempts ?? null, ...values],
       );
     },
 
@@ -162,13 +163,16 @@ export function createPgJobStore(pool: pg.Pool): JobStore {
   };
 }
 
-/** `SET` assignments for a patch; parameters start at $3 ($1 is the id, $2 the expected states). */
+/**
+ * `SET` assignments for a patch; parameters start at $4 ($1 is the id, $2 the expected states, $3 the
+ * expected attempts).
+ */
 function toAssignments(patch: JobPatch): { assignments: string[]; values: unknown[] } {
   const assignments: string[] = [];
   const values: unknown[] = [];
   const set = (column: string, value: unknown, cast = "") => {
     values.push(value);
-    assignments.push(`${column} = $${values.length + 2}${cast}`);
+    assignments.push(`${column} = $${values.length + 3}${cast}`);
   };
   const time = (value: Date | null) => (value === null ? null : value.toISOString());
   set("updated_at", patch.updatedAt.toISOString(), "::timestamp");

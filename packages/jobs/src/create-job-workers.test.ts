@@ -8,13 +8,15 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createInMemoryJobStore } from "./__fixtures__/create-in-memory-job-store.js";
 import { startTcpProxy } from "./__fixtures__/start-tcp-proxy.js";
 import { defaultJobBackoff } from "./backoff-delay.js";
-import { createJobWorkers } from "./create-job-workers.js";
+import { createJobWorkers, type JobWorkers } from "./create-job-workers.js";
 import { createRedisOutageLog } from "./create-redis-outage-log.js";
 import { createJobEvents } from "./job-events.js";
 import { createJobQueues, queueNames } from "./job-queues.js";
 import type { JobRecord, JsonValue } from "./job-record.js";
-import { createJobProcessor } from "./processors/create-job-processor.js";
+import type { JobPatch } from "./job-store.js";
+import { abortReasons, createJobProcessor } from "./processors/create-job-processor.js";
 import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
+import { JobAttemptError } from "./processors/job-attempt-error.js";
 import { startStrandedJobSweeper } from "./start-stranded-job-sweeper.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -73,6 +75,8 @@ function startWorkers(options: {
   /** How long a job's lock lasts without renewal, and how often workers look for expired ones (30 s each). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** How often a job may stall and run again (1). */
+  maxStalledCount?: number;
   prefix?: string;
   store?: ReturnType<typeof createInMemoryJobStore>;
 }) {
@@ -142,7 +146,7 @@ function startWorkers(options: {
       ratePerSecond: 0,
       lockDurationMs: options.lockDurationMs ?? 30_000,
       stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: 1,
+      maxStalledCount: options.maxStalledCount ?? 1,
       webhookConcurrency: 1,
       backoff: defaultJobBackoff,
     },
@@ -160,7 +164,12 @@ function startWorkers(options: {
   });
 
   /** Stores and queues an inference job, as SubmitJob does. */
-  async function submit(inference: { maxTokens?: number }, correlationId: string, callbackUrl?: string) {
+  async function submit(
+    inference: { maxTokens?: number },
+    correlationId: string,
+    callbackUrl?: string,
+    maxAttempts = 1,
+  ) {
     const spec = create(JobSpecSchema, {
       kind: {
         case: "inference",
@@ -179,7 +188,7 @@ function startWorkers(options: {
       type: "ai-inference",
       priority: "medium",
       spec: toJson(JobSpecSchema, spec) as JsonValue,
-      maxAttempts: 1,
+      maxAttempts,
       idempotencyKey: undefined,
       callbackUrl,
       correlationId,
@@ -586,6 +595,198 @@ describe("createJobWorkers when a worker dies mid-attempt", () => {
         .filter((line, index, lines) => line !== lines[index - 1]),
     ).toEqual(["active 1", "active 2", "completed 2"]);
   });
+});
+
+describe("createJobWorkers when a job's workers keep dying", () => {
+  it("dead-letters it once they died more often than maxStalledCount allows, with the runs its record counts (WatchJob's attempts)", async () => {
+    const { proxy, url } = await proxiedRedis();
+    const dying = startWorkers({
+      model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
+      redisUrl: url,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    cleanups.push(() => proxy.start());
+    cleanups.push(() => Promise.all([dying.workers.jobs.close(true), dying.workers.webhooks.close(true)]));
+    const job = await dying.submit({ maxTokens: 100 }, "corr-keeps-killing");
+    await vi.waitFor(async () => expect((await dying.store.get(job.id))?.state).toBe("active"));
+    await proxy.stop();
+
+    // Workers that let a job stall no time at all: its one dead worker is one too many.
+    const { store, queues } = startWorkers({
+      prefix: dying.prefix,
+      store: dying.store,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+      maxStalledCount: 0,
+    });
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("dead_lettered"), {
+      timeout: 20_000,
+    });
+    expect(await store.get(job.id)).toMatchObject({ attempts: 1, error: { code: "ABORTED" } });
+    await vi.waitFor(async () =>
+      expect((await queues.deadLetter.getJob(job.id))?.data).toMatchObject({ jobId: job.id, attempts: 1 }),
+    );
+  });
+});
+
+/** A model that answers `text` once `gate` settles: a run that ends when the test lets it. */
+function gatedModel(text: string, gate: Promise<void>): LanguageModel {
+  return {
+    provider: "local",
+    modelId: "scripted",
+    async *stream() {
+      await gate;
+      yield { type: "text-delta", text };
+      yield { type: "finish", finishReason: "stop", usage: { promptTokens: 1, completionTokens: 1 } };
+    },
+    generate: () => Promise.reject(new Error("the job runs stream")),
+  };
+}
+
+/** A model whose every call fails with `error` before its first part. */
+function failingModel(error: Error): LanguageModel {
+  return {
+    ...scriptedModel({ promptTokens: 1, tokens: 0 }),
+    // biome-ignore lint/correctness/useYield: a stream that fails before its first part
+    async *stream() {
+      throw error;
+    },
+  };
+}
+
+/** A write of the first run the test holds back, and what makes the first run end with it. */
+interface LateWrite {
+  write: string;
+  model: () => LanguageModel;
+  maxAttempts: number;
+  holds: (patch: JobPatch) => boolean;
+  /** Ends the running first run (the other first runs end by themselves). */
+  end?: (workers: JobWorkers) => void;
+}
+
+const lateWrites: LateWrite[] = [
+  {
+    write: "its completion",
+    model: () => scriptedModel({ promptTokens: 1, tokens: 1 }),
+    maxAttempts: 1,
+    holds: (patch) => patch.state === "completed",
+  },
+  {
+    write: "its failure",
+    model: () =>
+      failingModel(new JobAttemptError({ code: "INVALID_ARGUMENT", message: "bad spec", retryable: false })),
+    maxAttempts: 1,
+    holds: (patch) => patch.state === "failed",
+  },
+  {
+    write: "its retry",
+    model: () => failingModel(new Error("the model crashed")),
+    maxAttempts: 2,
+    holds: (patch) => patch.state === "retrying",
+  },
+  {
+    write: "its dead-lettering",
+    model: () => failingModel(new Error("the model crashed")),
+    maxAttempts: 1,
+    holds: (patch) => patch.state === "dead_lettered",
+  },
+  {
+    write: "its progress",
+    model: () => scriptedModel({ promptTokens: 1, tokens: 150, stall: true }),
+    maxAttempts: 1,
+    holds: (patch) => patch.state === undefined && patch.progress !== undefined,
+  },
+  {
+    write: "its release to the queue on shutdown",
+    model: () => scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
+    maxAttempts: 1,
+    holds: (patch) => patch.state === "queued",
+    end: (workers) => workers.jobs.cancelAllJobs(abortReasons.shutdown),
+  },
+];
+
+describe("createJobWorkers when a run loses its job's lock while a write of it is on its way", () => {
+  it.each(lateWrites)(
+    "drops $write once a later run has the job: that run's outcome is the one stored, the first run is stopped",
+    async ({ model, maxAttempts, holds, end }) => {
+      const { proxy, url } = await proxiedRedis();
+      const outcomes: string[] = [];
+      const first = startWorkers({
+        model: model(),
+        redisUrl: url,
+        lockDurationMs: 1_000,
+        stalledIntervalMs: 500,
+        observer: { attempt: (outcome) => outcomes.push(outcome) },
+      });
+      cleanups.push(() => proxy.start());
+      // The first run's write is held until the second run has started.
+      let arrived = false;
+      let letGo = () => {};
+      const released = new Promise<void>((resolve) => {
+        letGo = resolve;
+      });
+      let held: Promise<unknown> | undefined;
+      const update = first.store.update.bind(first.store);
+      first.store.update = (id, from, patch, condition) => {
+        if (held || !holds(patch)) return update(id, from, patch, condition);
+        arrived = true;
+        const landed = released.then(() => update(id, from, patch, condition));
+        held = landed;
+        return landed;
+      };
+      const job = await first.submit({ maxTokens: 1_000 }, "corr-late-write", undefined, maxAttempts);
+      if (end) {
+        await vi.waitFor(async () => expect((await first.store.get(job.id))?.state).toBe("active"));
+        end(first.workers);
+      }
+      await vi.waitFor(() => expect(arrived).toBe(true));
+
+      // Redis is unreachable for the first run's worker: another takes the job over once its lock expired.
+      await proxy.stop();
+      let answer = () => {};
+      const answered = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      const second = startWorkers({
+        prefix: first.prefix,
+        store: first.store,
+        model: gatedModel("second", answered),
+        lockDurationMs: 1_000,
+        stalledIntervalMs: 500,
+      });
+      await vi.waitFor(
+        async () => expect(await first.store.get(job.id)).toMatchObject({ state: "active", attempts: 2 }),
+        { timeout: 10_000 },
+      );
+      await proxy.start();
+      letGo();
+      await held;
+      await vi.waitFor(() => expect(outcomes).toEqual(["lock_lost"]), { timeout: 10_000 });
+      answer();
+
+      await vi.waitFor(async () => expect((await first.store.get(job.id))?.state).toBe("completed"), {
+        timeout: 10_000,
+      });
+      expect(await first.store.get(job.id)).toMatchObject({
+        attempts: 2,
+        result: { inference: { text: "second" } },
+      });
+      // What a watcher read of the second run: its own start and its own outcome, nothing of the first run.
+      expect(
+        first.store.history
+          .filter((stored) => stored.id === job.id && stored.attempts === 2)
+          .map(({ state, progress }) => `${state} ${progress}`)
+          .filter((line, index, lines) => line !== lines[index - 1]),
+      ).toEqual(["active 0", "completed 1"]);
+      expect(
+        first.logs.filter((line) => /^job attempt stopped: this worker lost/.test(line.msg ?? "")),
+      ).toEqual([expect.objectContaining({ jobId: job.id, attempt: 1 })]);
+      expect(second.logs.filter((line) => line.msg === "job completed")).toHaveLength(1);
+      expect(await first.queues.deadLetter.getJob(job.id)).toBeUndefined();
+    },
+    30_000,
+  );
 });
 
 /** A model that counts its generations (each would be charged to the submitter). */

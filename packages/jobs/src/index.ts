@@ -33,7 +33,7 @@ export {
   type JsonValue,
   type WebhookDeliveryRecord,
 } from "./job-record.js";
-export type { JobPatch, JobStore, NewJob } from "./job-store.js";
+export type { JobPatch, JobStore, JobUpdateCondition, NewJob } from "./job-store.js";
 export type { Logger } from "./logger.js";
 export { flag, integer, type JobsConfig, parseJobsConfig } from "./parse-jobs-config.js";
 export {

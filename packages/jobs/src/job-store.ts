@@ -37,7 +37,16 @@ export interface JobPatch {
   updatedAt: Date;
 }
 
-/** Persistence of jobs; implemented over Prisma in @noa/db (createPrismaJobStore). */
+/** What an update requires of the job besides its state. */
+export interface JobUpdateCondition {
+  /**
+   * The job's `attempts` must still be this: the number of the run writing. Runs are counted as they
+   * start, so a run whose write arrives after a later run started (its lock lost meanwhile) changes nothing.
+   */
+  expectedAttempts?: number;
+}
+
+/** Persistence of jobs; implemented in @noa/db (createPgJobStore). */
 export interface JobStore {
   /**
    * Stores a new job, or, when the tenant already used its idempotency key, returns that job untouched
@@ -60,9 +69,15 @@ export interface JobStore {
   listStrandedBefore(before: Date, limit: number): Promise<JobRecord[]>;
   /**
    * Applies `patch` only when the job is in one of the `from` states (a compare-and-set, so a cancelled
-   * job never turns completed); returns the job after the change, or undefined when nothing changed.
+   * job never turns completed) and meets `condition`; returns the job after the change, or undefined when
+   * nothing changed.
    */
-  update(id: string, from: readonly JobStateName[], patch: JobPatch): Promise<JobRecord | undefined>;
+  update(
+    id: string,
+    from: readonly JobStateName[],
+    patch: JobPatch,
+    condition?: JobUpdateCondition,
+  ): Promise<JobRecord | undefined>;
   /** Records one webhook attempt. */
   addDelivery(id: string, delivery: WebhookDeliveryRecord): Promise<void>;
 }

@@ -12,9 +12,9 @@ export interface UpdateFailure {
 }
 
 /**
- * A JobStore in a Map, with the compare-and-set `update` PostgreSQL's store has; `history` keeps a copy of
- * each job after every change, so a test sees every state a watcher could have read; `failUpdates`
- * makes writes fail on demand.
+ * A JobStore in a Map, with the compare-and-set `update` (on state and attempts) PostgreSQL's store has;
+ * `history` keeps a copy of each job after every change, so a test sees every state a watcher could have
+ * read; `failUpdates` makes writes fail on demand.
  */
 export function createInMemoryJobStore(): JobStore & {
   history: JobRecord[];
@@ -76,24 +76,26 @@ export function createInMemoryJobStore(): JobStore & {
     failUpdates(failure) {
       failures.push({ ...failure });
     },
-    async update(id, from, patch) {
+    async update(id, from, patch, condition) {
       const failure = failures.find((entry) => entry.times > 0 && (!entry.to || entry.to === patch.state));
       if (failure) {
         failure.times--;
         // A timeout seen by the client of an UPDATE the database still commits.
-        if (failure.afterApplying) await apply(id, from, patch);
+        if (failure.afterApplying) await apply(id, from, patch, condition);
         throw new Error(failure.message ?? "Query read timeout");
       }
-      return apply(id, from, patch);
+      return apply(id, from, patch, condition);
     },
     async addDelivery(id, delivery) {
       jobs.get(id)?.deliveries.push(delivery);
     },
   };
 
-  async function apply(...[id, from, patch]: Parameters<JobStore["update"]>) {
+  async function apply(...[id, from, patch, condition]: Parameters<JobStore["update"]>) {
     const job = jobs.get(id);
     if (!job || !from.includes(job.state)) return undefined;
+    const { expectedAttempts } = condition ?? {};
+    if (expectedAttempts !== undefined && job.attempts !== expectedAttempts) return undefined;
     const { result, error, nextAttemptAt, finishedAt, ...rest } = patch;
     Object.assign(job, rest);
     if (result !== undefined) job.result = result ?? undefined;

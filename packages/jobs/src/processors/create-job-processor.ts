@@ -11,6 +11,7 @@ import type { JobFailure, JobRecord, JobStateName, JsonValue } from "../job-reco
 import type { JobPatch, JobStore } from "../job-store.js";
 import type { Logger } from "../logger.js";
 import { enqueueWebhook } from "../webhooks/enqueue-webhook.js";
+import { AttemptTakenOverError } from "./attempt-taken-over-error.js";
 import { classifyJobError, JobAttemptError } from "./job-attempt-error.js";
 import { type InferenceAccounting, runInferenceJob } from "./run-inference-job.js";
 import { type NotificationDeps, runNotificationJob } from "./run-notification-job.js";
@@ -107,11 +108,17 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     const onProgress = (progress: number) => {
       // Stored in steps of a tenth: watchers see movement without a write per token; 1 is stored with
       // the result. Not once the attempt is stopped: what a provider still had buffered is not progress,
-      // and after a lost lock the record (still active) may be the next run's.
+      // and after a lost lock the record (still active) may be the next run's. Only while the record is
+      // this run's (`attempts` as it made them), as one write may still be on its way when the lock is lost.
       if (signal.aborted || progress >= 1 || progress - reported < 0.1) return;
       reported = progress;
       store
-        .update(job.id, ["active"], { progress, updatedAt: new Date(now()) })
+        .update(
+          job.id,
+          ["active"],
+          { progress, updatedAt: new Date(now()) },
+          { expectedAttempts: job.attempts },
+        )
         .then(publish)
         .catch((error: unknown) =>
           logger.warn(
@@ -146,8 +153,9 @@ export function createJobProcessor(deps: JobProcessorDeps) {
 
   /**
    * Parks a job in the dead-letter queue (original queue, data, error, attempts) and marks it
-   * dead-lettered; returns it, or undefined when it was cancelled meanwhile (nothing parked). Parked
-   * first: once the database says dead-lettered, RetryJob may run, and it removes the parked copy.
+   * dead-lettered, if its record still counts `attempts` (see writeAttemptOutcome); returns it, or
+   * undefined when it was cancelled meanwhile (nothing parked). Parked first: once the database says
+   * dead-lettered, RetryJob may run, and it removes the parked copy.
    */
   async function deadLetter(
     bullJob: Job<QueuedJobData>,
@@ -172,7 +180,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     );
     let parked: JobRecord | undefined;
     try {
-      parked = await writeOutcome(id, ["queued", "active", "retrying"], log, {
+      parked = await writeOutcome({ id, run: attempts }, ["queued", "active", "retrying"], log, {
         state: "dead_lettered",
         error: failure,
         finishedAt: at,
@@ -180,7 +188,8 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       });
     } catch (error) {
       // The record still says active: the sweep queues the job again, and its next run, past its last
-      // attempt, dead-letters it without running. Parked meanwhile, it would be counted twice.
+      // attempt, dead-letters it without running. Parked meanwhile, it would be counted twice. Or a later
+      // run has the job (AttemptTakenOverError): its outcome, not this one, is what stands.
       await queues.deadLetter.remove(id).catch(() => 0);
       throw error;
     }
@@ -269,16 +278,19 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     }
   }
 
-  /** Stores the outcome of a finishing attempt, trying again while the database fails (writeAttemptOutcome). */
+  /**
+   * Stores the outcome of a finishing attempt while the job is still that run's, trying again while the
+   * database fails (writeAttemptOutcome).
+   */
   function writeOutcome(
-    id: string,
+    job: { id: string; run: number },
     from: readonly JobStateName[],
     log: object,
     patch: JobPatch & { state: JobStateName },
   ): Promise<JobRecord | undefined> {
     return writeAttemptOutcome({
       store,
-      id,
+      job,
       from,
       patch,
       delaysMs: deps.outcomeWriteDelaysMs,
@@ -301,6 +313,9 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     signal?: AbortSignal,
   ): Promise<UnstoredResult | undefined> {
     const id = active.id;
+    // Every write that ends this run applies only while the record is still this run's: once its lock is
+    // lost, a later run may have started while the write was on its way, and that run's outcome stands.
+    const thisRun = { id, run: count.run };
     const started = performance.now();
     const observe = (outcome: JobOutcome) =>
       deps.observer?.attempt(outcome, active.type, (performance.now() - started) / 1000);
@@ -326,8 +341,8 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       );
       const at = new Date(now());
       if (!failure.retryable) {
-        const failed = await writeOrLeaveActive(log, () =>
-          writeOutcome(id, ["active"], log, {
+        const failed = await writeOrLeaveActive(log, observe, () =>
+          writeOutcome(thisRun, ["active"], log, {
             state: "failed",
             error: failure,
             finishedAt: at,
@@ -342,8 +357,8 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       }
       if (count.ofMaxAttempts < active.maxAttempts) {
         const delayMs = backoffDelay(count.ofMaxAttempts, backoff, random);
-        const retrying = await writeOrLeaveActive(log, () =>
-          writeOutcome(id, ["active"], log, {
+        const retrying = await writeOrLeaveActive(log, observe, () =>
+          writeOutcome(thisRun, ["active"], log, {
             state: "retrying",
             error: failure,
             nextAttemptAt: new Date(at.getTime() + delayMs),
@@ -361,7 +376,7 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         }
         throw new RetryLaterError(failure, delayMs);
       }
-      const parked = await writeOrLeaveActive(log, () =>
+      const parked = await writeOrLeaveActive(log, observe, () =>
         deadLetter(bullJob, failure, count.run, within, log),
       );
       if (parked) logger.warn(log, "job dead-lettered after its last attempt");
@@ -374,8 +389,8 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     }
     const at = new Date(now());
     const stored = toJson(JobResultSchema, result) as JsonValue;
-    const completed = await writeOrLeaveActive(log, () =>
-      writeOutcome(id, ["active"], log, {
+    const completed = await writeOrLeaveActive(log, observe, () =>
+      writeOutcome(thisRun, ["active"], log, {
         state: "completed",
         result: stored,
         error: null,
@@ -397,15 +412,18 @@ export function createJobProcessor(deps: JobProcessorDeps) {
 
   /**
    * The outcome `write` stored; false when the database would not take it, logged: the record stays
-   * active until the workers' sweep repairs it.
+   * active until the workers' sweep repairs it. A write that found a later run started (this run's lock
+   * lost while it was on its way) stops the attempt as a lost lock does.
    */
   async function writeOrLeaveActive(
     log: object,
+    observe: (outcome: JobOutcome) => void,
     write: () => Promise<JobRecord | undefined>,
   ): Promise<JobRecord | undefined | false> {
     try {
       return await write();
     } catch (error) {
+      if (error instanceof AttemptTakenOverError) stopForLostLock(log, observe);
       logger.error(
         { ...log, err: error },
         "job outcome could not be stored: the job shows active until its next attempt or the workers' sweep repairs it",
@@ -425,6 +443,11 @@ export function createJobProcessor(deps: JobProcessorDeps) {
    * than allowed (BullMQ's stalled limit). It is dead-lettered like an exhausted job, so RetryJob can run it.
    */
   async function deadLetterStalled(bullJob: Job<QueuedJobData>): Promise<void> {
+    const stalled = await store.get(bullJob.data.jobId);
+    if (!stalled) {
+      logger.warn({ jobId: bullJob.data.jobId }, "stalled job not in the database; not dead-lettered");
+      return;
+    }
     const parked = await deadLetter(
       bullJob,
       {
@@ -433,7 +456,9 @@ export function createJobProcessor(deps: JobProcessorDeps) {
           "the workers running this job stopped responding too often (did it crash them?); retry it with RetryJob",
         retryable: true,
       },
-      bullJob.attemptsMade + 1,
+      // The runs its record counts (WatchJob's attempts), as the other dead-letter entries say: BullMQ's
+      // attemptsMade counts none of the runs that stalled, and restarts with a job the sweep queued again.
+      stalled.attempts,
       extractTraceContext(bullJob.data.trace ?? {}),
     );
     if (parked) {
@@ -451,6 +476,20 @@ export function createJobProcessor(deps: JobProcessorDeps) {
   });
 
   /**
+   * Stops an attempt whose job another run has now (this worker lost the job's lock): its record is left
+   * as it is, and the run that takes the job over counts this one and stores the outcome that stands.
+   * BullMQ, told WaitingError, leaves the job alone (its lock is not ours).
+   */
+  function stopForLostLock(log: object, observe: (outcome: JobOutcome) => void): never {
+    logger.warn(
+      log,
+      "job attempt stopped: this worker lost the job's lock (Redis unreachable for longer than the lock lasts?); the job runs again, and that run's outcome is the one stored",
+    );
+    observe("lock_lost");
+    throw new WaitingError();
+  }
+
+  /**
    * After an abort: a cancelled job stays cancelled; on shutdown the job goes back to the queue for another
    * worker; a job whose lock this worker lost is another run's now, and left to it.
    */
@@ -462,31 +501,30 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     log: object,
     observe: (outcome: JobOutcome) => void,
   ) {
-    if (reason === abortReasons.lockLost) {
-      // Its record is left as it is (active): the run that takes the job over counts this one and stores
-      // the outcome that stands. BullMQ, told WaitingError, leaves the job alone (its lock is not ours).
-      logger.warn(
-        log,
-        "job attempt stopped: this worker lost the job's lock (Redis unreachable for longer than the lock lasts?); the job runs again, and that run's outcome is the one stored",
-      );
-      observe("lock_lost");
-      throw new WaitingError();
-    }
+    if (reason === abortReasons.lockLost) stopForLostLock(log, observe);
     if (reason !== abortReasons.shutdown) {
       logger.info(log, "job cancelled while running");
       observe("cancelled");
       return;
     }
     const at = new Date(now());
-    await publish(
-      // Handed back uncounted: BullMQ does not count it either.
-      await store.update(bullJob.data.jobId, ["active"], {
-        state: "queued",
-        attempts: count.run - 1,
-        progress: 0,
-        updatedAt: at,
-      }),
-    );
+    let released: JobRecord | undefined;
+    try {
+      // Handed back uncounted: BullMQ does not count it either. Not once a later run has the job (this
+      // run's lock lost as it shut down): that run's record would go back to queued under it. One try:
+      // shutting down is no time to wait for the database.
+      released = await writeAttemptOutcome({
+        store,
+        job: { id: bullJob.data.jobId, run: count.run },
+        from: ["active"],
+        patch: { state: "queued", attempts: count.run - 1, progress: 0, updatedAt: at },
+        delaysMs: [],
+      });
+    } catch (error) {
+      if (error instanceof AttemptTakenOverError) stopForLostLock(log, observe);
+      throw error;
+    }
+    await publish(released);
     await bullJob.moveToWait(token);
     logger.info(log, "job released to the queue: the worker is shutting down");
     observe("released");
