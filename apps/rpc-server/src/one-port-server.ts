@@ -5,7 +5,7 @@ import type { Duplex } from "node:stream";
 import { correlationIdHeader } from "@noa/observability";
 import type { Logger } from "pino";
 import type { GatewayMetrics } from "./create-metrics.js";
-import { createClientErrorHandler } from "./http/create-client-error-handler.js";
+import { type ConnectionState, createClientErrorHandler } from "./http/create-client-error-handler.js";
 import { correlationIdOf } from "./request-context.js";
 
 type Handler = (
@@ -66,11 +66,7 @@ export function createOnePortServer(
       logger,
       metrics,
       limits: { requestTimeoutMs, headersTimeoutMs, maxHeaderBytes: http.maxHeaderSize },
-      // The response in progress on the connection: where Node's own socketOnError looks (an HTTP/1.1
-      // socket's `_httpMessage`, set while a response is assigned to it), read rather than tracked
-      // per request on the hot path.
-      responseOn: (socket) =>
-        (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage ?? undefined,
+      stateOf: connectionState,
     }),
   );
   // The same limits for HTTP/2, which Node does not enforce there: a session must open its first stream,
@@ -151,6 +147,27 @@ export function createOnePortServer(
       for (const socket of sockets) socket.destroy();
       await closed;
     },
+  };
+}
+
+/**
+ * What Node's HTTP/1.1 server knows of a connection, read where its own socketOnError reads it: the
+ * parser's message (`parser.incoming`, made when a request's headers are complete and handed to the
+ * handler, `complete` once its body is in) and the response being written (`_httpMessage`, set while
+ * one is assigned to the socket). Read when a client error comes rather than tracked per request.
+ */
+function connectionState(socket: Duplex): ConnectionState {
+  const { parser, _httpMessage: response } = socket as Duplex & {
+    parser?: { incoming?: http.IncomingMessage | null } | null;
+    _httpMessage?: http.ServerResponse | null;
+  };
+  const incoming = parser?.incoming;
+  return {
+    ...(incoming &&
+      !incoming.complete && {
+        receiving: { response: response?.req === incoming && !response.writableEnded ? response : undefined },
+      }),
+    ...(response && { responding: { headersSent: response.headersSent } }),
   };
 }
 

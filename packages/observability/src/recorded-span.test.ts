@@ -97,7 +97,10 @@ describe("RecordedSpan", () => {
     const now = performance.now();
     relative.end(now);
     expect(relative.endTimeMs).toBeCloseTo(performance.timeOrigin + now, 3);
-    expect(hrTimeToMilliseconds(relative.endTime)).toBeCloseTo(hrTimeToMilliseconds(timeInputToHrTime(now)), 3);
+    expect(hrTimeToMilliseconds(relative.endTime)).toBeCloseTo(
+      hrTimeToMilliseconds(timeInputToHrTime(now)),
+      3,
+    );
     const absolute = recorded().span;
     absolute.addEvent("at", 1_700_000_000_500);
     absolute.end(1_700_000_001_000);

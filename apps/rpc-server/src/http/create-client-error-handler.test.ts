@@ -18,7 +18,7 @@ function setUp(limits: Partial<ClientErrorLimits> = {}) {
     logger: pino({ level: "info" }, { write: (line: string) => logs.push(line) }),
     metrics: { unparsedRequest: (status) => counted.push(status) },
     limits: { requestTimeoutMs: 300, headersTimeoutMs: 300, maxHeaderBytes: 16_384, ...limits },
-    responseOn: () => undefined,
+    stateOf: () => ({}),
   });
   const socket = new PassThrough();
   let written = "";

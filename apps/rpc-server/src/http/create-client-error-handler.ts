@@ -28,30 +28,43 @@ interface Refusal {
  * answers as Node 20 would itself (408 for a request not received in time, 431 for headers too large, 413
  * for chunk extensions too large, 400 for anything else it cannot parse), but with a correlation id in the
  * `x-correlation-id` header and in a plain-text body that says what to do, the security headers and
- * `Connection: close`; then closes the connection, logs one line and counts it (route `unparsed`). The id is
- * the request's own when its headers reached the handler, else a new one. A reset connection, one that
- * can no longer be written, or one whose response has begun is only closed: an answer there would
- * corrupt what the client reads. Nothing of the parser's error or of the request's bytes reaches the
+ * `Connection: close`; then closes the connection, logs one line and counts it (route `unparsed`), with a
+ * new id. A request whose headers reached the handler, still unanswered (its body too slow), is answered
+ * the same way through its response, with its own id, and logged and counted by the handler's line. A
+ * reset connection, one that can no longer be written, a request already answered (Node's timer runs on
+ * after an early answer) or a connection whose response has begun is only closed: an answer there would
+ * corrupt what the client reads, or answer twice. Nothing of the parser's error or of the request's bytes reaches the
  * client or the log.
  */
 export function createClientErrorHandler(deps: {
   logger: Logger;
   metrics?: Pick<GatewayMetrics, "unparsedRequest">;
   limits: ClientErrorLimits;
-  /** The response in progress on this connection, if any. */
-  responseOn: (socket: Duplex) => ServerResponse | undefined;
+  /** What the connection is busy with when the error comes (see ConnectionState). */
+  stateOf: (socket: Duplex) => ConnectionState;
 }): (error: Error, socket: Duplex) => void {
-  const { logger, metrics, limits, responseOn } = deps;
+  const { logger, metrics, limits, stateOf } = deps;
   return (error, socket) => {
     const cause = (error as NodeJS.ErrnoException).code;
-    const response = responseOn(socket);
-    const inProgress = response !== undefined && !response.writableEnded;
-    if (cause === "ECONNRESET" || !socket.writable || (inProgress && response.headersSent)) {
+    const { receiving, responding } = stateOf(socket);
+    if (
+      cause === "ECONNRESET" ||
+      !socket.writable ||
+      (receiving && !receiving.response) ||
+      responding?.headersSent
+    ) {
+      // Nobody to answer, an answer already given for this request, or one begun that a second would corrupt.
       socket.destroy();
       return;
     }
     const { status, code, message } = refusalOf(cause, limits);
-    const correlationId = inProgress ? correlationIdOf(response.req) : correlationIdFrom(undefined);
+    if (receiving?.response) {
+      // The handler has this request and has not answered: it is answered through its response, which the
+      // handler's own log line and metrics then report (so nothing is logged or counted here).
+      answerThrough(receiving.response, status, message);
+      return;
+    }
+    const correlationId = correlationIdFrom(undefined);
     const body = `${message} (correlation id: ${correlationId})\n`;
     const head = [
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
@@ -65,19 +78,35 @@ export function createClientErrorHandler(deps: {
     // cannot go on after an error, nor a timed-out request be read on).
     socket.write(`${head.join("\r\n")}\r\n\r\n${body}`);
     socket.destroy();
-    logger.info(
-      {
-        correlationId,
-        ...(inProgress && { method: response.req.method }),
-        route: "unparsed",
-        status,
-        code,
-        cause,
-      },
-      "http",
-    );
+    logger.info({ correlationId, route: "unparsed", status, code, cause }, "http");
     metrics?.unparsedRequest(status);
   };
+}
+
+/** What an HTTP/1.1 connection is busy with when its client error comes. */
+export interface ConnectionState {
+  /**
+   * The request whose headers reached the handler and whose body is still arriving, with its response
+   * while that can still be answered; none once it was answered (an early 401, 408 or 413: Node's timer
+   * runs on) or while another request's response goes out first.
+   */
+  receiving?: { response: ServerResponse | undefined };
+  /** The response being written on the connection: once its headers are out, nothing else may be. */
+  responding?: { headersSent: boolean };
+}
+
+/** Answers `status` through the handler's response, with `Connection: close`, then closes the connection. */
+function answerThrough(response: ServerResponse, status: number, message: string): void {
+  const correlationId = correlationIdOf(response.req);
+  const body = `${message} (correlation id: ${correlationId})\n`;
+  response.shouldKeepAlive = false;
+  response.writeHead(status, {
+    connection: "close",
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    [correlationIdHeader]: correlationId,
+  });
+  response.end(body, () => response.socket?.destroy());
 }
 
 const securityHeaderLines = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}`);
