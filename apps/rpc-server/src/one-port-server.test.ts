@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createOnePortServer, type OnePortServer } from "./one-port-server.js";
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -115,6 +115,26 @@ describe("HTTP/1.1 requests Node's parser refuses or stops waiting for", () => {
     expect(answer.text).not.toContain("408");
     expect(logs).toEqual([]);
     expect(counted).toEqual([]);
+  });
+
+  it("answers nothing to a client that ends its side mid-body: the handler sees it leave", async () => {
+    let closed = false;
+    const { port, logs, counted } = await start({
+      handler: (req, res) => {
+        req.resume();
+        res.once("close", () => {
+          closed = !res.writableEnded;
+        });
+      },
+    });
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.end("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{");
+    let text = "";
+    for await (const chunk of socket) text += String(chunk);
+    expect(text).toBe("");
+    await vi.waitFor(() => expect(closed).toBe(true));
+    expect([logs, counted]).toEqual([[], []]);
   });
 
   it("answers a malformed request line 400 with a correlation id, and no parser internals", async () => {

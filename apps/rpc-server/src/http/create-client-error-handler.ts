@@ -50,10 +50,11 @@ export function createClientErrorHandler(deps: {
     if (
       cause === "ECONNRESET" ||
       !socket.writable ||
-      (receiving && !receiving.response) ||
+      (receiving && (!receiving.response || cause === "HPE_INVALID_EOF_STATE")) ||
       responding?.headersSent
     ) {
-      // Nobody to answer, an answer already given for this request, or one begun that a second would corrupt.
+      // Nobody to answer (a reset, or a client that ended its side mid-request: the handler reports that
+      // as a cancel), an answer already given for this request, or one begun that a second would corrupt.
       socket.destroy();
       return;
     }
