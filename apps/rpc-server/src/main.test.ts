@@ -55,7 +55,7 @@ describe("rpc-server's main", () => {
     expect(code, "killed after 30 s: it did not exit by itself").toBe(1);
   });
 
-  it("ends soon after its grace period when SIGTERM comes while Redis is unreachable, saying why, instead of waiting for Redis for ever", {
+  it("stops cleanly soon after its grace period when SIGTERM comes while Redis is unreachable, instead of waiting for Redis", {
     timeout: 60_000,
   }, async () => {
     const redis = await startPrivateRedis();
@@ -82,14 +82,13 @@ describe("rpc-server's main", () => {
     await redis.stop();
     const stoppedAt = performance.now();
     server.child.kill("SIGTERM");
-    // The grace period (1 s) and a 5 s margin.
-    expect(await server.exited).toBe(1);
+    // Nothing waits for Redis (the breaker and job events' unsubscribes used to, for ever, until the 5 s
+    // margin ended the process with 1).
+    expect(await server.exited).toBe(0);
     expect(performance.now() - stoppedAt).toBeLessThan(15_000);
-    expect(server.logs).toContainEqual(
-      expect.objectContaining({
-        level: 50,
-        msg: "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
-      }),
+    expect(server.logs).toContainEqual(expect.objectContaining({ msg: "stopped" }));
+    expect(server.logs).not.toContainEqual(
+      expect.objectContaining({ msg: expect.stringContaining("shutdown did not finish in time") }),
     );
   });
 });

@@ -191,8 +191,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
-    // Closing what talks to Redis waits for Redis: while it is unreachable that never ends. The process
-    // still ends, soon after the grace period, saying why.
+    // Nothing here waits for Redis, reachable or not; whatever still waits (a span export, a close that
+    // started just before Redis went away) is cut short soon after the grace period, saying why (exit 1).
     const deadlineMs = config.shutdownGraceMs + shutdownMarginMs;
     const finished = startShutdownDeadline(logger, deadlineMs);
     await server.close({ graceMs: config.shutdownGraceMs });

@@ -64,9 +64,11 @@ export function createJobEvents({
         if (set.size === 0) listeners.delete(key);
       };
     },
+    // Not waiting for the unsubscribe: with Redis unreachable, or gone a moment ago before the connection
+    // noticed, it would wait for a reconnection that may never come; the owner's disconnect ends it anyway.
     async close() {
       listeners.clear();
-      if (subscriber && subscriber.status === "ready") await subscriber.unsubscribe(channel);
+      subscriber?.unsubscribe(channel).catch(() => {});
     },
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import net from "node:net";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProviderError } from "../errors/provider-error.js";
@@ -73,5 +74,28 @@ describe("createRedisBreakerEvents", () => {
     expect(events[0]).toMatchObject({ target: "a/m", outcome: "circuit-open" });
     expect(answer.text).toBe("from b");
     await Promise.all([first.events.close(), second.events.close()]);
+  });
+
+  it("closes at once while Redis is unreachable, instead of waiting for it to come back", async () => {
+    // A port nobody listens on: the connections keep reconnecting, commands wait for them.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = () => {
+      const connection = new Redis(port, "127.0.0.1", {
+        maxRetriesPerRequest: null,
+        retryStrategy: () => 50,
+      });
+      connection.on("error", () => {});
+      connections.push(connection);
+      return connection;
+    };
+    const events = createRedisBreakerEvents({ publisher: unreachable(), subscriber: unreachable() });
+    const outcome = await Promise.race([
+      events.close().then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting"), 2_000)),
+    ]);
+    expect(outcome).toBe("closed");
   });
 });

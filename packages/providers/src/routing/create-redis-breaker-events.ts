@@ -44,9 +44,14 @@ export function createRedisBreakerEvents({
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    /**
+     * Stops hearing openings at once. The unsubscribe is not waited for: with Redis unreachable (or gone a
+     * moment ago, before the connection noticed) it would wait for a reconnection that may never come, and
+     * the caller's disconnect of `subscriber` ends the subscription anyway.
+     */
     async close() {
       listeners.clear();
-      await subscriber.unsubscribe(channel).catch(() => {});
+      subscriber.unsubscribe(channel).catch(() => {});
     },
   };
 }
