@@ -85,19 +85,18 @@ describe("the worker process while Redis is unreachable", () => {
     ]);
     expect(worker.logs.filter((line) => line.msg === "worker error")).toEqual([]);
 
-    // SIGTERM while Redis is gone again: closing BullMQ cannot finish, but the process still ends, soon
-    // after the grace period (1 s here), the webhook timeout (1 s here) and a 5 s margin, saying why.
+    // SIGTERM while Redis is gone again: BullMQ's own close would wait for Redis for ever; the workers are
+    // closed without it once the grace period (1 s here) is over, and the process stops cleanly, before
+    // its shutdown deadline (grace, webhook timeout and a 5 s margin) would end it with exit 1.
     await redis.stop();
     await vi.waitFor(async () => expect((await readiness(port)).status).toBe(503));
-    const stoppedAt = performance.now();
     worker.child.kill("SIGTERM");
-    expect(await worker.exited).toBe(1);
-    expect(performance.now() - stoppedAt).toBeLessThan(15_000);
-    expect(worker.logs).toContainEqual(
-      expect.objectContaining({
-        level: 50,
-        msg: "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
-      }),
+    expect(await worker.exited).toBe(0);
+    expect(worker.logs.map((line) => line.msg)).toEqual(
+      expect.arrayContaining(["Redis is unreachable: job workers closed without waiting for it", "stopped"]),
+    );
+    expect(worker.logs.map((line) => line.msg)).not.toContain(
+      "shutdown did not finish in time (Redis unreachable, or a span export still waiting): exiting now",
     );
   });
 });

@@ -224,9 +224,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: finishing running jobs");
-    // Closing BullMQ waits for Redis: with Redis gone it would wait for ever. Past the grace period, the
-    // longest webhook delivery still running and a margin, the process ends anyway; jobs it held are
-    // released by BullMQ's stalled-job check.
+    // With Redis unreachable the job workers close without waiting for it once the grace period is over
+    // (createJobWorkers), and the process ends with 0 as on any shutdown. Whatever still waits (Redis lost
+    // while the workers were closing, a span export) is cut short past the grace period, the longest webhook
+    // delivery still running and a margin: exit 1; jobs it held are released by BullMQ's stalled-job check.
     const deadlineMs = config.shutdownGraceMs + config.webhookTimeoutMs + shutdownMarginMs;
     const finished = startShutdownDeadline(logger, deadlineMs);
     sweeper?.stop();

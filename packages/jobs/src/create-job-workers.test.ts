@@ -988,3 +988,33 @@ describe("createJobWorkers shutting down", () => {
     );
   });
 });
+
+describe("createJobWorkers shutting down while Redis is unreachable", () => {
+  it("releases the running job in the database once the grace period is over and closes without waiting for Redis", async () => {
+    const { proxy, url } = await proxiedRedis();
+    const { workers, store, logs, submit } = startWorkers({
+      redisUrl: url,
+      model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
+    });
+    // Its connections reconnect once the test is over, for the cleanup to delete the test's keys.
+    cleanups.push(() => proxy.start());
+    const job = await submit({ maxTokens: 100 }, "corr-shutdown-outage");
+    await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("active"));
+    await proxy.stop();
+    await vi.waitFor(() => expect(logs).toContainEqual(expect.objectContaining({ code: "ECONNREFUSED" })));
+
+    // BullMQ's own close waits for its blocking connection to end, which a reconnecting one never does.
+    const graceMs = 1_000;
+    const closed = workers.close({ graceMs }).then(() => "closed");
+    const stillClosing = new Promise((resolve) => setTimeout(() => resolve("still closing"), 3 * graceMs));
+    expect(await Promise.race([closed, stillClosing])).toBe("closed");
+    // Released as on any shutdown: the database takes it back as queued, its run not counted.
+    expect(await store.get(job.id)).toMatchObject({ state: "queued", attempts: 0 });
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        msg: "jobs still running after the grace period: releasing them to the queue",
+        jobIds: [job.id],
+      }),
+    );
+  });
+});

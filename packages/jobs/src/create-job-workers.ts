@@ -31,9 +31,13 @@ export interface JobWorkers {
   webhooks: Worker<QueuedJobData>;
   /**
    * Stops taking jobs, lets running ones finish for `graceMs`, then releases the rest back to the queue
-   * (another worker runs them) and waits for that.
+   * (another worker runs them) and waits for that. With Redis unreachable, BullMQ could never finish
+   * closing: the released attempts get `releaseMs` (1 s) to store that they were released, then the
+   * workers are closed without waiting for Redis. What they still had to tell Redis is lost: a released
+   * job's BullMQ job stays active until its lock expires, and one whose record could not be written stays
+   * active for the sweep (startStrandedJobSweeper). Calling it again returns the same close.
    */
-  close(options: { graceMs: number }): Promise<void>;
+  close(options: { graceMs: number; releaseMs?: number }): Promise<void>;
 }
 
 /**
@@ -56,11 +60,25 @@ export function createJobWorkers(deps: {
 }): JobWorkers {
   const { connection, prefix, events, logger, options } = deps;
   const leases = createLockLeases({ lockDurationMs: options.lockDurationMs });
-  const processJob = (job: Job<QueuedJobData>, token?: string, signal?: AbortSignal) =>
-    leases.hold(
-      { jobId: job.id ?? job.data.jobId, lockedAt: job.processedOn ?? Date.now(), signal },
-      (held) => deps.processJob(job, token, held),
+  // Every job and delivery this process runs, so a close that cannot wait for BullMQ waits for them.
+  const inFlight = new Set<Promise<unknown>>();
+  function track<T>(run: Promise<T>): Promise<T> {
+    inFlight.add(run);
+    run.then(
+      () => inFlight.delete(run),
+      () => inFlight.delete(run),
     );
+    return run;
+  }
+  const processJob = (job: Job<QueuedJobData>, token?: string, signal?: AbortSignal) =>
+    track(
+      leases.hold(
+        { jobId: job.id ?? job.data.jobId, lockedAt: job.processedOn ?? Date.now(), signal },
+        (held) => deps.processJob(job, token, held),
+      ),
+    );
+  const deliverWebhook = (job: Job<QueuedJobData>, token?: string, signal?: AbortSignal) =>
+    track(deps.deliverWebhook(job, token, signal));
   const jobs = new Worker<QueuedJobData>(queueNames.jobs, processJob, {
     connection,
     prefix,
@@ -74,7 +92,7 @@ export function createJobWorkers(deps: {
         error instanceof RetryLaterError ? error.delayMs : backoffDelay(attemptsMade, options.backoff),
     },
   });
-  const webhooks = new Worker<QueuedJobData>(queueNames.webhooks, deps.deliverWebhook, {
+  const webhooks = new Worker<QueuedJobData>(queueNames.webhooks, deliverWebhook, {
     connection,
     prefix,
     concurrency: options.webhookConcurrency,
@@ -119,30 +137,91 @@ export function createJobWorkers(deps: {
     jobs.cancelJob(event.id, abortReasons.cancelled);
   });
 
+  /** Tells which attempts still run after the grace period and releases them (abortReasons.shutdown). */
+  function releaseRunning(graceMs: number): void {
+    const running = deps.processJob.running();
+    logger.warn(
+      {
+        graceMs,
+        jobIds: running.map((attempt) => attempt.jobId),
+        correlationIds: running.map((attempt) => attempt.correlationId),
+      },
+      "jobs still running after the grace period: releasing them to the queue",
+    );
+    jobs.cancelAllJobs(abortReasons.shutdown);
+  }
+
+  /** BullMQ's own close: it waits for the jobs running (released after the grace period) to end. */
+  async function closeGracefully(graceMs: number): Promise<void> {
+    const closing = Promise.all([jobs.close(), webhooks.close()]);
+    if ((await within(closing, graceMs)) === "timed-out") {
+      releaseRunning(graceMs);
+      await closing;
+    }
+  }
+
+  /**
+   * While Redis is unreachable: BullMQ's own close would wait for ever (see canCloseItself), so this process
+   * stops taking jobs, waits for the running ones as BullMQ would, releases the rest after the grace
+   * period, and, once their records are written (or `releaseMs` is over), closes the workers forced:
+   * without waiting for what they still have to tell Redis.
+   */
+  async function closeForced(graceMs: number, releaseMs: number): Promise<void> {
+    await Promise.all([jobs.pause(true), webhooks.pause(true)]);
+    const ended = () => Promise.allSettled([...inFlight]);
+    if (inFlight.size > 0 && (await within(ended(), graceMs)) === "timed-out") {
+      releaseRunning(graceMs);
+      // A released attempt writes its record (one try), then tells Redis, which never answers.
+      await within(ended(), releaseMs);
+    }
+    logger.warn(
+      { running: deps.processJob.running().map((attempt) => attempt.jobId) },
+      "Redis is unreachable: job workers closed without waiting for it",
+    );
+    await Promise.all([jobs.close(true), webhooks.close(true)]);
+  }
+
+  let closed: Promise<void> | undefined;
   return {
     jobs,
     webhooks,
-    async close({ graceMs }) {
-      stopListening();
-      const closing = Promise.all([jobs.close(), webhooks.close()]);
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<"grace-over">((resolve) => {
-        timer = setTimeout(() => resolve("grace-over"), graceMs);
-      });
-      if ((await Promise.race([closing, graceOver])) === "grace-over") {
-        const running = deps.processJob.running();
-        logger.warn(
-          {
-            graceMs,
-            jobIds: running.map((attempt) => attempt.jobId),
-            correlationIds: running.map((attempt) => attempt.correlationId),
-          },
-          "jobs still running after the grace period: releasing them to the queue",
-        );
-        jobs.cancelAllJobs(abortReasons.shutdown);
-      }
-      clearTimeout(timer);
-      await closing;
+    close({ graceMs, releaseMs = 1_000 }) {
+      closed ??= (async () => {
+        stopListening();
+        const [jobsCanClose, webhooksCanClose] = await Promise.all([
+          canCloseItself(jobs),
+          canCloseItself(webhooks),
+        ]);
+        // Decided and started with no I/O in between: the blocking connections cannot drop meanwhile.
+        await (jobsCanClose && webhooksCanClose ? closeGracefully(graceMs) : closeForced(graceMs, releaseMs));
+      })();
+      return closed;
     },
   };
+}
+
+/**
+ * Whether BullMQ's own (not forced) close of `worker` can finish: it first ends the worker's blocking
+ * connection and waits for its `end`, which ioredis never emits for a connection that is reconnecting
+ * (Redis unreachable) — and, its retry timer cleared, that connection stays so even once Redis is back.
+ */
+async function canCloseItself(worker: Worker<QueuedJobData>): Promise<boolean> {
+  const blocking = worker.getBackend().blockingConnection;
+  if (!blocking) return true;
+  // Never ready: its client is still to come, and the close would wait for it.
+  if (blocking.status !== "ready") return false;
+  return (await blocking.client).status === "ready";
+}
+
+/** Whether `promise` settled within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<"settled" | "timed-out"> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timed-out">((resolve) => {
+    timer = setTimeout(() => resolve("timed-out"), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => "settled" as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

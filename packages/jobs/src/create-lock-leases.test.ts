@@ -146,4 +146,20 @@ describe("createLockLeases", () => {
     expect(attempt.stopped()).toBe("cancelled");
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it("does not keep the process alive: a process whose workers closed with Redis unreachable ends, though an attempt there still waits for Redis", async () => {
+    vi.useRealTimers();
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === "Timeout").length;
+    const before = timers();
+    const leases = createLockLeases({ lockDurationMs: 30_000 });
+    const stop = new AbortController();
+    const ended = leases.hold(
+      { jobId: "job-1", lockedAt: Date.now(), signal: stop.signal },
+      longAttempt().run,
+    );
+
+    expect(timers()).toBe(before);
+    stop.abort("test over");
+    expect(await ended).toBe("stopped");
+  });
 });

@@ -60,6 +60,9 @@ export function createLockLeases(options: { lockDurationMs: number; now?: () => 
   function expireAt(lease: Lease, at: number): void {
     clearTimeout(lease.timer);
     lease.timer = setTimeout(() => lease.controller.abort(abortReasons.lockLost), Math.max(0, at - now()));
+    // Not what keeps a process alive: one whose workers were closed with Redis unreachable ends, although an
+    // attempt it released still waits there for an answer that never comes.
+    lease.timer.unref?.();
   }
 
   function leasesOf(jobIds: readonly string[]): Lease[] {

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { Worker } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { createInMemoryJobStore } from "./__fixtures__/create-in-memory-job-store.js";
 import { openTestQueues } from "./__fixtures__/open-test-queues.js";
+import { type QueuedJobData, queueNames } from "./job-queues.js";
 import type { JobRecord } from "./job-record.js";
 import { startStrandedJobSweeper } from "./start-stranded-job-sweeper.js";
 
@@ -123,5 +125,71 @@ describe("startStrandedJobSweeper after Redis came back empty", () => {
     expect(changed).toEqual([active.id]);
     expect((await store.get(running.id))?.state).toBe("active");
     expect(await sweeper.sweep()).toBe(0);
+  });
+});
+
+describe("startStrandedJobSweeper racing another sweep and the run it started", () => {
+  it("leaves a job a new run made active between its read and its write: the record stays that run's", async () => {
+    const { queues, connection, prefix, close } = openTestQueues();
+    cleanups.push(close);
+    const store = createInMemoryJobStore();
+    const { job } = await store.create({
+      ...queuedJob(randomUUID(), new Date(0)),
+      idempotencyKey: undefined,
+    });
+    const past = new Date(Date.now() - 120_000);
+    // Its first run's worker could not store how it ended: active, and not on the queue.
+    await store.update(job.id, ["queued"], { state: "active", attempts: 1, updatedAt: past });
+    // A worker of another process, taking jobs by hand so the test decides when the next run starts.
+    const worker = new Worker<QueuedJobData>(queueNames.jobs, null, { connection, prefix, autorun: false });
+    cleanups.push(() => worker.close());
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const changed: string[] = [];
+    const events = { publish: async (event: { id: string }) => void changed.push(event.id) };
+    const other = startStrandedJobSweeper({
+      store,
+      queues,
+      events,
+      logger: quiet,
+      intervalMs: 3_600_000,
+      graceMs: 60_000,
+    });
+    cleanups.push(async () => other.stop());
+    // This sweep has read the job (active, run 1) and found it off the queue; before its write lands, the
+    // other sweep queues the job again as retrying, and a worker starts run 2, as its processor does.
+    let raced = false;
+    const sweeper = startStrandedJobSweeper({
+      store: {
+        listStrandedBefore: (before, limit) => store.listStrandedBefore(before, limit),
+        update: async (...args) => {
+          if (!raced) {
+            raced = true;
+            expect(await other.sweep()).toBe(1);
+            expect((await worker.getNextJob("run-2"))?.id).toBe(job.id);
+            await store.update(job.id, ["retrying"], {
+              state: "active",
+              attempts: 2,
+              progress: 0,
+              nextAttemptAt: null,
+              updatedAt: new Date(),
+            });
+          }
+          return store.update(...args);
+        },
+      },
+      queues,
+      events,
+      logger: quiet,
+      intervalMs: 3_600_000,
+      graceMs: 60_000,
+    });
+    cleanups.push(async () => sweeper.stop());
+
+    expect(await sweeper.sweep()).toBe(0);
+    // Run 2 is running: its record is not set retrying under it (its outcome would then find the job no
+    // longer active and be dropped), and no change of this sweep is published.
+    expect(await store.get(job.id)).toMatchObject({ state: "active", attempts: 2 });
+    expect(changed).toEqual([job.id]);
+    expect(await (await queues.jobs.getJob(job.id))?.getState()).toBe("active");
   });
 });

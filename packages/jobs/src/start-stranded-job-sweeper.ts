@@ -39,7 +39,7 @@ const heldStates = new Set(["waiting", "waiting-children", "prioritized", "delay
  * as retrying, its lost attempt counted (past its last attempt, its next run dead-letters it). A completed
  * attempt whose result the database would not take is kept with its BullMQ job: the sweep stores it,
  * without running the job again. Several workers sweeping at once do no harm: an add with an id BullMQ
- * holds is a no-op, and each change is a compare-and-set.
+ * holds is a no-op, and each change is a compare-and-set on the job's state and on the run it read.
  */
 export function startStrandedJobSweeper(options: StrandedJobSweeperOptions): StrandedJobSweeper {
   const { store, queues, events, logger, intervalMs, graceMs, batchSize = 500, now = Date.now } = options;
@@ -51,6 +51,8 @@ export function startStrandedJobSweeper(options: StrandedJobSweeperOptions): Str
     const held = await queues.jobs.getJob(job.id);
     const bullState = held ? await held.getState() : undefined;
     if (bullState !== undefined && heldStates.has(bullState)) return false;
+    // Queued and retrying jobs are only put back on the queue, never written: an add under an id BullMQ
+    // holds is a no-op, and requeue removes no job a worker has locked. The record is written only below.
     if (job.state === "queued") {
       if (held) return false;
       await queues.enqueue(job);
@@ -63,33 +65,49 @@ export function startStrandedJobSweeper(options: StrandedJobSweeperOptions): Str
       return true;
     }
     const at = new Date(now());
+    // Both writes below are compare-and-sets on the run the sweep read (`attempts`), not only on its state:
+    // between the read and the write another sweep may have queued the job again and a worker started
+    // its next run, which makes the record active again under a higher count. That run's record is not
+    // this sweep's to change (set retrying under it, its outcome would find the job no longer active and
+    // be dropped; completed, its own outcome would be); the next sweep reads the job again.
+    const thisRun = { expectedAttempts: job.attempts };
     const unstored = bullState === "completed" ? unstoredResultOf(held?.returnvalue) : undefined;
     if (unstored) {
       const finishedAt = new Date(unstored.finishedAt);
-      const completed = await store.update(job.id, ["active"], {
-        state: "completed",
-        result: unstored.result,
-        error: null,
-        progress: 1,
-        finishedAt,
-        updatedAt: at,
-      });
+      const completed = await store.update(
+        job.id,
+        ["active"],
+        {
+          state: "completed",
+          result: unstored.result,
+          error: null,
+          progress: 1,
+          finishedAt,
+          updatedAt: at,
+        },
+        thisRun,
+      );
       if (!completed) return false;
       await events.publish({ kind: "changed", id: job.id });
       await enqueueWebhook(queues, completed, extractTraceContext(held?.data.trace ?? {}));
       logger.warn(log, "job completed, but its worker could not store the result: stored from the queue");
       return true;
     }
-    const retrying = await store.update(job.id, ["active"], {
-      state: "retrying",
-      error: {
-        code: "ABORTED",
-        message: "the worker running this job's attempt could not store how it ended; it runs again",
-        retryable: true,
+    const retrying = await store.update(
+      job.id,
+      ["active"],
+      {
+        state: "retrying",
+        error: {
+          code: "ABORTED",
+          message: "the worker running this job's attempt could not store how it ended; it runs again",
+          retryable: true,
+        },
+        nextAttemptAt: at,
+        updatedAt: at,
       },
-      nextAttemptAt: at,
-      updatedAt: at,
-    });
+      thisRun,
+    );
     if (!retrying) return false;
     await events.publish({ kind: "changed", id: job.id });
     // A finished BullMQ job under the same id would make the add a no-op: requeue removes it first.
