@@ -789,6 +789,58 @@ describe("createJobWorkers when a run loses its job's lock while a write of it i
   );
 });
 
+describe("createJobWorkers when both runs of a job dead-letter it", () => {
+  it("keeps the dead-letter copy the first run parked when its own marking is dropped for the later run's", async () => {
+    const { proxy, url } = await proxiedRedis();
+    const first = startWorkers({
+      model: failingModel(new Error("the model crashed")),
+      redisUrl: url,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    cleanups.push(() => proxy.start());
+    // The first run parks its copy, then its dead-lettering write is held until the later run has marked it.
+    let letGo = () => {};
+    const released = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    let held: Promise<unknown> | undefined;
+    const update = first.store.update.bind(first.store);
+    first.store.update = (id, from, patch, condition) => {
+      if (held || patch.state !== "dead_lettered") return update(id, from, patch, condition);
+      held = released.then(() => update(id, from, patch, condition));
+      return held as ReturnType<typeof update>;
+    };
+    const job = await first.submit({ maxTokens: 1_000 }, "corr-both-dead", undefined, 1);
+    await vi.waitFor(() => expect(held).toBeDefined());
+
+    await proxy.stop();
+    startWorkers({
+      prefix: first.prefix,
+      store: first.store,
+      model: failingModel(new Error("the model crashed again")),
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 500,
+    });
+    await vi.waitFor(
+      async () =>
+        expect(await first.store.get(job.id)).toMatchObject({ state: "dead_lettered", attempts: 2 }),
+      { timeout: 10_000 },
+    );
+    await proxy.start();
+    letGo();
+    await held;
+    await vi.waitFor(() =>
+      expect(
+        first.logs.filter((line) => /^job attempt stopped: this worker lost/.test(line.msg ?? "")),
+      ).toHaveLength(1),
+    );
+    // RetryJob and the dead-letter size still find the job parked.
+    expect(await first.queues.deadLetter.getJob(job.id)).toBeDefined();
+    expect(await first.store.get(job.id)).toMatchObject({ state: "dead_lettered", attempts: 2 });
+  }, 30_000);
+});
+
 /** A model that counts its generations (each would be charged to the submitter). */
 function countingModel(): LanguageModel & { runs: number } {
   const model = scriptedModel({ promptTokens: 1, tokens: 2 });

@@ -190,7 +190,11 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       // The record still says active: the sweep queues the job again, and its next run, past its last
       // attempt, dead-letters it without running. Parked meanwhile, it would be counted twice. Or a later
       // run has the job (AttemptTakenOverError): its outcome, not this one, is what stands.
-      await queues.deadLetter.remove(id).catch(() => 0);
+      // A later run that dead-lettered the job too needs the copy (the copies share the job's id, so whichever
+      // run parked first holds it for both).
+      const later =
+        error instanceof AttemptTakenOverError ? await store.get(id).catch(() => undefined) : undefined;
+      if (later?.state !== "dead_lettered") await queues.deadLetter.remove(id).catch(() => 0);
       throw error;
     }
     if (!parked) {
@@ -263,9 +267,16 @@ export function createJobProcessor(deps: JobProcessorDeps) {
         message: "the job's last attempt ended without its outcome stored; retry it with RetryJob",
         retryable: true,
       };
-      if (await deadLetter(bullJob, failure, active.attempts, within, log)) {
-        logger.warn(log, "job dead-lettered: its last attempt had already run");
+      let parked: JobRecord | undefined;
+      try {
+        parked = await deadLetter(bullJob, failure, active.attempts, within, log);
+      } catch (error) {
+        if (error instanceof AttemptTakenOverError) {
+          stopForLostLock(log, (outcome) => deps.observer?.attempt(outcome, active.type, 0));
+        }
+        throw error;
       }
+      if (parked) logger.warn(log, "job dead-lettered: its last attempt had already run");
       throw new UnrecoverableError(failure.message);
     }
     logger.info(log, "job attempt started");
