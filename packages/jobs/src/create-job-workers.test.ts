@@ -562,22 +562,7 @@ describe("createJobWorkers taking a job over in the process whose attempt lost i
 
 describe("createJobWorkers when a worker dies mid-attempt", () => {
   it("counts the run it never finished: the worker that takes the job over runs attempt 2", async () => {
-    const { proxy, url } = await proxiedRedis();
-    // A worker that starts the job, then can no longer reach Redis: to the others, it died.
-    const dying = startWorkers({
-      model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
-      redisUrl: url,
-      lockDurationMs: 1_000,
-      stalledIntervalMs: 500,
-    });
-    cleanups.push(() => proxy.start());
-    // Not shut down gracefully, as it is dead: BullMQ would wait for its blocking connection, which after
-    // a long outage may be between two reconnection attempts, and never ends then.
-    cleanups.push(() => Promise.all([dying.workers.jobs.close(true), dying.workers.webhooks.close(true)]));
-    const job = await dying.submit({ maxTokens: 100 }, "corr-killed");
-    await vi.waitFor(async () => expect((await dying.store.get(job.id))?.state).toBe("active"));
-    await proxy.stop();
-
+    const { dying, job } = await jobOfADyingWorker("corr-killed");
     const { store } = startWorkers({
       prefix: dying.prefix,
       store: dying.store,
@@ -599,19 +584,7 @@ describe("createJobWorkers when a worker dies mid-attempt", () => {
 
 describe("createJobWorkers when a job's workers keep dying", () => {
   it("dead-letters it once they died more often than maxStalledCount allows, with the runs its record counts (WatchJob's attempts)", async () => {
-    const { proxy, url } = await proxiedRedis();
-    const dying = startWorkers({
-      model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
-      redisUrl: url,
-      lockDurationMs: 1_000,
-      stalledIntervalMs: 500,
-    });
-    cleanups.push(() => proxy.start());
-    cleanups.push(() => Promise.all([dying.workers.jobs.close(true), dying.workers.webhooks.close(true)]));
-    const job = await dying.submit({ maxTokens: 100 }, "corr-keeps-killing");
-    await vi.waitFor(async () => expect((await dying.store.get(job.id))?.state).toBe("active"));
-    await proxy.stop();
-
+    const { dying, job } = await jobOfADyingWorker("corr-keeps-killing");
     // Workers that let a job stall no time at all: its one dead worker is one too many.
     const { store, queues } = startWorkers({
       prefix: dying.prefix,
@@ -629,6 +602,25 @@ describe("createJobWorkers when a job's workers keep dying", () => {
     );
   });
 });
+
+/** A job whose worker started it, then could no longer reach Redis: to the other workers, it died. */
+async function jobOfADyingWorker(correlationId: string) {
+  const { proxy, url } = await proxiedRedis();
+  const dying = startWorkers({
+    model: scriptedModel({ promptTokens: 1, tokens: 1, stall: true }),
+    redisUrl: url,
+    lockDurationMs: 1_000,
+    stalledIntervalMs: 500,
+  });
+  cleanups.push(() => proxy.start());
+  // Not shut down gracefully, as it is dead: BullMQ would wait for its blocking connection, which after
+  // a long outage may be between two reconnection attempts, and never ends then.
+  cleanups.push(() => Promise.all([dying.workers.jobs.close(true), dying.workers.webhooks.close(true)]));
+  const job = await dying.submit({ maxTokens: 100 }, correlationId);
+  await vi.waitFor(async () => expect((await dying.store.get(job.id))?.state).toBe("active"));
+  await proxy.stop();
+  return { dying, job };
+}
 
 /** A model that answers `text` once `gate` settles: a run that ends when the test lets it. */
 function gatedModel(text: string, gate: Promise<void>): LanguageModel {
