@@ -69,7 +69,9 @@ export function startStrandedJobSweeper(options: StrandedJobSweeperOptions): Str
     // between the read and the write another sweep may have queued the job again and a worker started
     // its next run, which makes the record active again under a higher count. That run's record is not
     // this sweep's to change (set retrying under it, its outcome would find the job no longer active and
-    // be dropped; completed, its own outcome would be); the next sweep reads the job again.
+    // be dropped; completed, its own outcome would be); the next sweep reads the job again. A run past its
+    // last attempt counts nothing, so it can still meet such a write; it only dead-letters the job, from
+    // retrying as well.
     const thisRun = { expectedAttempts: job.attempts };
     const unstored = bullState === "completed" ? unstoredResultOf(held?.returnvalue) : undefined;
     if (unstored) {

@@ -166,6 +166,10 @@ export function createJobProcessor(deps: JobProcessorDeps) {
   ): Promise<JobRecord | undefined> {
     const at = new Date(now());
     const id = bullJob.data.jobId;
+    // The copies of a job share its id: one an earlier run parked (it lost the job's lock since) gives way
+    // to this run's, so the entry says what the run that stands saw.
+    const earlier = await queues.deadLetter.getJob(id);
+    if (earlier && earlier.data.attempts < attempts) await earlier.remove().catch(() => undefined);
     await queues.deadLetter.add(
       "dead-letter",
       {
@@ -190,16 +194,13 @@ export function createJobProcessor(deps: JobProcessorDeps) {
       // The record still says active: the sweep queues the job again, and its next run, past its last
       // attempt, dead-letters it without running. Parked meanwhile, it would be counted twice. Or a later
       // run has the job (AttemptTakenOverError): its outcome, not this one, is what stands.
-      // A later run that dead-lettered the job too needs the copy (the copies share the job's id, so whichever
-      // run parked first holds it for both).
-      const later =
-        error instanceof AttemptTakenOverError ? await store.get(id).catch(() => undefined) : undefined;
-      if (later?.state !== "dead_lettered") await queues.deadLetter.remove(id).catch(() => 0);
+      // Only this run's own copy: a later run that dead-lettered the job too has parked its own.
+      await removeOwnCopy(id, attempts).catch(() => undefined);
       throw error;
     }
     if (!parked) {
       // Cancelled meanwhile: nothing to park.
-      await queues.deadLetter.remove(id);
+      await removeOwnCopy(id, attempts);
       return undefined;
     }
     deps.observer?.attempt("dead_lettered", parked.type, 0);
@@ -287,6 +288,12 @@ export function createJobProcessor(deps: JobProcessorDeps) {
     } finally {
       running.delete(attempt);
     }
+  }
+
+  /** Removes the dead-letter copy of job `id` if the run numbered `attempts` parked it. */
+  async function removeOwnCopy(id: string, attempts: number): Promise<void> {
+    const copy = await queues.deadLetter.getJob(id);
+    if (copy?.data.attempts === attempts) await copy.remove();
   }
 
   /**
