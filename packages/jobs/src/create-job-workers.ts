@@ -192,7 +192,9 @@ export function createJobWorkers(deps: {
           canCloseItself(jobs),
           canCloseItself(webhooks),
         ]);
-        // Decided and started with no I/O in between: the blocking connections cannot drop meanwhile.
+        // Decided once, up front (a started close cannot be forced later): Redis lost during the grace
+        // period, or a connection that died a moment before it noticed, still leaves BullMQ's close waiting,
+        // and the app's shutdown deadline ends the process. One briefly reconnecting is closed forced.
         await (jobsCanClose && webhooksCanClose ? closeGracefully(graceMs) : closeForced(graceMs, releaseMs));
       })();
       return closed;
