@@ -13,7 +13,7 @@ import { createRedisOutageLog } from "./create-redis-outage-log.js";
 import { createJobEvents } from "./job-events.js";
 import { createJobQueues, queueNames } from "./job-queues.js";
 import type { JobRecord, JsonValue } from "./job-record.js";
-import type { JobPatch } from "./job-store.js";
+import type { JobPatch, JobStore } from "./job-store.js";
 import { abortReasons, createJobProcessor } from "./processors/create-job-processor.js";
 import { createWebhookProcessor } from "./processors/create-webhook-processor.js";
 import { JobAttemptError } from "./processors/job-attempt-error.js";
@@ -603,6 +603,23 @@ describe("createJobWorkers when a job's workers keep dying", () => {
   });
 });
 
+/** Holds the first write to `store` that `holds` picks until `letGo` is called; the others go through. */
+function holdWrite(store: Pick<JobStore, "update">, holds: (patch: JobPatch) => boolean) {
+  let letGo = () => {};
+  const released = new Promise<void>((resolve) => {
+    letGo = resolve;
+  });
+  let held: Promise<unknown> | undefined;
+  const update = store.update.bind(store);
+  store.update = (id, from, patch, condition) => {
+    if (held || !holds(patch)) return update(id, from, patch, condition);
+    const landed = released.then(() => update(id, from, patch, condition));
+    held = landed;
+    return landed;
+  };
+  return { letGo, held: () => held };
+}
+
 /** A job whose worker started it, then could no longer reach Redis: to the other workers, it died. */
 async function jobOfADyingWorker(correlationId: string) {
   const { proxy, url } = await proxiedRedis();
@@ -713,26 +730,13 @@ describe("createJobWorkers when a run loses its job's lock while a write of it i
       });
       cleanups.push(() => proxy.start());
       // The first run's write is held until the second run has started.
-      let arrived = false;
-      let letGo = () => {};
-      const released = new Promise<void>((resolve) => {
-        letGo = resolve;
-      });
-      let held: Promise<unknown> | undefined;
-      const update = first.store.update.bind(first.store);
-      first.store.update = (id, from, patch, condition) => {
-        if (held || !holds(patch)) return update(id, from, patch, condition);
-        arrived = true;
-        const landed = released.then(() => update(id, from, patch, condition));
-        held = landed;
-        return landed;
-      };
+      const write = holdWrite(first.store, holds);
       const job = await first.submit({ maxTokens: 1_000 }, "corr-late-write", undefined, maxAttempts);
       if (end) {
         await vi.waitFor(async () => expect((await first.store.get(job.id))?.state).toBe("active"));
         end(first.workers);
       }
-      await vi.waitFor(() => expect(arrived).toBe(true));
+      await vi.waitFor(() => expect(write.held()).toBeDefined());
 
       // Redis is unreachable for the first run's worker: another takes the job over once its lock expired.
       await proxy.stop();
@@ -752,8 +756,8 @@ describe("createJobWorkers when a run loses its job's lock while a write of it i
         { timeout: 10_000 },
       );
       await proxy.start();
-      letGo();
-      await held;
+      write.letGo();
+      await write.held();
       await vi.waitFor(() => expect(outcomes).toEqual(["lock_lost"]), { timeout: 10_000 });
       answer();
 
@@ -792,19 +796,9 @@ describe("createJobWorkers when both runs of a job dead-letter it", () => {
     });
     cleanups.push(() => proxy.start());
     // The first run parks its copy, then its dead-lettering write is held until the later run has marked it.
-    let letGo = () => {};
-    const released = new Promise<void>((resolve) => {
-      letGo = resolve;
-    });
-    let held: Promise<unknown> | undefined;
-    const update = first.store.update.bind(first.store);
-    first.store.update = (id, from, patch, condition) => {
-      if (held || patch.state !== "dead_lettered") return update(id, from, patch, condition);
-      held = released.then(() => update(id, from, patch, condition));
-      return held as ReturnType<typeof update>;
-    };
+    const write = holdWrite(first.store, (patch) => patch.state === "dead_lettered");
     const job = await first.submit({ maxTokens: 1_000 }, "corr-both-dead", undefined, 1);
-    await vi.waitFor(() => expect(held).toBeDefined());
+    await vi.waitFor(() => expect(write.held()).toBeDefined());
 
     await proxy.stop();
     startWorkers({
@@ -820,8 +814,8 @@ describe("createJobWorkers when both runs of a job dead-letter it", () => {
       { timeout: 10_000 },
     );
     await proxy.start();
-    letGo();
-    await held;
+    write.letGo();
+    await write.held();
     await vi.waitFor(() =>
       expect(
         first.logs.filter((line) => /^job attempt stopped: this worker lost/.test(line.msg ?? "")),
