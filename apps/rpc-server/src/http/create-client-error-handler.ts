@@ -33,8 +33,8 @@ interface Refusal {
  * the same way through its response, with its own id, and logged and counted by the handler's line. A
  * reset connection, one that can no longer be written, a request already answered (Node's timer runs on
  * after an early answer) or a connection whose response has begun is only closed: an answer there would
- * corrupt what the client reads, or answer twice. Nothing of the parser's error or of the request's bytes reaches the
- * client or the log.
+ * corrupt what the client reads, or answer twice. Nothing of the parser's error or of the request's bytes
+ * reaches the client or the log.
  */
 export function createClientErrorHandler(deps: {
   logger: Logger;
