@@ -402,6 +402,18 @@ async function proxiedRedis() {
   return { proxy, url: `redis://127.0.0.1:${proxy.port}` };
 }
 
+/** Stops `proxy` (Redis unreachable behind it) until `lockKey` has expired in Redis, then starts it again. */
+async function cutUntilLockExpired(
+  proxy: Awaited<ReturnType<typeof proxiedRedis>>["proxy"],
+  lockKey: string,
+) {
+  await proxy.stop();
+  const redis = new Redis(redisUrl);
+  cleanups.push(async () => redis.disconnect());
+  await vi.waitFor(async () => expect(await redis.exists(lockKey)).toBe(0), { timeout: 10_000 });
+  await proxy.start();
+}
+
 describe("createJobWorkers when Redis is unreachable for longer than a job's lock", () => {
   it("stops the running attempt (its generation aborted, its outcome not stored, one warning naming the job); the run that takes the job over completes it, once, and is the one charged", async () => {
     const { proxy, url } = await proxiedRedis();
@@ -418,14 +430,7 @@ describe("createJobWorkers when Redis is unreachable for longer than a job's loc
     await vi.waitFor(() => expect(model.calls[0]?.sent).toBeGreaterThan(0));
 
     // Redis is unreachable until the job's lock has expired there, then back.
-    await proxy.stop();
-    const redis = new Redis(redisUrl);
-    cleanups.push(async () => redis.disconnect());
-    await vi.waitFor(
-      async () => expect(await redis.exists(`${prefix}:${queueNames.jobs}:${job.id}:lock`)).toBe(0),
-      { timeout: 10_000 },
-    );
-    await proxy.start();
+    await cutUntilLockExpired(proxy, `${prefix}:${queueNames.jobs}:${job.id}:lock`);
 
     await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"), {
       timeout: 20_000,
@@ -545,14 +550,7 @@ describe("createJobWorkers taking a job over in the process whose attempt lost i
     const job = await submit({ maxTokens: 1_000 }, "corr-taken-over-here");
     await vi.waitFor(() => expect(model.calls).toHaveLength(1));
 
-    await proxy.stop();
-    const redis = new Redis(redisUrl);
-    cleanups.push(async () => redis.disconnect());
-    await vi.waitFor(
-      async () => expect(await redis.exists(`${prefix}:${queueNames.jobs}:${job.id}:lock`)).toBe(0),
-      { timeout: 10_000 },
-    );
-    await proxy.start();
+    await cutUntilLockExpired(proxy, `${prefix}:${queueNames.jobs}:${job.id}:lock`);
 
     await vi.waitFor(() => expect(model.calls[1]?.ended).toBe(true), { timeout: 20_000 });
     await vi.waitFor(async () => expect((await store.get(job.id))?.state).toBe("completed"), {
