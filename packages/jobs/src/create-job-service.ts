@@ -18,6 +18,7 @@ import {
 } from "./job-record.js";
 import type { JobStore } from "./job-store.js";
 import type { Logger } from "./logger.js";
+import { settlesWithin } from "./settles-within.js";
 import { enqueueWebhook } from "./webhooks/enqueue-webhook.js";
 import { type CallbackPolicy, checkCallbackUrl, type ResolveHost } from "./webhooks/ssrf-guard.js";
 
@@ -87,26 +88,18 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   async function enqueueWithin(job: JobRecord, within: Context | undefined): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), enqueueTimeoutMs);
-    });
-    try {
-      const enqueued = queues.enqueue(job, within);
-      if ((await Promise.race([enqueued, late])) === "late") {
+    const enqueued = queues.enqueue(job, within);
+    if (!(await settlesWithin(enqueued, enqueueTimeoutMs))) {
+      deps.logger?.warn(
+        { jobId: job.id, correlationId: job.correlationId, timeoutMs: enqueueTimeoutMs },
+        "jobs: the queue (Redis) did not take the job in time; it stays queued in the database and is queued when Redis answers",
+      );
+      enqueued.catch((error: unknown) =>
         deps.logger?.warn(
-          { jobId: job.id, correlationId: job.correlationId, timeoutMs: enqueueTimeoutMs },
-          "jobs: the queue (Redis) did not take the job in time; it stays queued in the database and is queued when Redis answers",
-        );
-        enqueued.catch((error: unknown) =>
-          deps.logger?.warn(
-            { err: error, jobId: job.id, correlationId: job.correlationId },
-            "jobs: a late enqueue failed; the sweep queues the job",
-          ),
-        );
-      }
-    } finally {
-      clearTimeout(timer);
+          { err: error, jobId: job.id, correlationId: job.correlationId },
+          "jobs: a late enqueue failed; the sweep queues the job",
+        ),
+      );
     }
   }
 

@@ -8,6 +8,7 @@ import { type QueuedJobData, queueNames } from "./job-queues.js";
 import type { Logger } from "./logger.js";
 import { abortReasons, type createJobProcessor, RetryLaterError } from "./processors/create-job-processor.js";
 import type { createWebhookProcessor } from "./processors/create-webhook-processor.js";
+import { settlesWithin } from "./settles-within.js";
 
 /** How a worker process takes jobs (seed design: concurrency 5, 10 jobs/s). */
 export interface JobWorkerOptions {
@@ -154,7 +155,7 @@ export function createJobWorkers(deps: {
   /** BullMQ's own close: it waits for the jobs running (released after the grace period) to end. */
   async function closeGracefully(graceMs: number): Promise<void> {
     const closing = Promise.all([jobs.close(), webhooks.close()]);
-    if ((await within(closing, graceMs)) === "timed-out") {
+    if (!(await settlesWithin(closing, graceMs))) {
       releaseRunning(graceMs);
       await closing;
     }
@@ -169,10 +170,10 @@ export function createJobWorkers(deps: {
   async function closeForced(graceMs: number, releaseMs: number): Promise<void> {
     await Promise.all([jobs.pause(true), webhooks.pause(true)]);
     const ended = () => Promise.allSettled([...inFlight]);
-    if (inFlight.size > 0 && (await within(ended(), graceMs)) === "timed-out") {
+    if (inFlight.size > 0 && !(await settlesWithin(ended(), graceMs))) {
       releaseRunning(graceMs);
       // A released attempt writes its record (one try), then tells Redis, which never answers.
-      await within(ended(), releaseMs);
+      await settlesWithin(ended(), releaseMs);
     }
     logger.warn(
       { running: deps.processJob.running().map((attempt) => attempt.jobId) },
@@ -213,17 +214,4 @@ async function canCloseItself(worker: Worker<QueuedJobData>): Promise<boolean> {
   // Never ready: its client is still to come, and the close would wait for it.
   if (blocking.status !== "ready") return false;
   return (await blocking.client).status === "ready";
-}
-
-/** Whether `promise` settled within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<"settled" | "timed-out"> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<"timed-out">((resolve) => {
-    timer = setTimeout(() => resolve("timed-out"), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => "settled" as const), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
